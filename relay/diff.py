@@ -1,0 +1,107 @@
+"""The decision of a poll: which listed posts are new, which to announce, which were retitled.
+
+Pure: it sees parsed pages and what the state already knows, and returns a plan; the caller
+records the plan durably before anything is written or sent (decide, then act).
+
+Rules, each guarding against a trap of these boards:
+- New means an id not seen before on this board. The 번호 column only orders posts: it is a
+  virtual number that shifts when an older post is deleted.
+- First poll: everything on page 1 is recorded (and enters the feed); only the `backfill`
+  newest are announced, so a new channel is not flooded.
+- A post older than everything recorded at the first poll (the *baseline*) is history pulled
+  up from page 2 by deletions: recorded, never announced.
+- A pinned notice seen once is never announced again; with `notices = false` notices are
+  left out entirely.
+- A known post whose title changed is an edit (the feed entry's `updated` moves), not news.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from relay.models import Post, id_sort_key
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the state holds of a listed post: enough to decide."""
+
+    title: str
+    notice: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PollPlan:
+    new: tuple[Post, ...]  # oldest first
+    announce: frozenset[str]  # ids of new posts that get a delivery
+    retitled: tuple[Post, ...]
+    baseline: str | None  # the board's history boundary after this poll
+    missing_warning: str = ""  # set when max_pages cut the walk short
+
+
+def wanted(posts: Sequence[Post], *, notices: bool) -> list[Post]:
+    return [p for p in posts if notices or not p.notice]
+
+
+def needs_next_page(page: Sequence[Post], known: Mapping[str, Known], *, first_poll: bool) -> bool:
+    """Follow the next page while every (non-notice) post on this one is new.
+
+    A burst of posts between two polls pushes unseen ones onto page 2 and beyond. Notices
+    repeat on every page, so they say nothing about where the known posts begin. The first
+    poll reads page 1 only: older pages are history.
+    """
+    if first_poll:
+        return False
+    regular = [p for p in page if not p.notice]
+    return bool(regular) and all(p.id not in known for p in regular)
+
+
+def plan_poll(
+    pages: Sequence[Sequence[Post]],
+    known: Mapping[str, Known],
+    *,
+    first_poll: bool,
+    baseline: str | None,
+    backfill: int,
+    notices: bool,
+    max_pages: int,
+    newest_known_number: int | None = None,
+) -> PollPlan:
+    listed: dict[str, Post] = {}
+    for page in pages:
+        for post in wanted(page, notices=notices):
+            listed.setdefault(post.id, post)
+    new = sorted((p for p in listed.values() if p.id not in known), key=lambda p: p.sort_key)
+    retitled = tuple(p for p in listed.values() if p.id in known and known[p.id].title != p.title)
+    if first_poll:
+        regular = [p for p in new if not p.notice]
+        baseline = min((p.id for p in regular), key=id_sort_key, default=None)
+        announce = (
+            frozenset(p.id for p in regular[len(regular) - backfill :]) if backfill else frozenset()
+        )
+    else:
+        announce = frozenset(
+            p.id for p in new if baseline is None or id_sort_key(p.id) >= id_sort_key(baseline)
+        )
+    warning = ""
+    if (
+        not first_poll
+        and len(pages) >= max_pages
+        and needs_next_page(wanted(pages[-1], notices=notices), known, first_poll=False)
+    ):
+        warning = _missing_warning(pages[-1], max_pages, newest_known_number)
+    return PollPlan(tuple(new), announce, retitled, baseline, warning)
+
+
+def _missing_warning(last_page: Sequence[Post], max_pages: int, newest_known: int | None) -> str:
+    """Say how many posts may be missing, estimated from the 번호 column when it exists."""
+    numbers = [p.number for p in last_page if p.number is not None]
+    oldest = min(last_page, key=lambda p: p.sort_key)
+    estimate = ""
+    if numbers and newest_known is not None and min(numbers) - 1 > newest_known:
+        estimate = f" (about {min(numbers) - 1 - newest_known} by the 번호 column)"
+    return (
+        f"every post up to page {max_pages} (max_pages) was new: posts older than id {oldest.id} "
+        f"may have been missed{estimate}; raise max_pages or poll more often"
+    )

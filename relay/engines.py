@@ -1,0 +1,120 @@
+"""Engine presets as data: which CSS selectors and id patterns read each board engine's list.
+
+Pure: no I/O, no parsing. The parser (parse.py) applies a `Selectors`; the config merges a
+board's `[boards.selectors]` overrides onto its engine's preset.
+
+A selector field holds one or more CSS selectors tried in order (the first that matches in a
+row wins), so one preset covers an engine's common skins: Rhymix's default skin and
+sketchbook5, Gnuboard5's basic skin and the legacy Gnuboard4 one. A field left empty falls back
+to the parser's heuristics (a cell that reads like a date, a number, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+PageStyle = Literal["rhymix", "query"]
+
+
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    """How to read one engine's list and article pages. CSS selectors, tried in order."""
+
+    row: tuple[str, ...] = ()
+    link: tuple[str, ...] = ()  # the post's link inside a row; default: first link with an id
+    number: tuple[str, ...] = ()
+    title: tuple[str, ...] = ()  # default: the link's text
+    author: tuple[str, ...] = ()
+    date: tuple[str, ...] = ()
+    notice: tuple[str, ...] = ()  # a row matching this, or containing a match, is a notice
+    comments: tuple[str, ...] = ()  # the comment count element
+    body: tuple[str, ...] = ()  # article body on an article page
+    strip: tuple[str, ...] = ()  # elements inside the title to drop (badges, counts, icons)
+    id_pattern: tuple[str, ...] = ()  # regexes with one group, applied to the link href
+    page_param: str = "page"
+    page_style: PageStyle = "query"
+
+    def merged(self, overrides: dict[str, str | tuple[str, ...]]) -> Selectors:
+        """This preset with single keys replaced by a board's `[boards.selectors]`."""
+        changes: dict[str, object] = {}
+        for key, value in overrides.items():
+            if key in ("page_param", "page_style"):
+                changes[key] = value
+            else:
+                changes[key] = (value,) if isinstance(value, str) else tuple(value)
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+SELECTOR_KEYS = tuple(f.name for f in fields(Selectors) if f.name != "page_style")
+
+# Elements no reader sees: screen-reader-only labels (Gnuboard's "새글", "댓글"), the
+# Gnuboard sideview member menu, scripts. Removed from every row before reading text.
+HIDDEN = "script, style, noscript, template, .sound_only, .blind, .sv, .sv_nojs, [hidden]"
+
+_SHORT_URL_ID = r"(?<!/page)(?<!/category)/(\d+)/?(?:[?#]|$)"
+
+RHYMIX = Selectors(
+    # Default skin: .board_list table; sketchbook5: table.bd_lst. Rows without a post link
+    # (headers, "no posts" rows) are skipped by the parser.
+    row=("div.board_list tbody tr", "table.bd_lst tbody tr", "#board_list tbody tr", "tbody tr"),
+    link=("td.title a.hx", "td.title a"),
+    number=("td.no", "td.num", "td.notice"),
+    author=("td.author", "td.nick", "td.writer"),
+    date=("td.time", "td.date", "td.regdate"),
+    notice=("tr.notice", "tr.notice_row", ".notice_icon", "span.notice", "strong.notice"),
+    comments=("a.replyNum", "span.replyNum", ".comment_count", "span.cmt_count"),
+    body=("div.xe_content", "div.rd_body", "div.read_body", "article"),
+    strip=(".replyNum", ".trackbackNum", "img", ".new", ".hot", ".icon", "i", ".cmt_count"),
+    id_pattern=(r"[?&]document_srl=(\d+)", _SHORT_URL_ID),
+    page_style="rhymix",
+)
+
+GNUBOARD = Selectors(
+    # Gnuboard5 basic skin: #bo_list; the legacy Gnuboard4 basic skin has no classes, so its
+    # rows are any table row holding a wr_id link and its cells are found by heuristics.
+    row=("#bo_list tbody tr", "#bo_list tr", "form[name=fboardlist] tr", "tr"),
+    link=("div.bo_tit a", "td.td_subject a", "td.subject a"),
+    number=("td.td_num2", "td.td_num", "td.num"),
+    title=(),
+    author=("td.td_name .sv_member", "td.td_name", "td.name", "span.member"),
+    date=("td.td_datetime", "td.td_date", "td.datetime"),
+    notice=("tr.bo_notice", "strong.notice_icon", ".notice_icon"),
+    comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
+    body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
+    strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),
+    id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID),
+    page_style="query",
+)
+
+CUSTOM = Selectors(
+    strip=("img", "script", "style"),
+    id_pattern=(r"[?&](?:document_srl|wr_id|no|idx|id|num|number)=(\d+)", _SHORT_URL_ID),
+)
+
+PRESETS: dict[str, Selectors] = {
+    "rhymix": RHYMIX,
+    "xe": RHYMIX,
+    "gnuboard": GNUBOARD,
+    "custom": CUSTOM,
+}
+
+
+def page_url(list_url: str, page: int, selectors: Selectors) -> str:
+    """The URL of page `page` (1-based) of a board whose page 1 is `list_url`.
+
+    Rhymix short URLs page as /{mid}/page/{n}; its long form and every other engine take a
+    query parameter (Gnuboard: page=N).
+    """
+    if page == 1:
+        return list_url
+    parts = urlsplit(list_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if selectors.page_style == "rhymix" and not any(k == "mid" for k, _ in query):
+        path = re.sub(r"/page/\d+/?$", "", parts.path.rstrip("/"))
+        return urlunsplit(parts._replace(path=f"{path}/page/{page}"))
+    query = [(k, v) for k, v in query if k != selectors.page_param]
+    query.append((selectors.page_param, str(page)))
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,212 @@
+"""Fetching pages with one shared httpx.AsyncClient: polite, bounded, conditional.
+
+The one module that imports httpx for scraping (python-telegram-bot keeps its own client).
+Every failure is classified in one place, `_classify`, into a `FetchError` with a short
+stable reason: "http 503", "blocked", "network", "timeout", "too large".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from relay.errors import FetchError
+
+# Statuses that mean "you are being kept out", not "the board is down".
+_BLOCKING = {403, 429, 430}
+# Markers of an anti-bot interstitial served in place of the page (often with 200 or 503).
+_CHALLENGE_MARKERS = (
+    b"cf-chl-",
+    b"challenge-platform",
+    b"Just a moment...",
+    b"cf_chl_opt",
+    b"Attention Required! | Cloudflare",
+    b"DDoS protection by",
+    b"captcha-delivery",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One HTTP answer: the body as bytes (decoding is text.decode_html's job)."""
+
+    url: str  # final URL, after redirects
+    status: int  # 200, or 304 when the validators matched
+    body: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class Fetcher:
+    """GETs pages one at a time per host, with a pause between requests to the same host.
+
+    Several boards of one site thus never hit it in parallel. Bounds: a whole-request
+    deadline (httpx timeouts are per phase only) and a maximum body size, checked against
+    Content-Length and again while streaming, so a 50 MB page is never read into memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        timeout: float = 30.0,
+        max_bytes: int = 10 * 1024 * 1024,
+        host_delay: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            headers={
+                "User-Agent": user_agent,
+                "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                "Accept-Language": "ko,en;q=0.5",
+            },
+            timeout=httpx.Timeout(min(timeout, 15.0), connect=min(timeout, 10.0)),
+            follow_redirects=True,
+            max_redirects=5,
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self._deadline = timeout
+        self._max_bytes = max_bytes
+        self._host_delay = host_delay
+        self._clock = clock
+        self._hosts: dict[str, asyncio.Lock] = {}
+        self._last_request: dict[str, float] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Page:
+        """Fetch `url`; 304 is a normal answer when validators are given. Raises FetchError."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        host = urlsplit(url).netloc.lower()
+        lock = self._hosts.setdefault(host, asyncio.Lock())
+        async with lock:
+            wait = self._last_request.get(host, -1e18) + self._host_delay - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await self._get(url, headers)
+            finally:
+                self._last_request[host] = self._clock()
+
+    async def _get(self, url: str, headers: dict[str, str]) -> Page:
+        try:
+            async with asyncio.timeout(self._deadline):
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    body = await self._read_bounded(response, url)
+                    page = Page(
+                        url=str(response.url),
+                        status=response.status_code,
+                        body=body,
+                        content_type=response.headers.get("content-type"),
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                    )
+                    retry_after = response.headers.get("retry-after")
+        except FetchError:
+            raise
+        except (TimeoutError, httpx.TimeoutException) as e:
+            raise FetchError(
+                f"{url}: timed out after {self._deadline:g}s", url=url, reason="timeout"
+            ) from e
+        except httpx.TooManyRedirects as e:
+            raise FetchError(f"{url}: too many redirects", url=url, reason="redirects") from e
+        except (httpx.TransportError, httpx.StreamError) as e:
+            raise FetchError(
+                f"{url}: network error: {type(e).__name__}: {e}", url=url, reason="network"
+            ) from e
+        except httpx.InvalidURL as e:
+            raise FetchError(f"{url}: invalid URL: {e}", url=url, reason="invalid url") from e
+        _classify(page, retry_after)
+        return page
+
+    async def _read_bounded(self, response: httpx.Response, url: str) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _too_large(url, self._max_bytes, f"Content-Length {int(declared):,}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise _too_large(url, self._max_bytes, f"over {size:,} bytes read")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(url: str, limit: int, what: str) -> FetchError:
+    return FetchError(
+        f"{url}: response too large ({what}; limit {limit:,} bytes)", url=url, reason="too large"
+    )
+
+
+def _classify(page: Page, retry_after_header: str | None) -> None:
+    """Raise FetchError for anything but a usable 200 or a 304: the one place that decides."""
+    status = page.status
+    if status == 304:
+        return
+    challenge = any(marker in page.body[:65536] for marker in _CHALLENGE_MARKERS)
+    retry_after = parse_retry_after(retry_after_header)
+    if challenge:
+        raise FetchError(
+            f"{page.url}: blocked: an anti-bot challenge page (HTTP {status})",
+            url=page.url,
+            reason="blocked",
+            status=status,
+            retry_after=retry_after,
+        )
+    if status in _BLOCKING:
+        raise FetchError(
+            f"{page.url}: blocked: HTTP {status}",
+            url=page.url,
+            reason="blocked",
+            status=status,
+            retry_after=retry_after,
+        )
+    if status >= 400 or status < 200:
+        raise FetchError(
+            f"{page.url}: HTTP {status}",
+            url=page.url,
+            reason=f"http {status}",
+            status=status,
+            retry_after=retry_after,
+        )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -1,0 +1,298 @@
+"""HTML (as str) -> posts and article excerpts, with selectolax. Pure: no I/O.
+
+The parser never turns a broken layout into "no posts": a list page with no post rows raises
+`LayoutError` naming the URL and the row selector. Each row gives a post only when a link in it
+carries a stable id (document_srl, wr_id, /board/47209): the 번호 column is a virtual number
+that shifts when a post is deleted, so it never identifies a post.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from relay.engines import HIDDEN, Selectors
+from relay.errors import LayoutError
+from relay.models import Article, Post
+from relay.text import excerpt, fold_whitespace, parse_board_date
+
+_CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
+_NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
+_TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
+_DIGITS = re.compile(r"\d[\d,]*")
+# Query parameters that only say where the list was when the link was made.
+_LIST_STATE_PARAMS = {
+    "page",
+    "cpage",
+    "listStyle",
+    "sort_index",
+    "order_type",
+    "spt",
+    "sst",
+    "sod",
+    "sop",
+    "sfl",
+    "stx",
+    "sca",
+    "search_target",
+    "search_keyword",
+    "division",
+    "last_division",
+}
+_NOISE = (
+    "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
+    ".adsbygoogle, [class~=ad], [class~=ads], [class~=advert], [class*=adsense], "
+    "[class*=advertis], [class^=ad-], [class*=' ad-'], [class^=ad_], [class*=' ad_'], "
+    "[id^=ad-], [id^=ad_], [id^=div-gpt-ad], [id*=google_ads], .revenue_unit_wrap, "
+    ".document_popup_menu, .sound_only, .blind, [hidden], [style*='display:none'], "
+    "[style*='display: none']"
+)
+_BLOCKS = "br, p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, table, ul, ol, figure"
+ARTICLE_TEXT_CHARS = 4000
+
+
+def parse_list(
+    html: str,
+    *,
+    url: str,
+    selectors: Selectors,
+    now: datetime,
+    tz: tzinfo,
+) -> list[Post]:
+    """The posts of one list page, in page order (top first). Raises LayoutError on no rows."""
+    tree = LexborHTMLParser(html)
+    base = base_url(tree, url)
+    for node in tree.css(HIDDEN):
+        node.decompose()
+    patterns = [re.compile(p) for p in selectors.id_pattern]
+    for row_selector in selectors.row:
+        posts = _merge_repeats(
+            post
+            for row in tree.css(row_selector)
+            if (post := _read_row(row, base, selectors, patterns, now, tz)) is not None
+        )
+        if posts:
+            return posts
+    raise LayoutError(
+        f"{url}: no post rows (row selector {' | '.join(selectors.row) or '(none)'}): "
+        "the layout changed or this is not the list page",
+        url=url,
+        selector=", ".join(selectors.row),
+    )
+
+
+def parse_article(html: str, *, url: str, selectors: Selectors, excerpt_chars: int) -> Article:
+    """Excerpt, capped plain text and first image of an article's body (empty if not found)."""
+    tree = LexborHTMLParser(html)
+    base = base_url(tree, url)
+    body = _first(tree.root, selectors.body) if tree.root is not None else None
+    if body is None:
+        return Article(excerpt="", text="")
+    for node in body.css(_NOISE):
+        node.decompose()
+    image = _first_image(body, base)
+    for node in body.css(_BLOCKS):
+        node.insert_after("\n")
+    lines = [fold_whitespace(line) for line in (body.text(deep=True) or "").split("\n")]
+    text = "\n".join(line for line in lines if line)
+    return Article(
+        excerpt=excerpt(text, excerpt_chars),
+        text=excerpt(text, ARTICLE_TEXT_CHARS) if len(text) > ARTICLE_TEXT_CHARS else text,
+        image=image,
+    )
+
+
+def base_url(tree: LexborHTMLParser, url: str) -> str:
+    """The URL relative links resolve against: <base href> (itself relative to the page)."""
+    base = tree.css_first("base[href]")
+    href = (base.attributes.get("href") or "").strip() if base is not None else ""
+    return urljoin(url, href) if href else url
+
+
+def post_id(href: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
+    """The stable id in a link, from the first pattern that matches (path and query only)."""
+    parts = urlsplit(href)
+    target = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    for pattern in patterns:
+        match = pattern.search(target)
+        if match and match.group(1):
+            return match.group(1)
+    return None
+
+
+def canonical_post_url(url: str) -> str:
+    """The post URL without list state (page, search) or fragment: one URL per post."""
+    parts = urlsplit(url)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in _LIST_STATE_PARAMS
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+
+
+def check_selectors(selectors: Selectors) -> None:
+    """Raise ValueError naming the key of a selector or pattern that cannot be used."""
+    probe = LexborHTMLParser("<html><body><p>x</p></body></html>")
+    for key in (
+        "row",
+        "link",
+        "number",
+        "title",
+        "author",
+        "date",
+        "notice",
+        "comments",
+        "body",
+        "strip",
+    ):
+        for selector in getattr(selectors, key):
+            try:
+                probe.css(selector)
+            except Exception as e:  # selectolax raises its own error types for bad CSS
+                raise ValueError(f'{key} "{selector}" is not a CSS selector: {e}') from None
+    for pattern in selectors.id_pattern:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f'id_pattern "{pattern}" is not a regular expression: {e}') from None
+
+
+def _read_row(
+    row: LexborNode,
+    base: str,
+    selectors: Selectors,
+    patterns: list[re.Pattern[str]],
+    now: datetime,
+    tz: tzinfo,
+) -> Post | None:
+    link, found_id = _post_link(row, base, selectors, patterns)
+    if link is None or found_id is None:
+        return None
+    url = canonical_post_url(urljoin(base, link.attributes.get("href") or ""))
+    title_node = _first(row, selectors.title) or link
+    comments = _comment_count(row, selectors)
+    title = _clean_title(title_node, selectors)
+    trailing = _TRAILING_COUNT.search(title)
+    if trailing and comments == 0:
+        comments = int(trailing.group(1))
+        title = title[: trailing.start()].rstrip()
+    number_text = _text(_first(row, selectors.number)) or _first_cell_text(row)
+    notice = _is_notice(row, selectors, number_text)
+    number = None
+    if not notice and not any(mark in number_text for mark in _CURRENT_MARKS):
+        digits = number_text.replace(",", "")
+        number = int(digits) if digits.isdigit() else None
+    return Post(
+        id=found_id,
+        url=url,
+        title=title or f"#{found_id}",
+        number=number,
+        author=_text(_first(row, selectors.author)),
+        published=_row_date(row, selectors, now, tz),
+        notice=notice,
+        comments=comments,
+    )
+
+
+def _post_link(
+    row: LexborNode, base: str, selectors: Selectors, patterns: list[re.Pattern[str]]
+) -> tuple[LexborNode | None, str | None]:
+    candidates: list[LexborNode] = []
+    for selector in selectors.link:
+        candidates += row.css(selector)
+    candidates += row.css("a[href]")
+    for anchor in candidates:
+        href = (anchor.attributes.get("href") or "").strip()
+        if not href or href.startswith(("#", "mailto:")):
+            continue
+        found = post_id(urljoin(base, href), patterns)
+        if found:
+            return anchor, found
+    return None, None
+
+
+def _clean_title(node: LexborNode, selectors: Selectors) -> str:
+    if selectors.strip:
+        node = LexborHTMLParser(node.html or "").body or node
+        for junk in node.css(", ".join(selectors.strip)):
+            junk.decompose()
+    return fold_whitespace(node.text(deep=True, separator=" ") or "")
+
+
+def _comment_count(row: LexborNode, selectors: Selectors) -> int:
+    node = _first(row, selectors.comments)
+    digits = _DIGITS.search(_text(node)) if node is not None else None
+    return int(digits.group().replace(",", "")) if digits else 0
+
+
+def _is_notice(row: LexborNode, selectors: Selectors, number_text: str) -> bool:
+    for selector in selectors.notice:
+        if row.css_matches(selector) or row.css_first(selector) is not None:
+            return True
+    return number_text.strip().lower() in _NOTICE_WORDS
+
+
+def _row_date(row: LexborNode, selectors: Selectors, now: datetime, tz: tzinfo) -> datetime | None:
+    node = _first(row, selectors.date)
+    nodes = [node] if node is not None else list(reversed(row.css("td")))
+    for cell in nodes:
+        # A title attribute often holds the full timestamp behind a short display date.
+        for candidate in (cell.attributes.get("title") or "", _text(cell)):
+            when = parse_board_date(candidate, now, tz) if candidate else None
+            if when is not None:
+                return when
+    return None
+
+
+def _first_cell_text(row: LexborNode) -> str:
+    cell = row.css_first("td")
+    text = _text(cell)
+    return text if text.replace(",", "").isdigit() or text in _CURRENT_MARKS else ""
+
+
+def _first_image(body: LexborNode, base: str) -> str | None:
+    for img in body.css("img"):
+        attrs = img.attributes
+        src = attrs.get("data-original") or attrs.get("data-src") or attrs.get("src") or ""
+        if not src.strip() or src.startswith("data:") or attrs.get("width") in ("0", "1"):
+            continue
+        return urljoin(base, src.strip())
+    return None
+
+
+def _first(scope: LexborNode, selectors: Iterable[str]) -> LexborNode | None:
+    for selector in selectors:
+        node = scope.css_first(selector)
+        if node is not None:
+            return node
+    return None
+
+
+def _text(node: LexborNode | None) -> str:
+    return fold_whitespace(node.text(deep=True, separator=" ") or "") if node is not None else ""
+
+
+def _merge_repeats(posts: Iterable[Post]) -> list[Post]:
+    """One post per id: a notice may also be listed as a plain row (XE lists it twice)."""
+    merged: dict[str, Post] = {}
+    for post in posts:
+        first = merged.get(post.id)
+        if first is None:
+            merged[post.id] = post
+        else:
+            merged[post.id] = Post(
+                id=first.id,
+                url=first.url,
+                title=first.title,
+                number=first.number if first.number is not None else post.number,
+                author=first.author or post.author,
+                published=first.published or post.published,
+                notice=first.notice or post.notice,
+                comments=max(first.comments, post.comments),
+            )
+    return list(merged.values())

@@ -1,0 +1,338 @@
+"""One simulated board: its posts, paging, URLs, queued faults and request log.
+
+Knows nothing of HTTP or HTML: the server asks it what a page shows and the engine renderers
+turn that into markup. Tests mutate a board from their own thread while the server reads it
+from the simulator's thread, so every read and write holds the board's lock.
+
+The number column is virtual (`total - (page-1)*page_size - i`), exactly as both engines print
+it; ids are document_srl / wr_id values that only grow and have gaps, because document_srl is
+global to a Rhymix site (comments and other boards take numbers too).
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+Engine = Literal["rhymix", "gnuboard"]
+UrlStyle = Literal["short", "long"]
+CharsetHeader = bool | Literal["wrong"]
+FAULT_KINDS = frozenset({"slow", "reset", "truncated", "zero_rows", "challenge", "huge"})
+
+
+def utc_now() -> datetime:
+    """The default clock: aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class SimPost:
+    """A post as the simulated board stores it. `published` is aware (any zone)."""
+
+    id: int
+    title: str
+    author: str
+    published: datetime
+    body_html: str
+    comments: int = 0
+    notice: bool = False
+    image: str | None = None  # site path ("/files/...") of the first image in the body
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One queued misbehaviour: an HTTP status (kind "status") or one of FAULT_KINDS."""
+
+    kind: str
+    status: int = 200
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimRequest:
+    """One request the simulator answered, for tests that count 304s and pages fetched."""
+
+    method: str
+    path: str  # path and query, as requested
+    headers: dict[str, str]  # the request headers that matter to a poller
+    status: int
+    board: str | None
+    fault: str | None  # the fault kind served instead of the page, if any
+    at: datetime  # aware, from the simulator's clock
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What one list page shows: notices, then (virtual number, post) rows, newest first."""
+
+    page: int
+    total_pages: int
+    total_count: int
+    notices: tuple[SimPost, ...]
+    rows: tuple[tuple[int, SimPost], ...]
+    current: int | None = None  # id of the open post, when an article sits above the list
+
+
+@dataclass
+class SimBoard:
+    """A board with knobs. Create it through `BoardSimulator.add_board`."""
+
+    name: str  # the mid (Rhymix) or bo_table (Gnuboard)
+    engine: Engine = "rhymix"
+    title: str = ""
+    page_size: int = 0  # 0: the engine's default (Rhymix 20, Gnuboard 15)
+    url_style: UrlStyle = "short"  # Rhymix only: /{mid}/{srl} or /index.php?mid=..
+    encoding: Literal["utf-8", "cp949"] = "utf-8"
+    charset_header: CharsetHeader = True  # False: none; "wrong": ISO-8859-1
+    meta_charset: bool = True
+    validators: bool = True  # ETag + Last-Modified on list pages, 304 on a match
+    timezone: str = "Asia/Seoul"
+    now: Callable[[], datetime] = utc_now
+    first_id: int = 9_300_000
+    id_seed: int = 0
+    new_hours: int = 0  # 0: the engine's default (Rhymix 12, Gnuboard 24)
+    slow_delay: float = 1.0  # seconds a "slow" fault waits before answering
+    challenge_status: int = 403
+    huge_bytes: int = 60 * 1024 * 1024
+    huge_declares_length: bool = False
+    base_url: str = ""  # set by the simulator
+    _posts: dict[int, SimPost] = field(default_factory=dict, repr=False)
+    _faults: deque[Fault] = field(default_factory=deque, repr=False)
+    _requests: list[SimRequest] = field(default_factory=list, repr=False)
+    _max_id: int = field(default=0, repr=False)
+    _changed_at: datetime | None = field(default=None, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("rhymix", "gnuboard"):
+            raise ValueError(f"board {self.name!r}: unknown engine {self.engine!r}")
+        if not self.page_size:
+            self.page_size = 20 if self.engine == "rhymix" else 15
+        if not self.new_hours:
+            self.new_hours = 12 if self.engine == "rhymix" else 24
+        self.title = self.title or self.name
+        self._rng = random.Random(self.id_seed)
+        self.tz = ZoneInfo(self.timezone)
+        self._changed_at = self.now()
+
+    # ---- posts -------------------------------------------------------------------------
+
+    def add_post(
+        self,
+        title: str,
+        author: str = "익명",
+        body: str = "",
+        published: datetime | None = None,
+        comments: int = 0,
+        *,
+        image: str | None = None,
+        notice: bool = False,
+        post_id: int | None = None,
+    ) -> SimPost:
+        """Add a post with a new id above every id ever used (with a gap, like document_srl)."""
+        with self._lock:
+            if post_id is None:
+                post_id = self._max_id + self._rng.randint(3, 17) if self._max_id else self.first_id
+            elif post_id in self._posts:
+                raise ValueError(f"board {self.name!r}: post {post_id} exists")
+            when = published or self.now()
+            if when.tzinfo is None:
+                raise ValueError("published must be an aware datetime")
+            post = SimPost(
+                id=post_id,
+                title=title,
+                author=author,
+                published=when,
+                body_html=_as_html(body or title, image),
+                comments=comments,
+                notice=notice,
+                image=image,
+            )
+            self._posts[post_id] = post
+            self._max_id = max(self._max_id, post_id)
+            self._touch()
+            return post
+
+    def add_notice(
+        self, title: str, author: str = "관리자", body: str = "", published: datetime | None = None
+    ) -> SimPost:
+        return self.add_post(title, author, body, published, notice=True)
+
+    def delete_post(self, post_id: int) -> None:
+        """Delete a post: every newer post's virtual number drops by one."""
+        with self._lock:
+            self._get(post_id)
+            del self._posts[post_id]
+            self._touch()
+
+    def edit_title(self, post_id: int, title: str) -> None:
+        with self._lock:
+            self._get(post_id).title = title
+            self._touch()
+
+    def set_notice(self, post_id: int, notice: bool = True) -> None:
+        with self._lock:
+            self._get(post_id).notice = notice
+            self._touch()
+
+    def set_comments(self, post_id: int, comments: int) -> None:
+        with self._lock:
+            self._get(post_id).comments = comments
+            self._touch()
+
+    def get(self, post_id: int) -> SimPost:
+        with self._lock:
+            return self._get(post_id)
+
+    @property
+    def posts(self) -> list[SimPost]:
+        """Regular posts (not notices), newest first."""
+        with self._lock:
+            return self._regular()
+
+    @property
+    def notices(self) -> list[SimPost]:
+        with self._lock:
+            return sorted((p for p in self._posts.values() if p.notice), key=lambda p: -p.id)
+
+    @property
+    def total_pages(self) -> int:
+        with self._lock:
+            return max(1, -(-len(self._regular()) // self.page_size))
+
+    @property
+    def changed_at(self) -> datetime:
+        with self._lock:
+            assert self._changed_at is not None
+            return self._changed_at
+
+    def _get(self, post_id: int) -> SimPost:
+        try:
+            return self._posts[post_id]
+        except KeyError:
+            raise KeyError(f"board {self.name!r} has no post {post_id}") from None
+
+    def _regular(self) -> list[SimPost]:
+        return sorted((p for p in self._posts.values() if not p.notice), key=lambda p: -p.id)
+
+    def _touch(self) -> None:
+        self._changed_at = self.now()
+
+    # ---- what a page shows -------------------------------------------------------------
+
+    def list_view(self, page: int, current: int | None = None) -> PageView:
+        """List page `page`. Rhymix repeats notices on every page; Gnuboard 5 shows them on
+        page 1 only (list.php skips notices whose index is below the page's first record)."""
+        with self._lock:
+            regular = self._regular()
+            total = len(regular)
+            pages = max(1, -(-total // self.page_size))
+            page = max(1, page)
+            start = (page - 1) * self.page_size
+            rows = tuple(
+                (total - start - i, post)
+                for i, post in enumerate(regular[start : start + self.page_size])
+            )
+            show_notices = self.engine == "rhymix" or page == 1
+            notices = tuple(self.notices) if show_notices else ()
+            return PageView(page, pages, total, notices, rows, current)
+
+    def page_of(self, post_id: int) -> int:
+        """The list page a post sits on (Rhymix shows that page under an opened article)."""
+        with self._lock:
+            ids = [p.id for p in self._regular()]
+            if post_id not in ids:
+                return 1
+            return ids.index(post_id) // self.page_size + 1
+
+    # ---- URLs (paths relative to the host, and absolute ones) ---------------------------
+
+    def list_path(self, page: int = 1) -> str:
+        if self.engine == "gnuboard":
+            query = {"bo_table": self.name} | ({"page": str(page)} if page > 1 else {})
+            return "/bbs/board.php?" + urlencode(query)
+        if self.url_style == "short":
+            return f"/{self.name}" if page <= 1 else f"/{self.name}/page/{page}"
+        query = {"mid": self.name} | ({"page": str(page)} if page > 1 else {})
+        return "/index.php?" + urlencode(query)
+
+    def article_path(self, post_id: int, page: int | None = None) -> str:
+        """The link a list page prints for a post; `page` is the list page it was shown on
+        when that page came from a `page` parameter (both engines carry it along)."""
+        if self.engine == "gnuboard":
+            query = {"bo_table": self.name, "wr_id": str(post_id)}
+            return "/bbs/board.php?" + urlencode(query | ({"page": str(page)} if page else {}))
+        if self.url_style == "short":
+            return f"/{self.name}/{post_id}" + (f"?page={page}" if page and page > 1 else "")
+        query = {"mid": self.name} | ({"page": str(page)} if page and page > 1 else {})
+        return "/index.php?" + urlencode(query | {"document_srl": str(post_id)})
+
+    @property
+    def list_url(self) -> str:
+        return self.base_url + self.list_path(1)
+
+    def page_url(self, page: int) -> str:
+        return self.base_url + self.list_path(page)
+
+    def article_url(self, post_id: int) -> str:
+        return self.base_url + self.article_path(post_id)
+
+    # ---- faults and the request log ----------------------------------------------------
+
+    def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next `count` requests to this board with `status` (500, 503, 403, 429...)."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"fail_next wants an error status, not {status}")
+        with self._lock:
+            self._faults.extend(Fault("status", status, retry_after) for _ in range(count))
+
+    def fault_next(self, kind: str, count: int = 1) -> None:
+        """Misbehave on the next `count` requests: slow, reset, truncated, zero_rows, challenge,
+        huge. Faults and failures are served in the order they were queued."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+        with self._lock:
+            self._faults.extend(Fault(kind) for _ in range(count))
+
+    def take_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def record(self, request: SimRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[SimRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, status: int | None = None, path_contains: str = "") -> int:
+        """How many logged requests had this status and path fragment."""
+        return sum(
+            1
+            for r in self.requests
+            if (status is None or r.status == status) and path_contains in r.path
+        )
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+
+def _as_html(body: str, image: str | None) -> str:
+    """Bodies given as plain text become paragraphs; HTML is kept as given."""
+    if body.lstrip().startswith("<"):
+        return body
+    paragraphs = [f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line.strip()]
+    if image:
+        paragraphs.insert(0, f'<p><img src="{html.escape(image)}" alt="" /></p>')
+    return "\n".join(paragraphs)

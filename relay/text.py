@@ -1,0 +1,206 @@
+"""Bytes to text, text to excerpts, and board dates to datetimes. Pure, stdlib only.
+
+Decoding follows an ordered fallback that records which source won (header, BOM, meta,
+utf-8, cp949): httpx ignores <meta charset> and decodes as UTF-8 when the header is silent,
+and legacy Korean boards send cp949 bytes with a wrong or missing charset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+
+# Every Korean label means cp949: real pages hold syllables strict EUC-KR rejects (똠, 햏).
+_KOREAN_LABELS = {
+    "euc-kr",
+    "euckr",
+    "euc_kr",
+    "ks_c_5601-1987",
+    "ks_c_5601",
+    "ksc5601",
+    "ksc_5601",
+    "korean",
+    "windows-949",
+    "x-windows-949",
+    "cp949",
+    "ms949",
+    "uhc",
+    "ks_x_1001",
+    "csEUCKR",
+}
+# Servers default to these when nobody configured a charset: they say nothing.
+_DISTRUSTED = {
+    "iso-8859-1",
+    "latin-1",
+    "latin1",
+    "l1",
+    "iso8859-1",
+    "windows-1252",
+    "cp1252",
+    "us-ascii",
+    "ascii",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str  # the Python codec used
+    source: str  # "header", "bom", "meta", "utf-8", "cp949" (guessed)
+
+
+def normalize_charset(label: str | None) -> str | None:
+    """A codec name for a charset label, or None if unknown. Korean labels -> cp949."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    if label in {k.lower() for k in _KOREAN_LABELS}:
+        return "cp949"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    match = _HEADER_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode a page: header -> BOM -> <meta> -> strict utf-8 -> cp949.
+
+    A declared charset that fails strictly (cp949 bytes behind a "utf-8" header) is passed
+    over, not applied with replacement characters: the next source gets its chance.
+    """
+    label = header_charset(content_type)
+    candidates: list[tuple[str, str | None]] = []
+    if label and label.strip().lower() not in _DISTRUSTED:
+        candidates.append(("header", normalize_charset(label)))
+    for bom, bom_codec in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if body.startswith(bom):
+            candidates.insert(0, ("bom", bom_codec))
+    meta = _META_CHARSET.search(body[:8192])
+    if meta:
+        candidates.append(("meta", normalize_charset(meta.group(1).decode("ascii", "replace"))))
+    candidates += [("utf-8", "utf-8"), ("cp949", "cp949")]
+    for source, codec in candidates:
+        if codec is None:
+            continue
+        try:
+            return Decoded(body.decode(codec), codec, source)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return Decoded(body.decode("cp949", errors="replace"), "cp949", "cp949")
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def fold_whitespace(text: str) -> str:
+    """Runs of whitespace (including &nbsp; = \\xa0 and zero-width spaces) become one space."""
+    return _SPACE.sub(" ", text.replace("\u200b", " ").replace("\ufeff", " ")).strip()
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most `limit` characters of plain text, cut at a word boundary with "…"."""
+    text = fold_whitespace(text)
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:·-–—") + "…"
+
+
+# --- board dates -------------------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"(\d+)\s*(초|분|시간|일|주|개월|달)\s*전")
+_RELATIVE_UNITS = {"초": 1, "분": 60, "시간": 3600, "일": 86400, "주": 7 * 86400}
+_FULL = re.compile(
+    r"(?P<y>\d{4}|\d{2})\s*[.\-/년]\s*(?P<m>\d{1,2})\s*[.\-/월]\s*(?P<d>\d{1,2})(?:\s*일)?\.?"
+    r"(?:\s+(?:\([^)]*\)\s*)?(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+)
+_MONTH_DAY = re.compile(
+    r"(?<![\d.])(?P<m>\d{1,2})\s*[.\-/월]\s*(?P<d>\d{1,2})\s*일?"
+    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2}))?(?![\d.:])"
+)
+_CLOCK = re.compile(r"(?<![\d:])(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?![\d:])")
+
+
+def parse_board_date(text: str, now: datetime, tz: tzinfo) -> datetime | None:
+    """A date as boards print it, as an aware datetime in `tz`; None if it is not a date.
+
+    `2025.02.05`, `25.02.05`, `2025-02-05 15:32`, `2025년 2월 5일`, `02-05` (this year, or last
+    year if that would be in the future), `15:32` (today), `3분 전`, `방금`, `어제`, `어제 15:32`.
+    Patterns are explicit: dateutil reads `25.02.05` as 2005-02-25 and knows no `분 전`.
+    """
+    text = fold_whitespace(text)
+    if not text:
+        return None
+    local_now = now.astimezone(tz)
+    if text.startswith("방금") or text in ("now", "just now"):
+        return local_now
+    relative = _RELATIVE.search(text)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        if unit in ("개월", "달"):
+            return local_now - timedelta(days=30 * amount)
+        return local_now - timedelta(seconds=amount * _RELATIVE_UNITS[unit])
+    for word, days in (("그저께", 2), ("그제", 2), ("어제", 1), ("오늘", 0)):
+        if text.startswith(word):
+            on = (local_now - timedelta(days=days)).date()
+            clock = _CLOCK.search(text)
+            at = _time(clock) if clock else time(0, 0)
+            return datetime.combine(on, at or time(0, 0), tzinfo=tz)
+    full = _FULL.search(text)
+    if full:
+        year = int(full.group("y"))
+        if year < 100:
+            year += 2000 if year <= local_now.year % 100 + 1 else 1900
+        return _build(year, int(full.group("m")), int(full.group("d")), full, tz)
+    month_day = _MONTH_DAY.fullmatch(text) or _MONTH_DAY.match(text)
+    if month_day:
+        month, day = int(month_day.group("m")), int(month_day.group("d"))
+        when = _build(local_now.year, month, day, month_day, tz)
+        if when is not None and when.date() > local_now.date():
+            when = _build(local_now.year - 1, month, day, month_day, tz)
+        return when
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        at = _time(clock)
+        if at is None:
+            return None
+        when = datetime.combine(local_now.date(), at, tzinfo=tz)
+        # A time printed "today" that is still ahead of us is from a clock skew: keep it today.
+        return when
+    return None
+
+
+def _time(match: re.Match[str]) -> time | None:
+    hour, minute = int(match.group("H")), int(match.group("M"))
+    second = int(match.groupdict().get("S") or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return time(hour, minute, second)
+
+
+def _build(year: int, month: int, day: int, match: re.Match[str], tz: tzinfo) -> datetime | None:
+    try:
+        at = _time(match) if match.groupdict().get("H") else time(0, 0)
+        if at is None:
+            return None
+        return datetime(year, month, day, at.hour, at.minute, at.second, tzinfo=tz)
+    except ValueError:
+        return None

@@ -1,0 +1,101 @@
+"""Decoding, excerpts and board dates: the text rules every engine relies on."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from relay.text import decode_html, excerpt, fold_whitespace, parse_board_date
+
+SEOUL = ZoneInfo("Asia/Seoul")
+NOW = datetime(2025, 2, 5, 16, 0, tzinfo=SEOUL)
+KOREAN = "똠방각하 햏자 게시판 - 번호 제목 글쓴이 날짜"  # 똠, 햏: outside strict EUC-KR
+
+
+def test_cp949_bytes_without_any_charset_come_out_korean() -> None:
+    body = f"<html><body>{KOREAN}</body></html>".encode("cp949")
+    decoded = decode_html(body, "text/html")
+    assert KOREAN in decoded.text
+    assert (decoded.encoding, decoded.source) == ("cp949", "cp949")
+
+
+def test_euc_kr_label_in_meta_means_cp949() -> None:
+    body = f'<meta http-equiv="Content-Type" content="text/html; charset=euc-kr">{KOREAN}'
+    decoded = decode_html(body.encode("cp949"), None)
+    assert KOREAN in decoded.text and decoded.source == "meta"
+
+
+def test_wrong_utf8_header_on_cp949_bytes_is_passed_over() -> None:
+    decoded = decode_html(KOREAN.encode("cp949"), "text/html; charset=UTF-8")
+    assert decoded.text == KOREAN
+
+
+def test_latin1_header_is_distrusted() -> None:
+    decoded = decode_html(KOREAN.encode("cp949"), "text/html; charset=ISO-8859-1")
+    assert decoded.text == KOREAN
+
+
+def test_malformed_meta_charset_still_read() -> None:
+    body = f"<meta content='text/html; charset=ks_c_5601-1987\">{KOREAN}".encode("cp949")
+    assert KOREAN in decode_html(body, None).text
+
+
+def test_header_wins_over_meta_when_it_decodes() -> None:
+    body = f'<meta charset="euc-kr">{KOREAN}'.encode()
+    decoded = decode_html(body, "text/html; charset=utf-8")
+    assert decoded.source == "header" and KOREAN in decoded.text
+
+
+def test_utf8_bom() -> None:
+    assert decode_html(b"\xef\xbb\xbf" + KOREAN.encode(), None).text == KOREAN
+
+
+def test_excerpt_cuts_at_a_word_boundary_with_ellipsis() -> None:
+    text = "손정의 소프트뱅크그룹 회장이 이재용 삼성전자 회장과 회동했다"
+    cut = excerpt(text, 20)
+    assert cut.endswith("…") and len(cut) <= 20
+    assert text.startswith(cut[:-1])
+    assert cut[:-1] in text and text[len(cut) - 1] == " "
+
+
+def test_excerpt_keeps_short_text_and_folds_whitespace() -> None:
+    assert excerpt("  a\n\n b\xa0 c ", 200) == "a b c"
+    assert excerpt("anything", 0) == ""
+    assert fold_whitespace("x\u200by") == "x y"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025.02.05", datetime(2025, 2, 5, tzinfo=SEOUL)),
+        ("25.02.05", datetime(2025, 2, 5, tzinfo=SEOUL)),
+        ("2025-02-05 15:32", datetime(2025, 2, 5, 15, 32, tzinfo=SEOUL)),
+        ("2025-02-05 15:32:09", datetime(2025, 2, 5, 15, 32, 9, tzinfo=SEOUL)),
+        ("2025/02/05", datetime(2025, 2, 5, tzinfo=SEOUL)),
+        ("2025년 2월 5일", datetime(2025, 2, 5, tzinfo=SEOUL)),
+        ("02-05", datetime(2025, 2, 5, tzinfo=SEOUL)),
+        ("02.04", datetime(2025, 2, 4, tzinfo=SEOUL)),
+        ("12-31", datetime(2024, 12, 31, tzinfo=SEOUL)),  # in the future this year: last year
+        ("15:32", datetime(2025, 2, 5, 15, 32, tzinfo=SEOUL)),
+        ("3분 전", datetime(2025, 2, 5, 15, 57, tzinfo=SEOUL)),
+        ("2시간 전", datetime(2025, 2, 5, 14, 0, tzinfo=SEOUL)),
+        ("어제", datetime(2025, 2, 4, tzinfo=SEOUL)),
+        ("어제 23:10", datetime(2025, 2, 4, 23, 10, tzinfo=SEOUL)),
+        ("방금 전", NOW),
+    ],
+)
+def test_board_dates(text: str, expected: datetime) -> None:
+    parsed = parse_board_date(text, NOW, SEOUL)
+    assert parsed == expected
+    assert parsed is not None and parsed.tzinfo is not None
+
+
+def test_now_in_utc_is_read_in_the_board_zone() -> None:
+    # 2025-02-05 00:30 in Seoul is still the 4th in UTC: "15:32" means the 5th in Seoul.
+    now_utc = datetime(2025, 2, 4, 15, 30, tzinfo=ZoneInfo("UTC"))
+    assert parse_board_date("15:32", now_utc, SEOUL) == datetime(2025, 2, 5, 15, 32, tzinfo=SEOUL)
+
+
+@pytest.mark.parametrize("text", ["", "랭크뉴스", "1234", "조회 99", "2025.13.45", "99:99"])
+def test_not_dates(text: str) -> None:
+    assert parse_board_date(text, NOW, SEOUL) is None
