@@ -59,7 +59,11 @@ def utf16_len(text: str) -> int:
 
 def telegram_length(html_text: str) -> int:
     """How long Telegram says `html_text` is: tags removed, entities decoded, UTF-16 units."""
-    return utf16_len(_ENTITY_RE.sub(_decode_entity, _TAG_RE.sub("", html_text)))
+    return utf16_len(_plain(html_text))
+
+
+def _plain(html_text: str) -> str:
+    return _ENTITY_RE.sub(_decode_entity, _TAG_RE.sub("", html_text))
 
 
 def _decode_entity(match: re.Match[str]) -> str:
@@ -130,7 +134,8 @@ def format_message(
     """The message announcing `post` in `chat`, within Telegram's limits.
 
     Raises ValueError for a template Telegram would refuse (see `validate_template`), or when
-    the template's own text leaves no room for the post.
+    the template's own text leaves no room for the post. A template that renders to nothing
+    for this post (only `{excerpt}`, and no excerpt) falls back to the default layout.
     """
     if template is not None:
         validate_template(template)
@@ -144,14 +149,21 @@ def format_message(
         "id": post.id,
     }
 
-    def render(title: str, excerpt: str) -> str:
-        values = {**fixed, "title": prefix + title if title else "", "excerpt": excerpt}
-        if template is None:
-            return _default_layout(values)
-        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-        return template.format_map(escaped)
+    def renderer(layout: str | None) -> Callable[[str, str], str]:
+        def render(title: str, excerpt: str) -> str:
+            values = {**fixed, "title": prefix + title if title else "", "excerpt": excerpt}
+            if layout is None:
+                return _default_layout(values)
+            escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+            return layout.format_map(escaped)
 
-    text = _fit(render, _clean(post.title).strip(), _clean(post.excerpt).strip())
+        return render
+
+    title, excerpt = _clean(post.title).strip(), _clean(post.excerpt).strip()
+    text = _fit(renderer(template), title, excerpt)
+    if not _plain(text).strip():
+        # Telegram refuses an empty message ("{excerpt}" alone, for a post with none).
+        text = _fit(renderer(None), title, excerpt)
     return OutgoingMessage(
         chat=chat,
         text=text,

@@ -10,7 +10,8 @@ Its HTML check is written apart from relay/message.py on purpose: the two must a
 meeting Telegram's rules, not by sharing code. It is stricter than Telegram in one place: a
 bare "&" is refused (Telegram shows it literally; its docs say to escape it).
 
-Knobs: `fail_next`, `drop_after_accept`, `kick`, `migrate`, `add_chat`, `set_flood`.
+Knobs: `fail_next`, `drop_after_accept`, `stall_next`, `kick`, `migrate`, `add_chat`,
+`set_flood`.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ class Received:
     message_thread_id: int | None
     time: float  # time.monotonic() when it arrived
     message_id: int
+    params: dict[str, str]  # every form field as received
 
 
 @dataclass
@@ -194,6 +196,7 @@ class FakeBot:
         self._migrated: dict[str, int] = {}
         self._failures: deque[_Failure] = deque()
         self._drops = 0
+        self._stalls: deque[float] = deque()
         self._flood: tuple[int, float, int | None] | None = None
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._messages: list[Received] = []
@@ -222,6 +225,11 @@ class FakeBot:
         """The next `count` sendMessage calls are recorded, then the connection is dropped."""
         with self._lock:
             self._drops += count
+
+    def stall_next(self, seconds: float, count: int = 1) -> None:
+        """The next `count` requests wait `seconds` before being handled (client timeouts)."""
+        with self._lock:
+            self._stalls.extend(seconds for _ in range(count))
 
     def kick(self, chat: str) -> None:
         with self._lock:
@@ -297,6 +305,10 @@ class FakeBot:
             return _error(404, "Not Found")
         params = await _params(request)
         with self._lock:
+            stall = self._stalls.popleft() if self._stalls else 0.0
+        if stall:
+            await asyncio.sleep(stall)
+        with self._lock:
             self._requests.append(method)
             if token != self.token:
                 return _error(401, "Unauthorized")
@@ -349,6 +361,7 @@ class FakeBot:
             message_thread_id=int(thread) if thread else None,
             time=time.monotonic(),
             message_id=next(self._ids),
+            params=dict(params),
         )
         self._messages.append(received)
         self._recent[chat].append(received.time)
@@ -417,3 +430,9 @@ def _error(
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=status)
+
+
+if __name__ == "__main__":  # a server for trying `relay` by hand: prints its URL and token
+    with FakeBot() as server:
+        print(f"api_url = {server.api_url}\ntoken = {server.token}", flush=True)
+        threading.Event().wait()

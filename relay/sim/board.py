@@ -96,20 +96,21 @@ class SimBoard:
     validators: bool = True  # ETag + Last-Modified on list pages, 304 on a match
     timezone: str = "Asia/Seoul"
     now: Callable[[], datetime] = utc_now
-    first_id: int = 9_300_000
+    first_id: int = 0  # 0: Rhymix 9,300,000 (document_srl is site-global), Gnuboard 1
     id_seed: int = 0
     new_hours: int = 0  # 0: the engine's default (Rhymix 12, Gnuboard 24)
     slow_delay: float = 1.0  # seconds a "slow" fault waits before answering
     challenge_status: int = 403
     huge_bytes: int = 60 * 1024 * 1024
     huge_declares_length: bool = False
+    list_under_article: bool = True  # Gnuboard's bo_use_list_view (Rhymix always lists)
     base_url: str = ""  # set by the simulator
     _posts: dict[int, SimPost] = field(default_factory=dict, repr=False)
     _faults: deque[Fault] = field(default_factory=deque, repr=False)
     _requests: list[SimRequest] = field(default_factory=list, repr=False)
     _max_id: int = field(default=0, repr=False)
     _changed_at: datetime | None = field(default=None, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         if self.engine not in ("rhymix", "gnuboard"):
@@ -119,6 +120,11 @@ class SimBoard:
         if not self.new_hours:
             self.new_hours = 12 if self.engine == "rhymix" else 24
         self.title = self.title or self.name
+        if not self.first_id:
+            self.first_id = 9_300_000 if self.engine == "rhymix" else 1
+        # Gaps: other boards and comments take document_srl numbers on Rhymix; on Gnuboard
+        # comments are rows of the same write table, so they take wr_id numbers.
+        self._gap = (3, 17) if self.engine == "rhymix" else (1, 4)
         self._rng = random.Random(self.id_seed)
         self.tz = ZoneInfo(self.timezone)
         self._changed_at = self.now()
@@ -138,9 +144,9 @@ class SimBoard:
         post_id: int | None = None,
     ) -> SimPost:
         """Add a post with a new id above every id ever used (with a gap, like document_srl)."""
-        with self._lock:
+        with self.lock:
             if post_id is None:
-                post_id = self._max_id + self._rng.randint(3, 17) if self._max_id else self.first_id
+                post_id = self._max_id + self._rng.randint(*self._gap) if self._max_id else self.first_id
             elif post_id in self._posts:
                 raise ValueError(f"board {self.name!r}: post {post_id} exists")
             when = published or self.now()
@@ -168,49 +174,49 @@ class SimBoard:
 
     def delete_post(self, post_id: int) -> None:
         """Delete a post: every newer post's virtual number drops by one."""
-        with self._lock:
+        with self.lock:
             self._get(post_id)
             del self._posts[post_id]
             self._touch()
 
     def edit_title(self, post_id: int, title: str) -> None:
-        with self._lock:
+        with self.lock:
             self._get(post_id).title = title
             self._touch()
 
     def set_notice(self, post_id: int, notice: bool = True) -> None:
-        with self._lock:
+        with self.lock:
             self._get(post_id).notice = notice
             self._touch()
 
     def set_comments(self, post_id: int, comments: int) -> None:
-        with self._lock:
+        with self.lock:
             self._get(post_id).comments = comments
             self._touch()
 
     def get(self, post_id: int) -> SimPost:
-        with self._lock:
+        with self.lock:
             return self._get(post_id)
 
     @property
     def posts(self) -> list[SimPost]:
         """Regular posts (not notices), newest first."""
-        with self._lock:
+        with self.lock:
             return self._regular()
 
     @property
     def notices(self) -> list[SimPost]:
-        with self._lock:
+        with self.lock:
             return sorted((p for p in self._posts.values() if p.notice), key=lambda p: -p.id)
 
     @property
     def total_pages(self) -> int:
-        with self._lock:
+        with self.lock:
             return max(1, -(-len(self._regular()) // self.page_size))
 
     @property
     def changed_at(self) -> datetime:
-        with self._lock:
+        with self.lock:
             assert self._changed_at is not None
             return self._changed_at
 
@@ -231,7 +237,7 @@ class SimBoard:
     def list_view(self, page: int, current: int | None = None) -> PageView:
         """List page `page`. Rhymix repeats notices on every page; Gnuboard 5 shows them on
         page 1 only (list.php skips notices whose index is below the page's first record)."""
-        with self._lock:
+        with self.lock:
             regular = self._regular()
             total = len(regular)
             pages = max(1, -(-total // self.page_size))
@@ -247,11 +253,23 @@ class SimBoard:
 
     def page_of(self, post_id: int) -> int:
         """The list page a post sits on (Rhymix shows that page under an opened article)."""
-        with self._lock:
+        with self.lock:
             ids = [p.id for p in self._regular()]
             if post_id not in ids:
                 return 1
             return ids.index(post_id) // self.page_size + 1
+
+    def neighbours(self, post_id: int) -> tuple[SimPost | None, SimPost | None]:
+        """(older, newer) regular posts around a post, for an article's prev/next links."""
+        with self.lock:
+            regular = self._regular()
+            ids = [p.id for p in regular]
+            if post_id not in ids:
+                return None, None
+            i = ids.index(post_id)
+            older = regular[i + 1] if i + 1 < len(regular) else None
+            newer = regular[i - 1] if i > 0 else None
+            return older, newer
 
     # ---- URLs (paths relative to the host, and absolute ones) ---------------------------
 
@@ -291,7 +309,7 @@ class SimBoard:
         """Answer the next `count` requests to this board with `status` (500, 503, 403, 429...)."""
         if not 400 <= status <= 599:
             raise ValueError(f"fail_next wants an error status, not {status}")
-        with self._lock:
+        with self.lock:
             self._faults.extend(Fault("status", status, retry_after) for _ in range(count))
 
     def fault_next(self, kind: str, count: int = 1) -> None:
@@ -299,20 +317,20 @@ class SimBoard:
         huge. Faults and failures are served in the order they were queued."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
-        with self._lock:
+        with self.lock:
             self._faults.extend(Fault(kind) for _ in range(count))
 
     def take_fault(self) -> Fault | None:
-        with self._lock:
+        with self.lock:
             return self._faults.popleft() if self._faults else None
 
     def record(self, request: SimRequest) -> None:
-        with self._lock:
+        with self.lock:
             self._requests.append(request)
 
     @property
     def requests(self) -> list[SimRequest]:
-        with self._lock:
+        with self.lock:
             return list(self._requests)
 
     def count(self, status: int | None = None, path_contains: str = "") -> int:
@@ -324,7 +342,7 @@ class SimBoard:
         )
 
     def clear_requests(self) -> None:
-        with self._lock:
+        with self.lock:
             self._requests.clear()
 
 

@@ -1,0 +1,297 @@
+"""Entry points: `relay check | preview | once | status | retry | run | demo`.
+
+The composition root: the only place that builds the store, the fetcher and the courier from
+the config. Exit codes: 0 all well, 1 a board or a delivery failed, 2 a config (usage) error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from relay import __version__
+from relay.config import Config, default_config_path, load_config, load_token
+from relay.errors import ConfigError, DeliveryError, FetchError, LayoutError, StateError
+from relay.fetch import Fetcher
+from relay.logs import add_secret, setup_logging
+
+log = logging.getLogger("relay")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    return Fetcher(user_agent=config.user_agent, timeout=config.timeout,
+                   max_bytes=config.max_page_bytes, host_delay=config.host_delay)
+
+
+@contextlib.asynccontextmanager
+async def open_sender(config: Config, *, dry_run: bool) -> AsyncIterator[object]:
+    """The courier (or the dry-run printer). A wrong token fails here, at start."""
+    from relay.deliver import DryRunSender
+
+    if dry_run or not config.sends:
+        yield DryRunSender()
+        return
+    from relay.courier import Courier
+
+    token = load_token(config)
+    add_secret(token)
+    async with Courier(token, config.api_url) as courier:
+        name = await courier.check()
+        log.info("telegram bot @%s ready", name)
+        yield courier
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(Path(args.config) if args.config else default_config_path())
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    return config
+
+
+# --- check ---------------------------------------------------------------------------------
+
+
+async def cmd_check(args: argparse.Namespace) -> int:
+    from relay.cycle import _parse
+    from relay.report import posts_table
+
+    config = _config(args)
+    failed = 0
+    async with make_fetcher(config) as fetcher:
+        for board in config.boards:
+            print(f"== {board.id}: {board.title} ({board.engine}) {board.url}")
+            try:
+                page = await fetcher.get(board.url)
+                posts = _parse(page.body, page.content_type, page.url, board, utc_now())
+            except (FetchError, LayoutError) as e:
+                failed += 1
+                print(f"FAILED ({e.reason}): {e}\n")
+                continue
+            notices = sum(p.notice for p in posts)
+            print(posts_table(board.id, posts, board.timezone))
+            print(f"{len(posts)} rows ({notices} notices)\n")
+    if config.sends and not (config.dry_run or args.no_telegram):
+        try:
+            async with open_sender(config, dry_run=False):
+                print("telegram: token accepted (getMe)")
+        except (ConfigError, DeliveryError) as e:
+            failed += 1
+            print(f"telegram: FAILED: {e}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --- preview -------------------------------------------------------------------------------
+
+
+async def cmd_preview(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from relay import DEFAULT_USER_AGENT
+    from relay.engines import PRESETS
+    from relay.parse import check_selectors
+    from relay.preview import preview_page
+    from relay.text import decode_html
+
+    overrides: dict[str, str | tuple[str, ...]] = {}
+    for item in args.selector or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in _SELECTOR_KEYS:
+            raise ConfigError(f'--selector "{item}": use KEY=CSS with KEY one of '
+                              f"{', '.join(_SELECTOR_KEYS)}")
+        overrides[key] = value
+    selectors = PRESETS[args.engine].merged(overrides)
+    try:
+        check_selectors(selectors)
+    except ValueError as e:
+        raise ConfigError(f"--selector: {e}") from None
+    async with Fetcher(user_agent=DEFAULT_USER_AGENT, host_delay=0) as fetcher:
+        try:
+            page = await fetcher.get(args.url)
+        except FetchError as e:
+            print(f"FAILED ({e.reason}): {e}")
+            return EXIT_FAILED
+    decoded = decode_html(page.body, page.content_type)
+    print(f"fetched {len(page.body):,} bytes, decoded as {decoded.encoding} (from {decoded.source})")
+    tz = ZoneInfo(args.timezone)
+    for line in preview_page(decoded.text, url=page.url, selectors=selectors, now=utc_now(), tz=tz):
+        print(line)
+    return EXIT_OK
+
+
+_SELECTOR_KEYS = ("row", "link", "number", "title", "author", "date", "notice", "comments", "body",
+                  "strip", "id_pattern", "page_param")
+
+
+# --- once, status, retry -------------------------------------------------------------------
+
+
+async def cmd_once(args: argparse.Namespace) -> int:
+    from relay.cycle import poll_boards
+    from relay.deliver import Deliverer
+    from relay.store import StateLock, Store
+
+    config = _config(args)
+    boards = [config.board(args.board)] if args.board else list(config.boards)
+    dry_run = args.dry_run or config.dry_run
+    lock = StateLock(config.state)
+    lock.acquire()
+    store = Store(config.state)
+    try:
+        async with make_fetcher(config) as fetcher:
+            outcomes = await poll_boards(boards, fetcher, store, utc_now, config.concurrency)
+        for outcome in outcomes:
+            if outcome.ok:
+                print(f"{outcome.board_id}: ok, {len(outcome.new)} new, {outcome.announced} to "
+                      f"announce, {outcome.pages} pages" + (" (unchanged)" if outcome.unchanged
+                                                             else ""))
+            else:
+                print(f"{outcome.board_id}: FAILED ({outcome.reason}): {outcome.error}")
+        failed = any(not o.ok for o in outcomes)
+        if config.sends or dry_run:
+            async with open_sender(config, dry_run=dry_run) as sender:
+                deliverer = Deliverer(config, store, sender, utc_now, dry_run=dry_run)  # type: ignore[arg-type]
+                loop = asyncio.get_running_loop()
+                report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)
+            if not dry_run:
+                print(f"telegram: {report.sent} sent, {report.failed} failed, "
+                      f"{report.deferred} pending")
+            failed = failed or report.failed > 0
+    finally:
+        store.close()
+        lock.release()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from relay.status import board_report
+    from relay.store import Store
+
+    config = _config(args)
+    if not config.state.exists():
+        print(f"no state yet at {config.state}: run `relay once` or `relay run` first")
+        return EXIT_OK
+    store = Store(config.state)
+    try:
+        report, healthy = board_report(config, store, utc_now())
+    finally:
+        store.close()
+    print(report)
+    return EXIT_OK if healthy else EXIT_FAILED
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from relay.store import Store
+
+    config = _config(args)
+    board = config.board(args.board).id if args.board else None
+    store = Store(config.state)
+    try:
+        count = store.requeue_failed(board)
+    finally:
+        store.close()
+    print(f"{count} failed deliveries put back in the queue" + (f" for {board}" if board else ""))
+    return EXIT_OK
+
+
+# --- run, demo -----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from relay.daemon import run_service
+
+    config_path = Path(args.config) if args.config else default_config_path()
+    return asyncio.run(run_service(config_path, dry_run=args.dry_run))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from relay.demo import run_demo
+
+    return asyncio.run(run_demo(Path(args.dir), port=args.port, duration=args.duration,
+                                add_every=args.add_every))
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relay", description="Follow web boards with no feed: Atom files and Telegram.")
+    parser.add_argument("--version", action="version", version=f"board-relay {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("-c", "--config", help="config file (default: $RELAY_CONFIG, then "
+                         "./config.toml)")
+        return sub
+
+    check = with_config("check", "validate the config and show page 1 of every board")
+    check.add_argument("--no-telegram", action="store_true", help="skip the getMe token check")
+    once = with_config("once", "poll every board once, write feeds, send, exit (for cron)")
+    once.add_argument("--board", help="only this board id")
+    once.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
+    with_config("status", "per board: last poll, last success, failures, posts, pending")
+    retry = with_config("retry", "put failed deliveries back in the queue")
+    retry.add_argument("--board", help="only this board id")
+    run = with_config("run", "run the service: poll on a schedule, send, serve (systemd)")
+    run.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
+
+    preview = commands.add_parser("preview", help="show what each selector finds on one page")
+    preview.add_argument("url")
+    preview.add_argument("--engine", default="rhymix", choices=["rhymix", "xe", "gnuboard",
+                                                                 "custom"])
+    preview.add_argument("--selector", action="append", metavar="KEY=CSS",
+                         help="override one selector (repeatable)")
+    preview.add_argument("--timezone", default="Asia/Seoul")
+
+    demo = commands.add_parser("demo", help="run everything against the bundled example board")
+    demo.add_argument("--dir", default="demo-data", help="where the demo writes config, state "
+                      "and feeds (default ./demo-data)")
+    demo.add_argument("--port", type=int, default=8080, help="port of the feed/health server "
+                      "(0: any free port)")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop after this many seconds (default: run until Ctrl-C)")
+    demo.add_argument("--add-every", type=float, default=5.0,
+                      help="the example board gets a new post this often (seconds)")
+    return parser
+
+
+_COMMANDS = {
+    "check": cmd_check, "preview": cmd_preview, "once": cmd_once, "status": cmd_status,
+    "retry": cmd_retry, "run": cmd_run, "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    command = _COMMANDS[args.command]
+    try:
+        if asyncio.iscoroutinefunction(command):
+            return int(asyncio.run(command(args)))
+        return int(command(args))
+    except ConfigError as e:
+        print(f"relay: config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StateError as e:
+        print(f"relay: state error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except DeliveryError as e:
+        print(f"relay: telegram: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,82 @@
+"""Board health as facts: what `relay status` prints and `/healthz` answers. Pure.
+
+A board is healthy when its last successful poll is at most three intervals old (a board
+not yet polled is given three intervals from start-up) and it is not failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from relay.config import Config
+from relay.report import table, when
+from relay.store import Store
+
+STALE_INTERVALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BoardHealth:
+    board_id: str
+    ok: bool
+    reason: str  # why not ok: "never polled", "no success for 7m (3 intervals: 6m)", "failing: layout"
+
+
+def board_health(
+    config: Config,
+    last_success: Mapping[str, datetime | None],
+    now: datetime,
+    *,
+    started: datetime | None = None,
+    failing: Mapping[str, str] | None = None,
+) -> list[BoardHealth]:
+    """Per board: healthy, or why not. `failing` maps a board to its last failure reason."""
+    result = []
+    for board in config.boards:
+        limit = timedelta(seconds=board.interval * STALE_INTERVALS)
+        since = last_success.get(board.id) or started
+        reason = (failing or {}).get(board.id)
+        if since is None:
+            result.append(BoardHealth(board.id, False, "never polled successfully"
+                                      + (f"; failing: {reason}" if reason else "")))
+        elif now - since > limit:
+            age = int((now - since).total_seconds())
+            why = f"no successful poll for {age}s (limit {int(limit.total_seconds())}s)"
+            if reason:
+                why += f"; failing: {reason}"
+            result.append(BoardHealth(board.id, False, why))
+        else:
+            result.append(BoardHealth(board.id, True, ""))
+    return result
+
+
+def board_report(config: Config, store: Store, now: datetime) -> tuple[str, bool]:
+    """The per-board table of `relay status`, and whether every board is healthy."""
+    states = store.board_states(b.id for b in config.boards)
+    health = board_health(
+        config,
+        {s.board_id: s.last_success for s in states},
+        now,
+        failing={s.board_id: s.last_reason for s in states if s.failures},
+    )
+    rows = []
+    for board, state, fit in zip(config.boards, states, health, strict=True):
+        tz = board.timezone
+        rows.append([
+            board.id,
+            "ok" if fit.ok else "FAIL",
+            when(state.last_poll, tz),
+            when(state.last_success, tz),
+            when(state.last_new, tz),
+            str(state.failures) + (f" ({state.last_reason})" if state.failures else ""),
+            str(state.posts),
+            str(state.pending) + (f" +{state.failed} failed" if state.failed else ""),
+        ])
+    text = table(["board", "health", "last poll", "last success", "last new post", "failures",
+                  "posts", "pending"], rows)
+    problems = [f"{h.board_id}: {h.reason}" for h in health if not h.ok]
+    if problems:
+        text += "\n\n" + "\n".join(problems)
+    return text, all(h.ok for h in health)
