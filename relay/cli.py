@@ -43,11 +43,13 @@ async def open_sender(config: Config, *, dry_run: bool) -> AsyncIterator[object]
     if dry_run or not config.sends:
         yield DryRunSender()
         return
-    from relay.courier import Courier
+    from relay.courier import Courier, Pace
 
     token = load_token(config)
     add_secret(token)
-    async with Courier(token, config.api_url) as courier:
+    pace = Pace(per_chat_interval=config.per_chat_interval, group_max=config.group_per_minute,
+                bot_max=config.bot_per_second)
+    async with Courier(token, config.api_url, pace=pace) as courier:
         name = await courier.check()
         log.info("telegram bot @%s ready", name)
         yield courier

@@ -72,6 +72,10 @@ class TelegramSection(_Strict):
     token_file: Path | None = None
     drain_timeout: Duration = 300.0
     dry_run: bool = False
+    # Telegram's limits. Lower them only for a local test server: the real one bans floods.
+    per_chat_interval: float = Field(default=1.0, ge=0)  # seconds between messages to a chat
+    group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
+    bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
 
     @field_validator("api_url")
     @classmethod
@@ -167,9 +171,17 @@ class BoardSection(_Strict):
 
     @field_validator("feed")
     @classmethod
-    def _relative_file(cls, value: str | None) -> str | None:
-        if value is not None and (value.startswith("/") or ".." in Path(value).parts):
-            raise ValueError(f'"{value}" must be a file name inside feeds_dir')
+    def _feed_file_name(cls, value: str | None) -> str | None:
+        # A plain name: the [http] listener serves /feeds/<name> and nothing deeper.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(atom|xml)", value):
+            raise ValueError(f'"{value}" must be a file name inside feeds_dir ending in .atom')
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*", value):
+            raise ValueError(f'"{value}" is not a language tag (e.g. "ko", "ko-KR")')
         return value
 
     @field_validator("template")
@@ -250,6 +262,9 @@ class Config:
     token_file: Path | None
     drain_timeout: float
     dry_run: bool
+    per_chat_interval: float
+    group_per_minute: int
+    bot_per_second: int
     listen: str | None
     boards: tuple[Board, ...]
     warnings: tuple[str, ...] = ()
@@ -425,6 +440,9 @@ def _resolve(parsed: ConfigFile, path: Path) -> Config:
         token_file=None if token_file is None else _absolute(token_file, folder, expand=True),
         drain_timeout=parsed.telegram.drain_timeout,
         dry_run=parsed.telegram.dry_run,
+        per_chat_interval=parsed.telegram.per_chat_interval,
+        group_per_minute=parsed.telegram.group_per_minute,
+        bot_per_second=parsed.telegram.bot_per_second,
         listen=parsed.http.listen,
         boards=tuple(boards),
         warnings=tuple(warnings),

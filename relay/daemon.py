@@ -182,6 +182,7 @@ class Service:
         changed = [b for b in new.boards if old.get(b.id) != b]
         for board in changed:
             self._add_job(board, random.uniform(0, min(board.interval, 1.0)))
+        self.metrics.set_boards(len(new.boards))
         log.info("reloaded %s: %d boards (%d added or changed, %d removed)", path,
                  len(new.boards), len(changed), len(old.keys() - fresh.keys()))
 
@@ -254,6 +255,7 @@ async def _serve(
     loop.add_signal_handler(signal.SIGHUP, lambda: _reload(service, config_path))
     service.scheduler.start()
     service.schedule(config.boards)
+    service.metrics.set_boards(len(config.boards))
     worker = asyncio.create_task(service.deliver_forever(), name="deliveries")
     watchdog = asyncio.create_task(_watchdog(service), name="watchdog")
     notify.ready()

@@ -22,7 +22,9 @@ from urllib.parse import quote
 
 REDACTED = "<redacted>"
 FORMAT = "%(levelname)s %(name)s: %(message)s"
-QUIET_LOGGERS = ("httpx", "httpcore")  # they log every request URL, token and all
+# httpx and httpcore log every request URL, token and all; APScheduler logs two INFO lines
+# per job run, which at one job per board would drown the relay's own one line per poll.
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler")
 
 # Telegram bot tokens: "<bot id>:<35 url-safe characters>", alone or after /bot in a URL.
 _TOKEN_PATTERNS = (

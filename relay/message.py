@@ -26,6 +26,7 @@ MAX_LENGTH = 4096  # Telegram's limit for a text message, UTF-16 units after ent
 ELLIPSIS = "…"
 NOTICE_PREFIX = "[공지] "
 DATE_FORMAT = "%Y-%m-%d %H:%M"
+DATE_ONLY_FORMAT = "%Y-%m-%d"
 LINK_TEXT_FALLBACK = "원문"  # link text when the board has no title: a link must show something
 AUTHOR_MAX = 64  # UTF-16 units; an author cell sometimes carries a whole pop-up menu's text
 TEMPLATE_TEXT_MAX = 2048  # a template's own text: leave the other half for the post
@@ -109,7 +110,10 @@ def _when(post: StoredPost, tz: tzinfo) -> str:
     moment: datetime = post.published or post.first_seen
     if moment.tzinfo is None:  # never expected: models promise aware times
         moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(tz).strftime(DATE_FORMAT)
+    local = moment.astimezone(tz)
+    if post.published is not None and (local.hour, local.minute, local.second) == (0, 0, 0):
+        return local.strftime(DATE_ONLY_FORMAT)  # the board printed a date without a time
+    return local.strftime(DATE_FORMAT)
 
 
 def _preview_url(post: StoredPost, mode: LinkPreview) -> str | None:

@@ -78,6 +78,7 @@ _MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
     );
     CREATE INDEX deliveries_pending ON deliveries (status, seq);
+    CREATE INDEX deliveries_by_board ON deliveries (board_id, status);
     """,
 )
 
@@ -221,11 +222,13 @@ class Store:
     # --- boards ---------------------------------------------------------------------------
 
     def board_state(self, board_id: str) -> BoardState:
-        with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO boards (id) VALUES (?)", (board_id,))
-        return self.board_states([board_id])[0]
+        """One board's poll state, without the counts (cheap: read on every poll)."""
+        rows = self._query("SELECT *, 0 AS n_posts, 0 AS n_pending, 0 AS n_failed FROM boards "
+                           "WHERE id = ?", (board_id,))
+        return _board_state(rows[0]) if rows else _empty_state(board_id)
 
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
+        """Poll state with post and delivery counts, for `relay status`."""
         ids = list(board_ids)
         rows = {
             row["id"]: row

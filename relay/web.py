@@ -73,11 +73,14 @@ class _FeedFiles:
             if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # ELOOP: it is a symlink
                 return None
             raise  # permissions, I/O: an operator's problem, a 500 and a logged traceback
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a directory or fifo named like a feed
                 return None
-            data = f.read()
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read()
+        finally:
+            os.close(fd)
         key = (st.st_ino, st.st_mtime_ns, len(data))
         cached = self._etags.get(name)
         if cached is not None and cached[0] == key:
@@ -90,7 +93,8 @@ class _FeedFiles:
     def names(self) -> list[str]:
         """The feed files present, sorted."""
         try:
-            entries = list(os.scandir(self._folder))
+            with os.scandir(self._folder) as it:
+                entries = list(it)
         except FileNotFoundError:
             return []
         return sorted(

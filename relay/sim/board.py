@@ -145,8 +145,10 @@ class SimBoard:
     ) -> SimPost:
         """Add a post with a new id above every id ever used (with a gap, like document_srl)."""
         with self.lock:
-            if post_id is None:
-                post_id = self._max_id + self._rng.randint(*self._gap) if self._max_id else self.first_id
+            if post_id is None and self._max_id:
+                post_id = self._max_id + self._rng.randint(*self._gap)
+            elif post_id is None:
+                post_id = self.first_id
             elif post_id in self._posts:
                 raise ValueError(f"board {self.name!r}: post {post_id} exists")
             when = published or self.now()

@@ -15,7 +15,7 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -212,7 +212,7 @@ class BoardSimulator:
         headers = {"Content-Type": _content_type(board), "Server": "nginx"}
         if is_list and board.validators and status == 200:
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
-            changed = board.changed_at.replace(microsecond=0)
+            changed = board.changed_at.astimezone(UTC).replace(microsecond=0)
             headers |= {
                 "ETag": etag,
                 "Last-Modified": format_datetime(changed, usegmt=True),

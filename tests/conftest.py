@@ -1,0 +1,90 @@
+"""Shared fixtures: the board simulator and the fake Bot API on loopback, configs on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.config import Config, load_config
+from relay.sim import BoardSimulator
+
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture
+def sim() -> Iterator[BoardSimulator]:
+    simulator = BoardSimulator()
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def fakebot() -> Iterator[Any]:
+    from fakebot import FakeBot
+
+    bot = FakeBot(token=TOKEN, chats=("@news", "@other", "-100200300", "@admin"))
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def toml_text(relay: Mapping[str, Any], boards: list[Mapping[str, Any]],
+              telegram: Mapping[str, Any] | None = None,
+              http: Mapping[str, Any] | None = None) -> str:
+    lines = ["[relay]"] + [f"{k} = {_toml_value(v)}" for k, v in relay.items()]
+    for name, section in (("telegram", telegram), ("http", http)):
+        if section:
+            lines += [f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in section.items()]
+    for board in boards:
+        lines.append("[[boards]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in board.items() if k != "selectors"]
+        if "selectors" in board:
+            lines.append("[boards.selectors]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in board["selectors"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_config(folder: Path, boards: list[Mapping[str, Any]], *,
+                 telegram: Mapping[str, Any] | None = None,
+                 http: Mapping[str, Any] | None = None, **relay: Any) -> Path:
+    """A config for tests: short timeouts, no politeness delay unless asked."""
+    settings: dict[str, Any] = {"host_delay": "0.01s", "timeout": "5s", "interval": "1s"}
+    settings.update(relay)
+    path = folder / "config.toml"
+    path.write_text(toml_text(settings, boards, telegram, http), encoding="utf-8")
+    return path
+
+
+def make_config(folder: Path, boards: list[Mapping[str, Any]], **kwargs: Any) -> Config:
+    return load_config(write_config(folder, boards, **kwargs))
+
+
+def run_relay(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
+              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI in a fresh interpreter, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if k != "RELAY_TELEGRAM_TOKEN"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "relay", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd)
