@@ -1,24 +1,26 @@
 """Benchmark: `relay.parse.parse_list` (selectolax) against the same extraction in BeautifulSoup.
 
 Why: board-relay polls many boards on a small machine, and the usual way to write a board relay
-is BeautifulSoup with the stdlib "html.parser". This measures what choosing selectolax buys,
-on list pages rendered the way the engines render them, so the claim "< 1 ms per 20-row page
-and >= 10x faster than BeautifulSoup" is a measurement, not a hope.
+is BeautifulSoup with the stdlib "html.parser". This measures what selectolax buys on list pages
+marked up the way the engines render them, so "< 1 ms per 20-row page and >= 10x faster than
+BeautifulSoup" is a measurement, not a hope.
 
-    .venv/bin/python bench/parse.py                   # time every page in bench/pages/
-    .venv/bin/python bench/parse.py --iterations 500 --json /tmp/parse.json
-    .venv/bin/python bench/parse.py --profile         # cProfile of parse_list per page
-    .venv/bin/python bench/parse.py --write-pages     # regenerate bench/pages/ (see below)
+    .venv/bin/python bench/parse.py                      # every page in bench/pages/
+    .venv/bin/python bench/parse.py --iterations 300 --json /tmp/parse.json
+    .venv/bin/python bench/parse.py --profile            # cProfile of parse_list per page
+    .venv/bin/python bench/parse.py --write-pages        # regenerate bench/pages/ first
 
-The inputs live in bench/pages/ with a manifest (URL, preset, clock, timezone, Content-Type)
-so every run parses the same bytes. `--write-pages` renders them with the bundled simulator's
-renderers (relay/sim) at a fixed clock, and copies the sketchbook5 and Gnuboard 4 pages of
-tests/corpus/ when that corpus has them.
+Inputs live in bench/pages/ with a manifest (URL, preset, clock, zone, Content-Type), so every
+run parses the same bytes. `--write-pages` renders the Rhymix default skin (the seed board) and
+the Gnuboard5 basic skin with the bundled simulator's renderers at a fixed clock, and copies
+the sketchbook5 and Gnuboard 4 pages of tests/corpus/ when they exist.
 
-Before timing, both implementations parse every page and must give the same posts (id, title,
-number, notice flag, author, date, comment count, URL); a mismatch is printed and the run exits 1.
-Timings are wall-clock per call (time.perf_counter_ns), after a warm-up, garbage collector left
-on as in production; the table shows the median and the 95th percentile in microseconds.
+The BeautifulSoup side is a port of parse.py's list reading: the preset's CSS selectors (run by
+soupsieve), the same id regexes, fallbacks and date parser. Before anything is timed, both sides
+parse every page and must give equal posts (every Post field); a mismatch is printed and the
+run exits 1. The three parsers are timed interleaved (one call of each per round) so a change
+in machine load hits them alike; wall time per call with time.perf_counter_ns, after a warm-up,
+garbage collector on as in production. Figures are the median and 95th percentile in µs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, tzinfo
 from functools import partial
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -59,46 +62,42 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "bench" / "pages"
 MANIFEST = PAGES / "manifest.json"
 CORPUS = ROOT / "tests" / "corpus"
+CORPUS_PAGES = {"sketchbook5.html": "rhymix_sketchbook5", "gnuboard4_cp949.html": "gnuboard4"}
 
-# The clock the pages are rendered and parsed at: 8 minutes after the seed board's newest post,
-# so Rhymix shows its "new" icons and Gnuboard prints HH:MM for today and MM-DD for notices.
+# Rendered 8 minutes after the seed board's newest post: Rhymix shows its "new" icons, and
+# Gnuboard prints HH:MM for today's posts and MM-DD for the notices.
 NOW = "2025-02-05T12:00:00+09:00"
 TZ = "Asia/Seoul"
 HOST = "https://ranknews.example"
 TARGET_US = 1000.0  # < 1 ms per list page
 TARGET_RATIO = 10.0  # >= 10x faster than bs4 + html.parser
-BS4_FEATURES = ("html.parser", "lxml")
+PARSERS = ("selectolax", "bs4_html_parser", "bs4_lxml")
 
 
 @dataclass(frozen=True, slots=True)
 class PageSpec:
-    """One benchmark input: a saved page and how board-relay would be told to read it."""
+    """One input: a saved page and how board-relay would be told to read it."""
 
     name: str
     file: str  # in bench/pages/
     preset: str  # a key of relay.engines.PRESETS
-    url: str  # the list URL the page was fetched from (links resolve against it)
-    content_type: str  # as the server sent it; decode_html reads the charset from it
-    now: str = NOW  # ISO 8601, aware: relative and short board dates resolve against it
+    url: str  # the list URL the page came from (relative links resolve against it)
+    content_type: str  # as served; decode_html reads the charset from it
+    now: str = NOW  # aware ISO 8601: short and relative board dates resolve against it
     tz: str = TZ
-    source: str = ""  # where the bytes came from
-    parse: bool = True  # False: only a decoding input (same markup as another page)
+    source: str = ""
+    parse: bool = True  # False: an input for decode_html only (same markup as another page)
 
 
 # --- inputs -------------------------------------------------------------------------------------
 
 
-def _seed_items() -> list[tuple[dict[str, Any], bool]]:
+def _board(engine: str, name: str, now: datetime, **knobs: Any) -> SimBoard:
+    """A simulated board holding the seed posts (oldest first, so ids grow with time)."""
+    board = SimBoard(name, engine, now=lambda: now, base_url=HOST, **knobs)  # type: ignore[arg-type]
     seed = load_seed()
-    return [(item, True) for item in seed["notices"]] + [(item, False) for item in seed["posts"]]
-
-
-def _rhymix_page(now: datetime) -> str:
-    """The seed board (the target Rhymix board) as its default skin lists page 1."""
-    seed = load_seed()
-    settings = {k: v for k, v in seed["board"].items() if k not in ("engine", "mid")}
-    board = SimBoard(seed["board"]["mid"], "rhymix", now=lambda: now, base_url=HOST, **settings)
-    for item, notice in _seed_items():
+    items = [(i, True) for i in seed["notices"]] + [(i, False) for i in seed["posts"]]
+    for item, notice in sorted(items, key=lambda pair: pair[0]["published"]):
         board.add_post(
             item["title"],
             item["author"],
@@ -107,144 +106,68 @@ def _rhymix_page(now: datetime) -> str:
             item.get("comments", 0),
             image=item.get("image"),
             notice=notice,
-            post_id=item["id"],
+            # Rhymix keeps the captured document_srl values; Gnuboard numbers its own wr_id.
+            post_id=item["id"] if engine == "rhymix" else None,
         )
-    path = board.list_path(1)
-    return render_rhymix.list_page(board, HOST, path, board.list_view(1), None)
-
-
-def _gnuboard_page(now: datetime, encoding: str) -> str:
-    """The seed posts on a Gnuboard 5 basic-skin board of 20 rows (wr_id numbering)."""
-    board = SimBoard(
-        "free",
-        "gnuboard",
-        title="자유게시판",
-        page_size=20,
-        now=lambda: now,
-        base_url=HOST,
-        first_id=48213,
-        encoding=encoding,  # type: ignore[arg-type]
-    )
-    items = sorted(_seed_items(), key=lambda pair: pair[0]["published"])
-    for item, notice in items:
-        board.add_post(
-            item["title"],
-            item["author"],
-            item["body_html"],
-            datetime.fromisoformat(item["published"]),
-            item.get("comments", 0),
-            image=item.get("image"),
-            notice=notice,
-        )
-    return render_gnuboard.list_page(board, HOST, board.list_view(1), None)
-
-
-def _corpus_pages() -> list[tuple[PageSpec, bytes]]:
-    """The sketchbook5 and Gnuboard 4 pages of tests/corpus/, if that corpus exists.
-
-    A case is `name.html` next to `name.expected.json`; the JSON may give `url`, `preset` (or
-    `engine`), `now`, `tz` and `content_type`, which the benchmark then uses as the tests do.
-    """
-    found: list[tuple[PageSpec, bytes]] = []
-    if not CORPUS.is_dir():
-        return found
-    for path in sorted(CORPUS.rglob("*.html")):
-        label = str(path.relative_to(CORPUS)).lower()
-        if "sketchbook" in label:
-            name, preset = "rhymix_sketchbook5", "rhymix"
-        elif "gnuboard4" in label or "g4" in label.split("/")[-1]:
-            name, preset = "gnuboard4", "gnuboard"
-        else:
-            continue
-        if any(spec.name == name for spec, _ in found):
-            continue
-        meta: dict[str, Any] = {}
-        expected = path.with_name(path.name.removesuffix(".html") + ".expected.json")
-        if expected.is_file():
-            meta = json.loads(expected.read_text(encoding="utf-8"))
-        body = path.read_bytes()
-        spec = PageSpec(
-            name=name,
-            file=f"{name}.html",
-            preset=str(meta.get("preset") or meta.get("engine") or preset),
-            url=str(meta.get("url") or HOST + "/"),
-            content_type=str(meta.get("content_type") or "text/html"),
-            now=str(meta.get("now") or NOW),
-            tz=str(meta.get("tz") or meta.get("timezone") or TZ),
-            source=f"tests/corpus/{path.relative_to(CORPUS)}",
-        )
-        found.append((spec, body))
-    return found
+    return board
 
 
 def write_pages() -> list[PageSpec]:
     """Render (and copy) the inputs into bench/pages/ and write the manifest."""
     now = datetime.fromisoformat(NOW)
-    sim = "relay.sim renderer, seed_ranknews.json"
-    gnu_url = HOST + "/bbs/board.php?bo_table=free"
-    gnu_cp949 = _gnuboard_page(now, "cp949")
-    pages: list[tuple[PageSpec, bytes]] = [
+    seed = load_seed()["board"]
+    rhymix = _board("rhymix", seed["mid"], now, title=seed["title"], page_size=20)
+    gnu_args: dict[str, Any] = {"title": "자유게시판", "page_size": 20, "first_id": 48213}
+    gnu = _board("gnuboard", "free", now, **gnu_args)
+    gnu_cp949 = _board("gnuboard", "free", now, encoding="cp949", **gnu_args)
+    sim = "relay.sim renderer, seed posts"
+    gnu_url = HOST + gnu.list_path(1)
+    pages = [
         (
-            PageSpec(
-                "rhymix_default",
-                "rhymix_default.html",
-                "rhymix",
-                HOST + "/ranknews",
-                "text/html; charset=UTF-8",
-                source=f"{sim}, Rhymix default skin",
-            ),
-            _rhymix_page(now).encode("utf-8"),
+            PageSpec("rhymix_default", "rhymix_default.html", "rhymix", HOST + rhymix.list_path(1),
+                     "text/html; charset=UTF-8", source=f"{sim}, Rhymix default skin"),
+            render_rhymix.list_page(rhymix, HOST, rhymix.list_path(1), rhymix.list_view(1), None)
+            .encode("utf-8"),
         ),
         (
-            PageSpec(
-                "gnuboard5_basic",
-                "gnuboard5_basic.html",
-                "gnuboard",
-                gnu_url,
-                "text/html; charset=UTF-8",
-                source=f"{sim}, Gnuboard5 basic skin",
-            ),
-            _gnuboard_page(now, "utf-8").encode("utf-8"),
+            PageSpec("gnuboard5_basic", "gnuboard5_basic.html", "gnuboard", gnu_url,
+                     "text/html; charset=UTF-8", source=f"{sim}, Gnuboard5 basic skin"),
+            render_gnuboard.list_page(gnu, HOST, gnu.list_view(1), None).encode("utf-8"),
         ),
         (
-            PageSpec(
-                "gnuboard5_basic_cp949",
-                "gnuboard5_basic_cp949.html",
-                "gnuboard",
-                gnu_url,
-                "text/html; charset=EUC-KR",
-                source=f"{sim}, Gnuboard5 basic skin, encoded as the simulator serves cp949",
-                parse=False,
-            ),
-            # What the simulator's server does for a cp949 board.
-            gnu_cp949.encode("cp949", "xmlcharrefreplace"),
+            PageSpec("gnuboard5_basic_cp949", "gnuboard5_basic_cp949.html", "gnuboard", gnu_url,
+                     "text/html; charset=EUC-KR", source=f"{sim}, Gnuboard5 basic skin, cp949",
+                     parse=False),
+            # Encoded as the simulator's server sends a cp949 board.
+            render_gnuboard.list_page(gnu_cp949, HOST, gnu_cp949.list_view(1), None)
+            .encode("cp949", "xmlcharrefreplace"),
         ),
-        *_corpus_pages(),
-    ]
+    ]  # fmt: skip
+    for file, name in CORPUS_PAGES.items():
+        html, expected = CORPUS / file, CORPUS / file.replace(".html", ".expected.json")
+        if not (html.is_file() and expected.is_file()):
+            continue
+        meta = json.loads(expected.read_text(encoding="utf-8"))
+        spec = PageSpec(name, f"{name}.html", meta["engine"], meta["url"], meta["content_type"],
+                        meta["now"], meta["timezone"], f"tests/corpus/{file}")  # fmt: skip
+        pages.append((spec, html.read_bytes()))
     PAGES.mkdir(parents=True, exist_ok=True)
     for spec, body in pages:
         (PAGES / spec.file).write_bytes(body)
     specs = [spec for spec, _ in pages]
-    MANIFEST.write_text(
-        json.dumps([asdict(s) for s in specs], ensure_ascii=False, indent=2) + "\n",
-        encoding="utf-8",
-    )
+    text = json.dumps([asdict(s) for s in specs], ensure_ascii=False, indent=2)
+    MANIFEST.write_text(text + "\n", encoding="utf-8")
     return specs
 
 
 def load_pages() -> list[PageSpec]:
     if not MANIFEST.is_file():
-        raise SystemExit(f"{MANIFEST} is missing: run with --write-pages first")
-    known = {f.name for f in fields(PageSpec)}
-    return [
-        PageSpec(**{k: v for k, v in entry.items() if k in known})
-        for entry in json.loads(MANIFEST.read_text(encoding="utf-8"))
-    ]
+        raise SystemExit(f"{MANIFEST} is missing: run with --write-pages")
+    return [PageSpec(**entry) for entry in json.loads(MANIFEST.read_text(encoding="utf-8"))]
 
 
 # --- the same extraction with BeautifulSoup -----------------------------------------------------
-# A line-for-line port of relay/parse.py's list reading, with the preset's CSS selectors run by
-# soupsieve (bs4's .select) instead of lexbor: same regexes, same fallbacks, same date parser.
+# A port of relay/parse.py's list reading, step for step; only the tree library differs.
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
@@ -260,13 +183,11 @@ def bs4_parse_list(
     href = str(base_tag.get("href") or "").strip() if base_tag is not None else ""
     base = urljoin(url, href) if href else url
     for node in soup.select(HIDDEN):
-        if not node.decomposed:  # a match inside an already removed match
+        if not node.decomposed:  # inside a match removed before it
             node.decompose()
     patterns = [re.compile(p) for p in selectors.id_pattern]
     for row_selector in selectors.row:
-        rows = (
-            _bs4_row(row, base, selectors, patterns, now, tz) for row in soup.select(row_selector)
-        )
+        rows = (_bs4_row(r, base, selectors, patterns, now, tz) for r in soup.select(row_selector))
         posts = _merge(post for post in rows if post is not None)
         if posts:
             return posts
@@ -282,15 +203,13 @@ def _bs4_row(
     tz: tzinfo,
 ) -> Post | None:
     link, found_id = None, None
-    candidates = [a for sel in selectors.link for a in row.select(sel)] + row.select("a[href]")
-    for anchor in candidates:
+    for anchor in [a for s in selectors.link for a in row.select(s)] + row.select("a[href]"):
         href = str(anchor.get("href") or "").strip()
-        if not href or href.startswith(("#", "mailto:")):
-            continue
-        found_id = post_id(urljoin(base, href), patterns)
-        if found_id:
-            link = anchor
-            break
+        if href and not href.startswith(("#", "mailto:")):
+            found_id = post_id(urljoin(base, href), patterns)
+            if found_id:
+                link = anchor
+                break
     if link is None or found_id is None:
         return None
     url = canonical_post_url(urljoin(base, str(link.get("href") or "")))
@@ -299,7 +218,7 @@ def _bs4_row(
     digits = _DIGITS.search(_bs4_text(comment_node)) if comment_node is not None else None
     comments = int(digits.group().replace(",", "")) if digits else 0
     if selectors.strip:
-        title_node = copy.copy(title_node)  # leave the row intact, as parse.py does
+        title_node = copy.copy(title_node)  # a detached copy: the row stays intact
         for junk in title_node.select(", ".join(selectors.strip)):
             if not junk.decomposed:
                 junk.decompose()
@@ -312,9 +231,8 @@ def _bs4_row(
     if not number_text:
         cell = _bs4_text(row.select_one("td"))
         number_text = cell if cell.replace(",", "").isdigit() or cell in _CURRENT_MARKS else ""
-    notice = any(
-        row.css.match(sel) or row.select_one(sel) is not None for sel in selectors.notice
-    ) or (number_text.strip().lower() in _NOTICE_WORDS)
+    notice = any(row.css.match(s) or row.select_one(s) is not None for s in selectors.notice)
+    notice = notice or number_text.strip().lower() in _NOTICE_WORDS
     number = None
     if not notice and not any(mark in number_text for mark in _CURRENT_MARKS):
         plain = number_text.replace(",", "")
@@ -333,8 +251,7 @@ def _bs4_row(
 
 def _bs4_date(row: Tag, selectors: Selectors, now: datetime, tz: tzinfo) -> datetime | None:
     node = _bs4_first(row, selectors.date)
-    cells = [node] if node is not None else list(reversed(row.select("td")))
-    for cell in cells:
+    for cell in [node] if node is not None else list(reversed(row.select("td"))):
         for candidate in (str(cell.get("title") or ""), _bs4_text(cell)):
             when = parse_board_date(candidate, now, tz) if candidate else None
             if when is not None:
@@ -355,7 +272,7 @@ def _bs4_text(node: Tag | None) -> str:
 
 
 def _merge(posts: Iterable[Post]) -> list[Post]:
-    """One post per id, first occurrence first (a notice may be listed twice)."""
+    """One post per id, in first-seen order (a notice may be listed twice)."""
     merged: dict[str, Post] = {}
     for post in posts:
         first = merged.get(post.id)
@@ -375,51 +292,15 @@ def _merge(posts: Iterable[Post]) -> list[Post]:
     return list(merged.values())
 
 
-# --- timing -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    median_us: float
-    p95_us: float
-    iterations: int
-
-
-def measure(call: Callable[[], object], iterations: int) -> Timing:
-    """Per-call wall time of `call`, after a warm-up of a tenth of the iterations (at least 5)."""
-    for _ in range(max(5, iterations // 10)):
-        call()
-    gc.collect()
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    for _ in range(iterations):
-        start = clock()
-        call()
-        samples.append(clock() - start)
-    samples.sort()
-    p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
-    return Timing(statistics.median(samples) / 1000, p95 / 1000, iterations)
-
-
-def _mismatches(ours: list[Post], theirs: list[Post]) -> list[str]:
-    problems = []
-    if [p.id for p in ours] != [p.id for p in theirs]:
-        problems.append(f"ids: {[p.id for p in ours]} != {[p.id for p in theirs]}")
-        return problems
-    for a, b in zip(ours, theirs, strict=True):
-        for f in fields(Post):
-            left, right = getattr(a, f.name), getattr(b, f.name)
-            if left != right:
-                problems.append(f"post {a.id} {f.name}: {left!r} != {right!r}")
-    return problems
+# --- verifying and timing -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """A page ready to parse, and the three ways of parsing it."""
+    """A decoded page and the three ways of reading it."""
 
     spec: PageSpec
-    size: int  # bytes on the wire
+    size: int  # bytes as served
     html: str
     selectors: Selectors
     now: datetime
@@ -440,35 +321,72 @@ class Case:
             features=features,
         )
 
+    def calls(self) -> dict[str, Callable[[], object]]:
+        return {
+            "selectolax": self.selectolax,
+            "bs4_html_parser": partial(self.bs4, "html.parser"),
+            "bs4_lxml": partial(self.bs4, "lxml"),
+        }
+
 
 def cases(specs: Iterable[PageSpec]) -> list[Case]:
     out = []
     for spec in specs:
-        if not spec.parse:
-            continue
-        body = (PAGES / spec.file).read_bytes()
-        html = decode_html(body, spec.content_type).text
-        now, tz = datetime.fromisoformat(spec.now), ZoneInfo(spec.tz)
-        out.append(Case(spec, len(body), html, PRESETS[spec.preset], now, tz))
+        if spec.parse:
+            body = (PAGES / spec.file).read_bytes()
+            html = decode_html(body, spec.content_type).text
+            now, tz = datetime.fromisoformat(spec.now), ZoneInfo(spec.tz)
+            out.append(Case(spec, len(body), html, PRESETS[spec.preset], now, tz))
     return out
 
 
 def verify(all_cases: list[Case]) -> list[str]:
-    """Mismatch lines between parse_list and both bs4 ports; empty when they agree."""
+    """Where the bs4 ports disagree with parse_list; empty when every post is equal."""
     problems = []
     for case in all_cases:
-        posts = case.selectolax()
-        for features in BS4_FEATURES:
-            for line in _mismatches(posts, case.bs4(features)):
-                problems.append(f"{case.spec.name} (bs4 {features}): {line}")
+        ours = case.selectolax()
+        for features in ("html.parser", "lxml"):
+            theirs = case.bs4(features)
+            where = f"{case.spec.name} (bs4 {features})"
+            if [p.id for p in ours] != [p.id for p in theirs]:
+                problems.append(f"{where} ids: {[p.id for p in ours]} != {[p.id for p in theirs]}")
+                continue
+            for a, b in zip(ours, theirs, strict=True):
+                for f in fields(Post):
+                    left, right = getattr(a, f.name), getattr(b, f.name)
+                    if left != right:
+                        problems.append(f"{where} post {a.id} {f.name}: {left!r} != {right!r}")
     return problems
 
 
+def _summary(samples_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return {"median_us": statistics.median(ordered) / 1000, "p95_us": p95 / 1000}
+
+
+def measure(calls: dict[str, Callable[[], object]], iterations: int) -> dict[str, dict[str, float]]:
+    """Per-call wall time of each call, interleaved round by round, after a warm-up."""
+    for _ in range(max(5, iterations // 10)):
+        for call in calls.values():
+            call()
+    gc.collect()
+    samples: dict[str, list[int]] = {name: [] for name in calls}
+    clock = time.perf_counter_ns
+    for _ in range(iterations):
+        for name, call in calls.items():
+            start = clock()
+            call()
+            samples[name].append(clock() - start)
+    return {name: _summary(values) for name, values in samples.items()}
+
+
 def run(all_cases: list[Case], iterations: int) -> list[dict[str, Any]]:
-    """Time every page with each parser."""
-    results: list[dict[str, Any]] = []
+    results = []
     for case in all_cases:
         posts = case.selectolax()
+        timings = measure(case.calls(), iterations)
+        base = timings["selectolax"]["median_us"]
         results.append(
             {
                 "page": case.spec.name,
@@ -476,155 +394,123 @@ def run(all_cases: list[Case], iterations: int) -> list[dict[str, Any]]:
                 "bytes": case.size,
                 "rows": len(posts),
                 "notices": sum(p.notice for p in posts),
-                "selectolax": asdict(measure(case.selectolax, iterations)),
-                "bs4_html_parser": asdict(measure(partial(case.bs4, "html.parser"), iterations)),
-                "bs4_lxml": asdict(measure(partial(case.bs4, "lxml"), iterations)),
+                **timings,
+                "ratio_html_parser": timings["bs4_html_parser"]["median_us"] / base,
+                "ratio_lxml": timings["bs4_lxml"]["median_us"] / base,
             }
         )
     return results
 
 
 def time_decoding(specs: list[PageSpec], iterations: int) -> list[dict[str, Any]]:
-    """decode_html on each cp949 input: with the charset in the header, and with none (meta)."""
+    """decode_html on each cp949 input, as served and with no charset in the header."""
     out = []
     for spec in specs:
         body = (PAGES / spec.file).read_bytes()
         if decode_html(body, spec.content_type).encoding != "cp949":
             continue
-        for label, content_type in (("header", spec.content_type), ("no header", "text/html")):
-            decoded = decode_html(body, content_type)
-            timing = measure(lambda b=body, c=content_type: decode_html(b, c), iterations * 5)
+        for content_type in dict.fromkeys((spec.content_type, "text/html")):
+            timing = measure({"decode": partial(decode_html, body, content_type)}, iterations * 5)
+            winner = decode_html(body, content_type).source
             out.append(
-                {
-                    "page": spec.name,
-                    "content_type": content_type,
-                    "case": label,
-                    "source": decoded.source,
-                    "bytes": len(body),
-                    **asdict(timing),
-                }
-            )
+                {"page": spec.name, "bytes": len(body), "content_type": content_type,
+                 "source": winner, **timing["decode"]}
+            )  # fmt: skip
     return out
 
 
-def profile(specs: list[PageSpec], iterations: int) -> None:
-    """cProfile of parse_list per page: where the time goes (top functions by own time)."""
-    for spec in specs:
-        if not spec.parse:
-            continue
-        html = decode_html((PAGES / spec.file).read_bytes(), spec.content_type).text
-        now, tz, selectors = (
-            datetime.fromisoformat(spec.now),
-            ZoneInfo(spec.tz),
-            PRESETS[spec.preset],
-        )
+def profile(all_cases: list[Case], iterations: int) -> None:
+    """cProfile of parse_list per page. selectolax's C calls count as their caller's own time."""
+    for case in all_cases:
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(iterations):
-            parse_list(html, url=spec.url, selectors=selectors, now=now, tz=tz)
+            case.selectolax()
         profiler.disable()
-        print(f"\n== {spec.name}: parse_list x {iterations} ==")
+        print(f"\n== {case.spec.name}: parse_list x {iterations} ==")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
 
 
 # --- report -------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def print_table(results: list[dict[str, Any]], decoding: list[dict[str, Any]]) -> None:
-    head = (
-        f"{'page':<22} {'rows':>4} {'selectolax':>11} {'p95':>8} {'bs4 html.parser':>16} "
-        f"{'p95':>8} {'ratio':>6} {'bs4 lxml':>9} {'p95':>8} {'ratio':>6}"
-    )
-    print("parse_list per page, median and p95 in µs")
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        lex, hp, lx = r["selectolax"], r["bs4_html_parser"], r["bs4_lxml"]
-        print(
-            f"{r['page']:<22} {r['rows']:>4} {lex['median_us']:>11.0f} {lex['p95_us']:>8.0f} "
-            f"{hp['median_us']:>16.0f} {hp['p95_us']:>8.0f} "
-            f"{hp['median_us'] / lex['median_us']:>5.1f}x "
-            f"{lx['median_us']:>9.0f} {lx['p95_us']:>8.0f} {lx['median_us'] / lex['median_us']:>5.1f}x"
-        )
-    print()
-    for r in results:
-        lex, hp = r["selectolax"]["median_us"], r["bs4_html_parser"]["median_us"]
-        print(
-            f"{r['page']:<22} < {TARGET_US / 1000:.0f} ms: {_verdict(lex < TARGET_US)} "
-            f"(median {lex / 1000:.2f} ms, p95 {r['selectolax']['p95_us'] / 1000:.2f} ms); "
-            f">= {TARGET_RATIO:.0f}x bs4(html.parser): {_verdict(hp / lex >= TARGET_RATIO)} "
-            f"({hp / lex:.1f}x)"
-        )
-    if decoding:
-        print("\ndecode_html on a cp949 page, median and p95 in µs")
-        for d in decoding:
-            print(
-                f"{d['page']:<22} {d['bytes']:>7} bytes, {d['case']:<9} (won: {d['source']:<6}) "
-                f"{d['median_us']:>7.0f} {d['p95_us']:>7.0f}"
-            )
-
-
 def environment(iterations: int) -> dict[str, Any]:
-    import bs4
-    import lxml.etree
-    import selectolax
-
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
-        "selectolax": selectolax.__version__,
-        "bs4": bs4.__version__,
-        "lxml": ".".join(map(str, lxml.etree.LXML_VERSION)),
+        "load_average": os.getloadavg(),
+        "selectolax": version("selectolax"),
+        "bs4": version("beautifulsoup4"),
+        "lxml": version("lxml"),
         "iterations": iterations,
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--iterations", type=int, default=200, help="timed calls per page and parser"
+def print_report(results: list[dict[str, Any]], decoding: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'page':<20} {'rows':>4} {'selectolax':>10} {'p95':>6}  {'bs4 html.parser':>15} "
+        f"{'p95':>6} {'ratio':>6}  {'bs4 lxml':>8} {'p95':>6} {'ratio':>6}"
     )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--write-pages", action="store_true", help="regenerate bench/pages/ first")
-    parser.add_argument("--profile", action="store_true", help="cProfile parse_list, then exit")
+    print("parse_list per page: median and p95, µs\n" + head + "\n" + "-" * len(head))
+    for r in results:
+        lex, hp, lx = (r[name] for name in PARSERS)
+        print(
+            f"{r['page']:<20} {r['rows']:>4} {lex['median_us']:>10.0f} {lex['p95_us']:>6.0f}  "
+            f"{hp['median_us']:>15.0f} {hp['p95_us']:>6.0f} {r['ratio_html_parser']:>5.1f}x  "
+            f"{lx['median_us']:>8.0f} {lx['p95_us']:>6.0f} {r['ratio_lxml']:>5.1f}x"
+        )
+    print()
+    for r in results:
+        median, ratio = r["selectolax"]["median_us"], r["ratio_html_parser"]
+        print(
+            f"{r['page']:<20} < 1 ms: {'met' if median < TARGET_US else 'MISSED':<6} "
+            f"({median / 1000:.2f} ms)   >= {TARGET_RATIO:.0f}x bs4(html.parser): "
+            f"{'met' if ratio >= TARGET_RATIO else 'MISSED':<6} ({ratio:.1f}x)"
+        )
+    if decoding:
+        print("\ndecode_html on cp949 pages: median and p95, µs")
+        for d in decoding:
+            print(
+                f"{d['page']:<22} {d['bytes']:>6} B  Content-Type {d['content_type']!r:<28} "
+                f"-> {d['source']:<7} {d['median_us']:>6.0f} {d['p95_us']:>6.0f}"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=100, help="timed calls per parser/page")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument("--write-pages", action="store_true", help="regenerate bench/pages/")
+    parser.add_argument("--profile", action="store_true", help="cProfile parse_list and exit")
     args = parser.parse_args(argv)
     if args.iterations < 1:
         parser.error("--iterations must be at least 1")
     specs = write_pages() if args.write_pages else load_pages()
-    if args.profile:
-        profile(specs, args.iterations)
-        return 0
-    env = environment(args.iterations)
-    print(
-        f"python {env['python']} on {env['machine']}, {env['cpus']} cpus; selectolax "
-        f"{env['selectolax']}, bs4 {env['bs4']}, lxml {env['lxml']}; "
-        f"{args.iterations} iterations\n"
-    )
     all_cases = cases(specs)
+    if args.profile:
+        profile(all_cases, args.iterations)
+        return 0
     problems = verify(all_cases)
     if problems:
-        print("the two extractions disagree:", file=sys.stderr)
-        for line in problems:
-            print("  " + line, file=sys.stderr)
+        print("selectolax and BeautifulSoup read the pages differently:", file=sys.stderr)
+        print("\n".join("  " + line for line in problems), file=sys.stderr)
         return 1
-    print(f"verified: {len(all_cases)} pages, selectolax and both bs4 ports give the same posts\n")
+    env = environment(args.iterations)
+    print(
+        f"python {env['python']}, {env['cpus']} cpus, load {env['load_average'][0]:.2f}; "
+        f"selectolax {env['selectolax']}, bs4 {env['bs4']}, lxml {env['lxml']}; "
+        f"{args.iterations} iterations; {len(all_cases)} pages, both sides read the same posts\n"
+    )
     results = run(all_cases, args.iterations)
     decoding = time_decoding(specs, args.iterations)
-    print_table(results, decoding)
+    print_report(results, decoding)
     if args.json:
-        args.json.write_text(
-            json.dumps({"environment": env, "pages": results, "decode_html": decoding}, indent=2)
-            + "\n",
-            encoding="utf-8",
-        )
+        env["load_average_after"] = os.getloadavg()
+        figures = {"environment": env, "pages": results, "decode_html": decoding}
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
     return 0
 
 

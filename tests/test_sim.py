@@ -78,6 +78,13 @@ def text(node: LexborNode | None) -> str:
     return " ".join(node.text(deep=True).split())
 
 
+def first(node: LexborNode | LexborHTMLParser | None, selector: str) -> LexborNode:
+    assert node is not None
+    found = node.css_first(selector)
+    assert found is not None, selector
+    return found
+
+
 def rhymix_rows(page: LexborHTMLParser) -> list[tuple[str, str, str]]:
     """(number cell, title link href, title) per list row."""
     out = []
@@ -122,7 +129,7 @@ def test_rhymix_list_renders_the_default_skin(sim: BoardSimulator, client: httpx
     assert row_new.css_first("img[alt=new]") is not None  # within 12 hours
     assert row_old.css_first("img[alt=new]") is None
     assert text(row_old.css_first("a.replyNum")) == "[3]"  # a separate link after the title
-    assert row_old.css_first("a.replyNum").attributes["href"] == f"/news/{old.id}#comment"
+    assert first(row_old, "a.replyNum").attributes["href"] == f"/news/{old.id}#comment"
     assert text(row_old.css_first("td.time")) == (NOW - timedelta(days=2)).strftime("%Y.%m.%d")
     assert text(row_old.css_first("td.author")) == "기자"
 
@@ -233,10 +240,19 @@ def test_gnuboard_list_renders_the_basic_skin(
     assert text(yesterday_row.css_first("td.td_datetime")) == "02-04"  # else MM-DD
     assert text(today_row.css_first("span.cnt_cmt")) == "4"
     assert text(today_row.css_first("span.new_icon")) == "N새글"  # outside the link
-    name_cell = today_row.css_first("td.td_name")
+    name_cell = first(today_row, "td.td_name")
     assert "쪽지보내기" in text(name_cell) or "이름으로 검색" in text(name_cell)
     assert text(name_cell.css_first(".sv_member, .sv_guest")) == "김철수"
     assert "&amp;wr_id=" in response.text  # hrefs are escaped as PHP prints them
+
+
+def test_gnuboard_names_without_sideview_are_plain_spans(
+    sim: BoardSimulator, client: httpx.Client
+) -> None:
+    board = sim.add_board("free", "gnuboard", sideview=False)
+    board.add_post("글", "홍길동")
+    cell = first(parse(client.get(board.list_url)), "#bo_list td.td_name")
+    assert text(cell) == "홍길동" and cell.css_first("span.sv") is None
 
 
 def test_gnuboard_notices_only_on_page_one(sim: BoardSimulator, client: httpx.Client) -> None:
@@ -256,9 +272,9 @@ def test_gnuboard_article_shows_body_and_the_open_row(
         "사진 글", "홍길동", "첫 문단\n둘째 문단", image="/data/editor/2502/abc.jpg", comments=1
     )
     page = parse(client.get(board.article_url(post.id)))
-    body = page.css_first("#bo_v_con")
+    body = first(page, "#bo_v_con")
     assert "첫 문단" in text(body) and "둘째 문단" in text(body)
-    assert body.css_first("img").attributes["src"] == f"{sim.base_url}/data/editor/2502/abc.jpg"
+    assert first(body, "img").attributes["src"] == f"{sim.base_url}/data/editor/2502/abc.jpg"
     assert [r[0] for r in gnu_rows(page)][0] == "열람중"
     assert text(page.css_first("#bo_vc .cmt_contents"))
 

@@ -104,6 +104,7 @@ class SimBoard:
     huge_bytes: int = 60 * 1024 * 1024
     huge_declares_length: bool = False
     list_under_article: bool = True  # Gnuboard's bo_use_list_view (Rhymix always lists)
+    sideview: bool = True  # Gnuboard's bo_use_sideview: the pop-up member menu around names
     base_url: str = ""  # set by the simulator
     _posts: dict[int, SimPost] = field(default_factory=dict, repr=False)
     _faults: deque[Fault] = field(default_factory=deque, repr=False)

@@ -6,22 +6,19 @@ only), td.td_num2 (number, "공지", or "열람중" for the open post), td.td_su
 (post link, then a "N새글" new icon and span.cnt_cmt *outside* the link), td.td_name holding
 the sideview pop-up menu (the name plus hidden menu text), td.td_num (hits, a number too),
 td.td_datetime (HH:MM today, MM-DD otherwise, in the board's zone). Links are absolute
-(G5_URL) with &amp;. An article (#bo_v, body in #bo_v_con) sits above the list when the
-board's bo_use_list_view is on. The aside holds latest posts of *another* board.
+(G5_URL) with &amp;. The aside holds latest posts of *another* board. Article pages are in
+render_gnuboard_view; they reuse this module's layout, list and sideview.
 """
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from relay.sim.board import PageView, SimBoard, SimPost
 from relay.sim.markup import (
     attr,
     crc,
-    fake_comments,
     g5_text,
-    inject_ad,
     is_guest,
     is_new,
     local,
@@ -35,10 +32,13 @@ def _mb_id(author: str) -> str:
     return f"user{crc(author) % 100000:05d}"
 
 
-def _sideview(board: SimBoard, host: str, author: str) -> str:
-    """get_sideview(): the name link plus a hidden pop-up menu, twice (noscript copy)."""
+def sideview(board: SimBoard, host: str, author: str) -> str:
+    """get_sideview(): the name link plus a hidden pop-up menu, twice (noscript copy).
+    With the board's sideview off, get_list() prints a plain span.sv_member / span.sv_guest."""
     bbs = f"{host}/bbs"
     name = g5_text(author)
+    if not board.sideview:
+        return f'<span class="{"sv_guest" if is_guest(author) else "sv_member"}">{name}</span>'
     if is_guest(author):
         search = f"{bbs}/board.php?bo_table={board.name}&amp;sca=&amp;sfl=wr_name,1&amp;stx={name}"
         link = (
@@ -72,7 +72,7 @@ def _sideview(board: SimBoard, host: str, author: str) -> str:
     return f'<span class="sv_wrap">\n{link}\n{menu}\n{noscript}</span>'
 
 
-def _href(board: SimBoard, host: str, post_id: int, link_page: int | None) -> str:
+def post_href(board: SimBoard, host: str, post_id: int, link_page: int | None) -> str:
     return attr(host + board.article_path(post_id, link_page))
 
 
@@ -108,11 +108,11 @@ def _row(board: SimBoard, host: str, i: int, number: int | None, post: SimPost,
 
             <td class="td_subject" style="padding-left:0px">
                                 <div class="bo_tit">
-                    <a href="{_href(board, host, post.id, link_page)}">
+                    <a href="{post_href(board, host, post.id, link_page)}">
                                                                         {g5_text(post.title)}                    </a>
                     {new}{hot}{file_icon}                    {cmt}                </div>
             </td>
-            <td class="td_name sv_use">{_sideview(board, host, post.author)}</td>
+            <td class="td_name sv_use">{sideview(board, host, post.author)}</td>
             <td class="td_num">{hits}</td>
             <td class="td_datetime">{_datetime2(board, post)}</td>
 
@@ -238,125 +238,6 @@ def list_block(board: SimBoard, host: str, view: PageView, link_page: int | None
     <!-- }} 게시판 검색 끝 -->
 </div>
 <!-- }} 게시판 목록 끝 -->
-"""  # noqa: E501
-
-
-def _comments(board: SimBoard, host: str, post: SimPost) -> str:
-    items = []
-    for cid, name, text, when in fake_comments(post):
-        at = local(board, when)
-        items.append(f"""
-    <article id="c_{cid}" >
-        <div class="pf_img"><img src="{host}/img/no_profile.gif" alt="no_profile" width="22" height="22"></div>
-        <div class="cm_wrap">
-            <header style="z-index:2">
-                <h2>{g5_text(name)}님의  댓글</h2>
-                {_sideview(board, host, name)}
-                <span class="sound_only">작성일</span>
-                <span class="bo_vc_hdinfo"><i class="fa fa-clock-o" aria-hidden="true"></i> <time datetime="{at:%Y-%m-%dT%H:%M:%S%z}">{at:%y-%m-%d %H:%M}</time></span>
-            </header>
-            <!-- 댓글 출력 -->
-            <div class="cmt_contents">
-                <p>
-                    {g5_text(text)}
-                </p>
-            </div>
-        </div>
-    </article>""")  # noqa: E501
-    return f"""<button type="button" class="cmt_btn"><span class="total"><b>댓글</b> {post.comments}</span><span class="cmt_more"></span></button>
-<!-- 댓글 시작 {{ -->
-<section id="bo_vc">
-    <h2>댓글목록</h2>{"".join(items) or '<p id="bo_vc_empty">등록된 댓글이 없습니다.</p>'}
-</section>
-<!-- }} 댓글 끝 -->"""  # noqa: E501
-
-
-def view_block(
-    board: SimBoard, host: str, post: SimPost, neighbours: tuple[SimPost | None, SimPost | None]
-) -> str:
-    """view.skin.php: #bo_v with the body in #bo_v_con, prev/next links, comments."""
-    at = local(board, post.published)
-    body = post.body_html
-    if post.image:
-        # get_view_thumbnail(): editor images become absolute, wrapped in a view_image link
-        image = post.image
-        viewer = f"{host}/bbs/view_image.php?bo_table={board.name}&amp;fn={quote(image)}"
-        body = re.sub(
-            r'<img src="' + re.escape(attr(image)) + r'"([^>]*)>',
-            lambda m: (
-                f'<a href="{viewer}" target="_blank" class="view_image">'
-                f'<img src="{attr(host + image)}"{m.group(1)}></a>'
-            ),
-            body,
-            count=1,
-        )
-    body = inject_ad(body, f"g5{post.id % 997}")
-    prev_post, next_post = neighbours
-    nav = ""
-    for css, label, other in (("btn_prv", "이전글", prev_post), ("btn_next", "다음글", next_post)):
-        if other is not None:
-            date = local(board, other.published).strftime("%y.%m.%d")
-            nav += (
-                f'<li class="{css}"><span class="nb_tit"><i class="fa fa-chevron-up" aria-hidden="true"></i> {label}</span>'  # noqa: E501
-                f'<a href="{_href(board, host, other.id, None)}">{g5_text(other.title)}</a>'
-                f' <span class="nb_date">{date}</span></li>'
-            )
-    return f"""
-<script src="{host}/js/viewimageresize.js"></script>
-
-<!-- 게시물 읽기 시작 {{ -->
-
-<article id="bo_v" style="width:100%">
-    <header>
-        <h2 id="bo_v_title">
-                        <span class="bo_v_tit">
-            {g5_text(post.title)}</span>
-        </h2>
-    </header>
-
-    <section id="bo_v_info">
-        <h2>페이지 정보</h2>
-        <div class="profile_info">
-            <div class="pf_img"><img src="{host}/img/no_profile.gif" alt="profile_image"></div>
-            <div class="profile_info_ct">
-                <span class="sound_only">작성자</span> <strong>{_sideview(board, host, post.author)}</strong><br>
-                    <span class="sound_only">댓글</span><strong><a href="#bo_vc"> <i class="fa fa-commenting-o" aria-hidden="true"></i> {post.comments}건</a></strong>
-                <span class="sound_only">조회</span><strong><i class="fa fa-eye" aria-hidden="true"></i> {post.id % 400 + 11}회</strong>
-                <strong class="if_date"><span class="sound_only">작성일</span><i class="fa fa-clock-o" aria-hidden="true"></i> {at:%y-%m-%d %H:%M}</strong>
-            </div>
-        </div>
-    </section>
-
-    <section id="bo_v_atc">
-        <h2 id="bo_v_atc_title">본문</h2>
-        <div id="bo_v_share">
-            <ul class="bo_v_snswr"><li><a href="https://www.facebook.com/sharer/sharer.php?u={quote(host + board.article_path(post.id))}" target="_blank" class="sns_f">페이스북</a></li></ul>
-        </div>
-
-        <!-- 본문 내용 시작 {{ -->
-        <div id="bo_v_con">{body}</div>
-                <!-- }} 본문 내용 끝 -->
-
-    </section>
-
-    <ul class="bo_v_nb">
-        {nav}
-    </ul>
-
-    {_comments(board, host, post)}
-</article>
-<!-- }} 게시판 읽기 끝 -->
-
-<script>
-$(function() {{
-    $("a.view_image").click(function() {{
-        window.open(this.href, "large_image", "location=yes,links=no,toolbar=no,top=10,left=10,width=10,height=10,resizable=yes,scrollbars=no,status=no");
-        return false;
-    }});
-    $("#bo_v_atc").viewimageresize();
-}});
-</script>
-<!-- }} 게시글 읽기 끝 -->
 """  # noqa: E501
 
 
@@ -494,39 +375,6 @@ $(function() {{
 def list_page(board: SimBoard, host: str, view: PageView, link_page: int | None) -> str:
     title = f"{board.title} {view.page} 페이지"
     return layout(board, host, title, list_block(board, host, view, link_page))
-
-
-def article_page(board: SimBoard, host: str, post: SimPost, view: PageView | None,
-                 link_page: int | None,
-                 neighbours: tuple[SimPost | None, SimPost | None]) -> str:  # fmt: skip
-    content = view_block(board, host, post, neighbours)
-    if view is not None:  # bo_use_list_view: the list under the article
-        content += list_block(board, host, view, link_page)
-    return layout(board, host, f"{post.title} > {board.title}", content)
-
-
-def missing_page(board: SimBoard, host: str) -> str:
-    """alert(): Gnuboard answers a deleted wr_id with HTTP 200 and a script that goes back."""
-    charset = meta_charset(board, html5=True)
-    return f"""<!doctype html>
-<html lang="ko">
-<head>
-{charset}<title>오류안내 페이지 | {g5_text(board.title)}</title>
-</head>
-<body>
-<script>
-alert("글이 존재하지 않습니다.\\n\\n글이 삭제되었거나 이동된 경우입니다.");
-document.location.replace("{host}/bbs/board.php?bo_table={board.name}");
-</script>
-<noscript>
-<div id="validation_check">
-    <h1>다음 항목에 오류가 있습니다.</h1>
-    <p class="cbg">글이 존재하지 않습니다.<br><br>글이 삭제되었거나 이동된 경우입니다.</p>
-</div>
-</noscript>
-</body>
-</html>
-"""
 
 
 def zero_rows_page(board: SimBoard, host: str) -> str:

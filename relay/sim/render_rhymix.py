@@ -31,9 +31,23 @@ def _url(board: SimBoard, path: str) -> str:
     return attr(path)
 
 
-def _menu_path(board: SimBoard, mid: str) -> str:
-    """A menu link to another board of the same site (not a post: parsers must skip it)."""
-    return f"/{mid}" if board.url_style == "short" else attr(f"/index.php?mid={mid}")
+OTHER_MENUS = (("notice", "공지사항"), ("free", "자유게시판"), ("photo", "포토뉴스"))
+
+
+def _menu(board: SimBoard) -> str:
+    """GNB items: this board, then other boards of the site (not posts: parsers skip them)."""
+    items = [(board.list_path(1), board.title, True)] + [
+        (f"/{mid}" if board.url_style == "short" else f"/index.php?mid={mid}", label, False)
+        for mid, label in OTHER_MENUS
+        if mid != board.name
+    ][:2]
+    return "".join(
+        f"""
+				<li{' class="active"' if active else ""}>
+					<a href="{attr(path)}">{attr(label)}</a>
+				</li>"""
+        for path, label, active in items
+    )
 
 
 def _query_url(board: SimBoard, **params: str) -> str:
@@ -104,16 +118,7 @@ def layout(board: SimBoard, host: str, path: str, title: str, content: str, og: 
 		</div>
 		<!-- GNB -->
 		<nav class="gnb" id="gnb">
-			<ul>
-				<li class="active">
-					<a href="{_url(board, board.list_path(1))}">{attr(board.title)}</a>
-				</li>
-				<li>
-					<a href="{_menu_path(board, "free")}">자유게시판</a>
-				</li>
-				<li>
-					<a href="{_menu_path(board, "photo")}">포토뉴스</a>
-				</li>
+			<ul>{_menu(board)}
 			</ul>
 		</nav>
 		<!-- /GNB -->

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.sim import render_gnuboard, render_rhymix
+from relay.sim import render_gnuboard, render_gnuboard_view, render_rhymix
 from relay.sim.board import Fault, SimBoard, SimRequest, utc_now
 from relay.sim.pages import CHALLENGE_HEADERS, challenge_page, error_page
 
@@ -254,7 +254,7 @@ def _render(
             post = board.get(target.post_id)
         except KeyError:
             if gnu:
-                return 200, render_gnuboard.missing_page(board, host), False
+                return 200, render_gnuboard_view.missing_page(board, host), False
             return 404, render_rhymix.missing_page(board, host, path), False
         if gnu:
             below = (
@@ -263,7 +263,9 @@ def _render(
                 else None
             )
             neighbours = board.neighbours(post.id)
-            text = render_gnuboard.article_page(board, host, post, below, target.page, neighbours)
+            text = render_gnuboard_view.article_page(
+                board, host, post, below, target.page, neighbours
+            )
             return 200, text, False
         # Rhymix lists the page the opened post sits on, unless a page was asked for
         view = board.list_view(target.page or board.page_of(post.id), current=post.id)

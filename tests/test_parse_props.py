@@ -1,0 +1,75 @@
+"""Property tests: the parser never crashes on mangled HTML and never yields a post without an
+id and an absolute URL; a page with no rows is always an error, never an empty list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from relay.engines import CUSTOM, GNUBOARD, RHYMIX
+from relay.errors import LayoutError
+from relay.parse import parse_article, parse_list
+
+NOW = datetime(2025, 2, 5, 7, 0, tzinfo=UTC)
+SEOUL = ZoneInfo("Asia/Seoul")
+
+ROW = (
+    '<tr class="{cls}"><td class="no">{num}</td><td class="title"><a href="{href}">{title}</a>'
+    '<a class="replyNum" href="#c">[{cmt}]</a></td><td class="author">{author}</td>'
+    '<td class="time">{date}</td></tr>'
+)
+fragments = st.sampled_from([
+    "<tr>", "</tr>", "<td>", "</td>", "<a href='/b/12'>", "</a>", "<font>", "<table>",
+    "</table>", "<tbody>", "<base href='http://other.example/x/'>", "&raquo;", "&#0;", "\x00",
+    "<script>", "<!--", "-->", "<![CDATA[", "공지", "<tr class='notice'>", "<div class='xe_content'>",
+    "<img src='a.jpg'>", "?document_srl=", "&wr_id=", "<td class='td_num2'>", "]]>", "<", ">",
+])
+
+
+def mangled_pages() -> st.SearchStrategy[str]:
+    rows = st.builds(
+        ROW.format,
+        cls=st.sampled_from(["", "notice", "select"]),
+        num=st.one_of(st.integers(-5, 10**7).map(str), st.sampled_from(["공지", "&raquo;", ""])),
+        href=st.one_of(
+            st.integers(0, 10**12).map(lambda n: f"/board/{n}"),
+            st.integers(0, 10**9).map(lambda n: f"index.php?mid=b&document_srl={n}&page=2"),
+            st.integers(0, 10**9).map(lambda n: f"bbs/board.php?bo_table=f&wr_id={n}"),
+            st.text(max_size=30),
+        ),
+        title=st.text(max_size=40),
+        cmt=st.integers(0, 999),
+        author=st.text(max_size=10),
+        date=st.one_of(st.text(max_size=12), st.sampled_from(["25.02.05", "15:32", "3분 전"])),
+    )
+    pieces = st.lists(st.one_of(rows, fragments, st.text(max_size=20)), max_size=30)
+    return pieces.map(lambda p: "<html><body><div class='board_list'><table><tbody>"
+                      + "".join(p))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mangled_pages(), st.sampled_from([RHYMIX, GNUBOARD, CUSTOM]))
+def test_parser_never_crashes_and_every_post_has_an_id_and_url(html: str, preset: object) -> None:
+    selectors = preset if preset is not CUSTOM else RHYMIX.merged({"row": "tr"})
+    try:
+        posts = parse_list(html, url="http://board.example/b", selectors=selectors,  # type: ignore[arg-type]
+                           now=NOW, tz=SEOUL)
+    except LayoutError:
+        return
+    assert posts, "an empty list must be a LayoutError"
+    for post in posts:
+        assert post.id and post.url.startswith("http")
+        assert post.title == post.title.strip() and "\n" not in post.title
+        assert post.published is None or post.published.tzinfo is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(st.characters(blacklist_characters="<&"), max_size=400), st.integers(0, 300))
+def test_article_parser_never_crashes_and_respects_the_excerpt_length(text: str, n: int) -> None:
+    html = f"<div class='xe_content'>{text}<script>var ad = 1;</script></div>"
+    article = parse_article(html, url="http://b.example/1", selectors=RHYMIX, excerpt_chars=n)
+    assert len(article.excerpt) <= n
+    assert "var ad" not in article.excerpt
