@@ -400,6 +400,16 @@ def test_fail_next_answers_with_the_status_then_recovers(
     assert [r.status for r in board.requests] == [status, status, 200]
 
 
+def test_fail_articles_fails_article_pages_only(sim: BoardSimulator, client: httpx.Client) -> None:
+    board = sim.add_board("news")
+    post = board.add_post("글")
+    board.fail_articles(503, retry_after=5)
+    assert client.get(board.list_url).status_code == 200
+    failed = client.get(board.article_url(post.id))
+    assert failed.status_code == 503 and failed.headers["retry-after"] == "5"
+    assert client.get(board.article_url(post.id)).status_code == 200
+
+
 def test_slow_fault_delays_the_answer(sim: BoardSimulator, client: httpx.Client) -> None:
     board = sim.add_board("news", slow_delay=0.4)
     board.fault_next("slow", count=2)
@@ -408,6 +418,7 @@ def test_slow_fault_delays_the_answer(sim: BoardSimulator, client: httpx.Client)
     started = time.monotonic()
     assert client.get(board.list_url).status_code == 200
     assert time.monotonic() - started >= 0.35
+    assert [r.fault for r in board.requests] == ["slow", "slow"]
 
 
 def test_reset_and_truncated_break_the_response(sim: BoardSimulator, client: httpx.Client) -> None:

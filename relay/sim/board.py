@@ -66,7 +66,7 @@ class SimRequest:
     status: int
     board: str | None
     fault: str | None  # the fault kind served instead of the page, if any
-    at: datetime  # aware, from the simulator's clock
+    at: datetime  # aware, from the simulator's clock, when the request arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,7 @@ class SimBoard:
     base_url: str = ""  # set by the simulator
     _posts: dict[int, SimPost] = field(default_factory=dict, repr=False)
     _faults: deque[Fault] = field(default_factory=deque, repr=False)
+    _article_faults: deque[Fault] = field(default_factory=deque, repr=False)
     _requests: list[SimRequest] = field(default_factory=list, repr=False)
     _max_id: int = field(default=0, repr=False)
     _changed_at: datetime | None = field(default=None, repr=False)
@@ -315,6 +316,14 @@ class SimBoard:
         with self.lock:
             self._faults.extend(Fault("status", status, retry_after) for _ in range(count))
 
+    def fail_articles(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next `count` article requests with `status`; list pages keep working
+        (a post whose page fails must still be announced, and its excerpt fetched later)."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"fail_articles wants an error status, not {status}")
+        with self.lock:
+            self._article_faults.extend(Fault("status", status, retry_after) for _ in range(count))
+
     def fault_next(self, kind: str, count: int = 1) -> None:
         """Misbehave on the next `count` requests: slow, reset, truncated, zero_rows, challenge,
         huge. Faults and failures are served in the order they were queued."""
@@ -323,8 +332,11 @@ class SimBoard:
         with self.lock:
             self._faults.extend(Fault(kind) for _ in range(count))
 
-    def take_fault(self) -> Fault | None:
+    def take_fault(self, article: bool = False) -> Fault | None:
+        """The fault to play on this request: article-only failures first, then the queue."""
         with self.lock:
+            if article and self._article_faults:
+                return self._article_faults.popleft()
             return self._faults.popleft() if self._faults else None
 
     def record(self, request: SimRequest) -> None:

@@ -161,12 +161,13 @@ class BoardSimulator:
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = self.now()
         target = self._resolve(request)
         fault: Fault | None = None
         if target is None:
             response: web.StreamResponse = self._asset(request)
         else:
-            fault = target.board.take_fault()
+            fault = target.board.take_fault(article=target.post_id is not None)
             response = await self._serve(request, target, fault)
         entry = SimRequest(
             method=request.method,
@@ -175,7 +176,7 @@ class BoardSimulator:
             status=response.status,
             board=target.board.name if target else None,
             fault=fault.kind if fault and fault.kind != "status" else None,
-            at=self.now(),
+            at=arrived,
         )
         self.requests.append(entry)
         if target is not None:
