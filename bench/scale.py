@@ -325,9 +325,9 @@ def write_config(
         f'api_url = "{api}"',
         "",
     ]
-    for name, url in boards.items():
-        lines += ["[[boards]]", f'id = "{name}"', f'url = "{url}"', 'engine = "rhymix"',
-                  f'chat = "@scale_{name}"', ""]  # fmt: skip
+    for board, url in boards.items():
+        lines += ["[[boards]]", f'id = "{board}"', f'url = "{url}"', 'engine = "rhymix"',
+                  f'chat = "@scale_{board}"', ""]  # fmt: skip
     path = folder / name
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

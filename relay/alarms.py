@@ -22,12 +22,17 @@ log = logging.getLogger("relay.alarms")
 
 
 def alarm_text(board: Board, outcome: PollOutcome, failures: int) -> str:
-    what = ("its list page has no rows: the layout changed or a block page is served; "
-            "fix the selectors (relay preview helps)" if outcome.reason == "layout"
-            else f"{failures} polls in a row failed")
-    return (f"⚠️ <b>board-relay: {html.escape(board.id)} is failing</b> "
-            f"({html.escape(outcome.reason)})\n{html.escape(what)}\n"
-            f"<code>{html.escape(outcome.error[:500])}</code>")
+    what = (
+        "its list page has no rows: the layout changed or a block page is served; "
+        "fix the selectors (relay preview helps)"
+        if outcome.reason == "layout"
+        else f"{failures} polls in a row failed"
+    )
+    return (
+        f"⚠️ <b>board-relay: {html.escape(board.id)} is failing</b> "
+        f"({html.escape(outcome.reason)})\n{html.escape(what)}\n"
+        f"<code>{html.escape(outcome.error[:500])}</code>"
+    )
 
 
 def recovery_text(board: Board) -> str:
@@ -51,8 +56,13 @@ class Alarms:
             failures >= self.config.alarm_after or outcome.reason == "layout"
         )
         if breaking and not alarmed:
-            log.error("board=%s alarm: failing (%s) after %d failures: %s", board.id,
-                      outcome.reason, failures, outcome.error)
+            log.error(
+                "board=%s alarm: failing (%s) after %d failures: %s",
+                board.id,
+                outcome.reason,
+                failures,
+                outcome.error,
+            )
             if await self._tell(alarm_text(board, outcome, failures)):
                 await self._set(board.id, True)
         elif outcome.ok and alarmed:

@@ -18,10 +18,10 @@ RETRY_AFTER_CAP = 6 * 3600.0
 
 def failure_delay(interval: float, failures: int, retry_after: float | None = None) -> float:
     """Seconds to wait after the `failures`-th consecutive failure (1-based)."""
-    exponential = min(BACKOFF_CAP, interval * 2 ** max(0, failures - 1))
+    exponential: float = min(BACKOFF_CAP, interval * 2.0 ** max(0, failures - 1))
     exponential = max(exponential, min(interval, BACKOFF_CAP))
     if retry_after is not None:
-        return max(exponential, min(retry_after, RETRY_AFTER_CAP))
+        return max(exponential, min(float(retry_after), RETRY_AFTER_CAP))
     return exponential
 
 

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from relay import __version__
 from relay.config import Config, default_config_path, load_config, load_token
@@ -31,8 +32,12 @@ def utc_now() -> datetime:
 
 
 def make_fetcher(config: Config) -> Fetcher:
-    return Fetcher(user_agent=config.user_agent, timeout=config.timeout,
-                   max_bytes=config.max_page_bytes, host_delay=config.host_delay)
+    return Fetcher(
+        user_agent=config.user_agent,
+        timeout=config.timeout,
+        max_bytes=config.max_page_bytes,
+        host_delay=config.host_delay,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -47,8 +52,11 @@ async def open_sender(config: Config, *, dry_run: bool) -> AsyncIterator[object]
 
     token = load_token(config)
     add_secret(token)
-    pace = Pace(per_chat_interval=config.per_chat_interval, group_max=config.group_per_minute,
-                bot_max=config.bot_per_second)
+    pace = Pace(
+        per_chat_interval=config.per_chat_interval,
+        group_max=config.group_per_minute,
+        bot_max=config.bot_per_second,
+    )
     async with Courier(token, config.api_url, pace=pace) as courier:
         name = await courier.check()
         log.info("telegram bot @%s ready", name)
@@ -110,8 +118,9 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     for item in args.selector or []:
         key, sep, value = item.partition("=")
         if not sep or key not in _SELECTOR_KEYS:
-            raise ConfigError(f'--selector "{item}": use KEY=CSS with KEY one of '
-                              f"{', '.join(_SELECTOR_KEYS)}")
+            raise ConfigError(
+                f'--selector "{item}": use KEY=CSS with KEY one of {", ".join(_SELECTOR_KEYS)}'
+            )
         overrides[key] = value
     selectors = PRESETS[args.engine].merged(overrides)
     try:
@@ -125,15 +134,29 @@ async def cmd_preview(args: argparse.Namespace) -> int:
             print(f"FAILED ({e.reason}): {e}")
             return EXIT_FAILED
     decoded = decode_html(page.body, page.content_type)
-    print(f"fetched {len(page.body):,} bytes, decoded as {decoded.encoding} (from {decoded.source})")
+    print(
+        f"fetched {len(page.body):,} bytes, decoded as {decoded.encoding} (from {decoded.source})"
+    )
     tz = ZoneInfo(args.timezone)
     for line in preview_page(decoded.text, url=page.url, selectors=selectors, now=utc_now(), tz=tz):
         print(line)
     return EXIT_OK
 
 
-_SELECTOR_KEYS = ("row", "link", "number", "title", "author", "date", "notice", "comments", "body",
-                  "strip", "id_pattern", "page_param")
+_SELECTOR_KEYS = (
+    "row",
+    "link",
+    "number",
+    "title",
+    "author",
+    "date",
+    "notice",
+    "comments",
+    "body",
+    "strip",
+    "id_pattern",
+    "page_param",
+)
 
 
 # --- once, status, retry -------------------------------------------------------------------
@@ -155,9 +178,11 @@ async def cmd_once(args: argparse.Namespace) -> int:
             outcomes = await poll_boards(boards, fetcher, store, utc_now, config.concurrency)
         for outcome in outcomes:
             if outcome.ok:
-                print(f"{outcome.board_id}: ok, {len(outcome.new)} new, {outcome.announced} to "
-                      f"announce, {outcome.pages} pages" + (" (unchanged)" if outcome.unchanged
-                                                             else ""))
+                print(
+                    f"{outcome.board_id}: ok, {len(outcome.new)} new, {outcome.announced} to "
+                    f"announce, {outcome.pages} pages"
+                    + (" (unchanged)" if outcome.unchanged else "")
+                )
             else:
                 print(f"{outcome.board_id}: FAILED ({outcome.reason}): {outcome.error}")
         failed = any(not o.ok for o in outcomes)
@@ -167,8 +192,10 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 loop = asyncio.get_running_loop()
                 report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)
             if not dry_run:
-                print(f"telegram: {report.sent} sent, {report.failed} failed, "
-                      f"{report.deferred} pending")
+                print(
+                    f"telegram: {report.sent} sent, {report.failed} failed, "
+                    f"{report.deferred} pending"
+                )
             failed = failed or report.failed > 0
     finally:
         store.close()
@@ -220,8 +247,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from relay.demo import run_demo
 
-    return asyncio.run(run_demo(Path(args.dir), port=args.port, duration=args.duration,
-                                add_every=args.add_every))
+    return asyncio.run(
+        run_demo(Path(args.dir), port=args.port, duration=args.duration, add_every=args.add_every)
+    )
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -229,16 +257,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="relay", description="Follow web boards with no feed: Atom files and Telegram.")
+        prog="relay", description="Follow web boards with no feed: Atom files and Telegram."
+    )
     parser.add_argument("--version", action="version", version=f"board-relay {__version__}")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-c", "--config", help="config file (default: $RELAY_CONFIG, then "
-                         "./config.toml)")
+        sub.add_argument(
+            "-c", "--config", help="config file (default: $RELAY_CONFIG, then ./config.toml)"
+        )
         return sub
 
     check = with_config("check", "validate the config and show page 1 of every board")
@@ -254,38 +285,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser("preview", help="show what each selector finds on one page")
     preview.add_argument("url")
-    preview.add_argument("--engine", default="rhymix", choices=["rhymix", "xe", "gnuboard",
-                                                                 "custom"])
-    preview.add_argument("--selector", action="append", metavar="KEY=CSS",
-                         help="override one selector (repeatable)")
+    preview.add_argument(
+        "--engine", default="rhymix", choices=["rhymix", "xe", "gnuboard", "custom"]
+    )
+    preview.add_argument(
+        "--selector", action="append", metavar="KEY=CSS", help="override one selector (repeatable)"
+    )
     preview.add_argument("--timezone", default="Asia/Seoul")
 
     demo = commands.add_parser("demo", help="run everything against the bundled example board")
-    demo.add_argument("--dir", default="demo-data", help="where the demo writes config, state "
-                      "and feeds (default ./demo-data)")
-    demo.add_argument("--port", type=int, default=8080, help="port of the feed/health server "
-                      "(0: any free port)")
-    demo.add_argument("--duration", type=float, default=None,
-                      help="stop after this many seconds (default: run until Ctrl-C)")
-    demo.add_argument("--add-every", type=float, default=5.0,
-                      help="the example board gets a new post this often (seconds)")
+    demo.add_argument(
+        "--dir",
+        default="demo-data",
+        help="where the demo writes config, state and feeds (default ./demo-data)",
+    )
+    demo.add_argument(
+        "--port", type=int, default=8080, help="port of the feed/health server (0: any free port)"
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--add-every",
+        type=float,
+        default=5.0,
+        help="the example board gets a new post this often (seconds)",
+    )
     return parser
 
 
-_COMMANDS = {
-    "check": cmd_check, "preview": cmd_preview, "once": cmd_once, "status": cmd_status,
-    "retry": cmd_retry, "run": cmd_run, "demo": cmd_demo,
+_ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "check": cmd_check,
+    "preview": cmd_preview,
+    "once": cmd_once,
+}
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "status": cmd_status,
+    "retry": cmd_retry,
+    "run": cmd_run,
+    "demo": cmd_demo,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
-    command = _COMMANDS[args.command]
     try:
-        if asyncio.iscoroutinefunction(command):
-            return int(asyncio.run(command(args)))
-        return int(command(args))
+        if args.command in _ASYNC_COMMANDS:
+            return asyncio.run(_ASYNC_COMMANDS[args.command](args))
+        return _COMMANDS[args.command](args)
     except ConfigError as e:
         print(f"relay: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG

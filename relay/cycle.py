@@ -215,4 +215,3 @@ async def poll_boards(
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-

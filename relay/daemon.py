@@ -67,8 +67,13 @@ class Service:
         self.now = now
         self.metrics = Metrics()
         self.deliverer = Deliverer(
-            config, store, sender, now, dry_run=dry_run,
-            on_sent=self.metrics.delivery_sent, on_failed=self.metrics.delivery_failed,
+            config,
+            store,
+            sender,
+            now,
+            dry_run=dry_run,
+            on_sent=self.metrics.delivery_sent,
+            on_failed=self.metrics.delivery_failed,
         )
         self.alarms = Alarms(config, store, sender, dry_run=dry_run)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -93,10 +98,19 @@ class Service:
         self.backoffs[board.id] = BoardBackoff(board.interval)
         start = datetime.now(UTC) + timedelta(seconds=first_in)
         self.scheduler.add_job(
-            self.poll_job, "interval", args=[board.id], id=board.id, name=board.id,
-            seconds=board.interval, jitter=board.interval * 0.1, start_date=start,
-            next_run_time=start, coalesce=True, max_instances=1,
-            misfire_grace_time=max(1, int(board.interval)), replace_existing=True,
+            self.poll_job,
+            "interval",
+            args=[board.id],
+            id=board.id,
+            name=board.id,
+            seconds=board.interval,
+            jitter=board.interval * 0.1,
+            start_date=start,
+            next_run_time=start,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(board.interval)),
+            replace_existing=True,
         )
 
     async def poll_job(self, board_id: str) -> None:
@@ -153,12 +167,17 @@ class Service:
     def health(self) -> Health:
         now = self.now()
         running = self.scheduler.running and not self.stopping.is_set()
-        boards = board_health(self.config, self._last_success, now, started=self.started,
-                              failing=self._failing)
+        boards = board_health(
+            self.config, self._last_success, now, started=self.started, failing=self._failing
+        )
         reasons = tuple(f"{h.board_id}: {h.reason}" for h in boards if not h.ok)
         if not running:
             reasons = ("scheduler not running", *reasons)
-        detail = {"boards": len(boards), "unhealthy": len(reasons), "since": self.started.isoformat()}
+        detail = {
+            "boards": len(boards),
+            "unhealthy": len(reasons),
+            "since": self.started.isoformat(),
+        }
         return Health(ok=running and not reasons, reasons=reasons, detail=detail)
 
     def reload(self, path: Path) -> None:
@@ -183,8 +202,13 @@ class Service:
         for board in changed:
             self._add_job(board, random.uniform(0, min(board.interval, 1.0)))
         self.metrics.set_boards(len(new.boards))
-        log.info("reloaded %s: %d boards (%d added or changed, %d removed)", path,
-                 len(new.boards), len(changed), len(old.keys() - fresh.keys()))
+        log.info(
+            "reloaded %s: %d boards (%d added or changed, %d removed)",
+            path,
+            len(new.boards),
+            len(changed),
+            len(old.keys() - fresh.keys()),
+        )
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -244,8 +268,9 @@ async def _serve(
     web: WebServer | None = None
     if config.listen:
         host, port = split_listen(config.listen)
-        web = await start_web(host, port, feeds_dir=config.feeds_dir, health=service.health,
-                              metrics=service.metrics)
+        web = await start_web(
+            host, port, feeds_dir=config.feeds_dir, health=service.health, metrics=service.metrics
+        )
         stack.push_async_callback(web.close)
         log.info("serving feeds at %s/feeds/, health at %s/healthz", web.url, web.url)
         if web_url is not None:
@@ -260,8 +285,9 @@ async def _serve(
     watchdog = asyncio.create_task(_watchdog(service), name="watchdog")
     notify.ready()
     notify.status(f"polling {len(config.boards)} boards")
-    log.info("running: %d boards, state %s, feeds %s", len(config.boards), config.state,
-             config.feeds_dir)
+    log.info(
+        "running: %d boards, state %s, feeds %s", len(config.boards), config.state, config.feeds_dir
+    )
     if started is not None:
         started.set()
     try:

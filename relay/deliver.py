@@ -47,8 +47,11 @@ class DryRunSender:
     async def send(self, msg: OutgoingMessage) -> int:
         out = self._out or sys.stdout
         preview = msg.preview_url or "none"
-        print(f"--- dry run: to {msg.chat} (preview: {preview}) ---\n{msg.text}\n", file=out,
-              flush=True)
+        print(
+            f"--- dry run: to {msg.chat} (preview: {preview}) ---\n{msg.text}\n",
+            file=out,
+            flush=True,
+        )
         return 0
 
 
@@ -62,7 +65,7 @@ class DrainReport:
 
 def backoff(attempts: int) -> float:
     """Exponential backoff with ±10% jitter: 5 s, 10 s, 20 s … capped at 30 minutes."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts))
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts))
     return delay * random.uniform(0.9, 1.1)
 
 
@@ -112,7 +115,9 @@ class Deliverer:
                 return report
             await asyncio.sleep(max(0.05, wait))
 
-    def _next_due(self, pending: list[Delivery], now: datetime) -> tuple[Delivery | None, float | None]:
+    def _next_due(
+        self, pending: list[Delivery], now: datetime
+    ) -> tuple[Delivery | None, float | None]:
         """The oldest delivery whose chat is free; else how long until one is."""
         blocked: set[str] = set()
         soonest: float | None = None
@@ -122,8 +127,10 @@ class Deliverer:
             if delivery.board_id not in {b.id for b in self.config.boards}:
                 if delivery.board_id not in self._warned_boards:
                     self._warned_boards.add(delivery.board_id)
-                    log.warning("board=%s is not in the config: its pending deliveries wait",
-                                delivery.board_id)
+                    log.warning(
+                        "board=%s is not in the config: its pending deliveries wait",
+                        delivery.board_id,
+                    )
                 continue
             if delivery.not_before is not None and delivery.not_before > now:
                 blocked.add(delivery.chat)
@@ -139,8 +146,12 @@ class Deliverer:
         post = posts[delivery.post_id]
         try:
             message = format_message(
-                post, chat=delivery.chat, board_title=board.title, tz=board.timezone,
-                template=board.template, link_preview=board.link_preview,
+                post,
+                chat=delivery.chat,
+                board_title=board.title,
+                tz=board.timezone,
+                template=board.template,
+                link_preview=board.link_preview,
                 disable_notification=board.disable_notification,
                 message_thread_id=board.message_thread_id,
             )
@@ -157,9 +168,15 @@ class Deliverer:
             if e.migrate_to_chat_id is not None:
                 new_chat = str(e.migrate_to_chat_id)
                 moved = await asyncio.to_thread(self._store.move_chat, delivery.chat, new_chat)
-                log.warning("board=%s chat=%s became supergroup %s: %d pending deliveries "
-                            "follow it; update the config's chat to %s", board.id, delivery.chat,
-                            new_chat, moved, new_chat)
+                log.warning(
+                    "board=%s chat=%s became supergroup %s: %d pending deliveries "
+                    "follow it; update the config's chat to %s",
+                    board.id,
+                    delivery.chat,
+                    new_chat,
+                    moved,
+                    new_chat,
+                )
                 return
             await self._fail(delivery, str(e), report)
             return
@@ -167,20 +184,36 @@ class Deliverer:
             delay = e.retry_after if e.retry_after is not None else backoff(delivery.attempts)
             not_before = self._now() + timedelta(seconds=delay)
             await asyncio.to_thread(self._store.mark_retry, delivery.seq, str(e), not_before)
-            log.warning("board=%s chat=%s post=%s not sent (%s): retry in %.0fs", board.id,
-                        delivery.chat, delivery.post_id, e.reason, delay)
+            log.warning(
+                "board=%s chat=%s post=%s not sent (%s): retry in %.0fs",
+                board.id,
+                delivery.chat,
+                delivery.post_id,
+                e.reason,
+                delay,
+            )
             report.errors.append(str(e))
             return
         await asyncio.to_thread(self._store.mark_sent, delivery.seq, self._now(), message_id)
         report.sent += 1
         self._on_sent(board.id)
-        log.info("board=%s chat=%s post=%s sent message=%s", board.id, delivery.chat,
-                 delivery.post_id, message_id)
+        log.info(
+            "board=%s chat=%s post=%s sent message=%s",
+            board.id,
+            delivery.chat,
+            delivery.post_id,
+            message_id,
+        )
 
     async def _fail(self, delivery: Delivery, error: str, report: DrainReport) -> None:
         await asyncio.to_thread(self._store.mark_failed, delivery.seq, error)
         report.failed += 1
         report.errors.append(error)
         self._on_failed(delivery.board_id)
-        log.error("board=%s chat=%s post=%s delivery failed: %s (relay retry puts it back)",
-                  delivery.board_id, delivery.chat, delivery.post_id, error)
+        log.error(
+            "board=%s chat=%s post=%s delivery failed: %s (relay retry puts it back)",
+            delivery.board_id,
+            delivery.chat,
+            delivery.post_id,
+            error,
+        )

@@ -22,7 +22,7 @@ from relay.sim import BoardSimulator, SimBoard, seed_board
 DEMO_TITLES = (
     "데모: 서울 첫눈, 출근길 교통 혼잡 예상",
     "데모: 반도체 수출 석 달 연속 증가",
-    "데모: \"주말 나들이 어디로?\" 수도권 축제 모음 <총정리>",
+    '데모: "주말 나들이 어디로?" 수도권 축제 모음 <총정리>',
     "데모: 한은 기준금리 동결…물가 흐름 주시",
     "데모: 프로야구 개막전 매진 & 새 기록",
 )
@@ -77,8 +77,11 @@ def _add_posts(board: SimBoard, every: float, stop: threading.Event) -> None:
     count = 0
     while not stop.wait(every):
         title = DEMO_TITLES[count % len(DEMO_TITLES)]
-        board.add_post(title, author="랭크뉴스",
-                       body=f"<p>{title} — 데모 게시판에 {count + 1}번째로 올라온 새 글입니다.</p>")
+        board.add_post(
+            title,
+            author="랭크뉴스",
+            body=f"<p>{title} — 데모 게시판에 {count + 1}번째로 올라온 새 글입니다.</p>",
+        )
         count += 1
 
 

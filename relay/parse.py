@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -24,6 +24,7 @@ _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
 _DIGITS = re.compile(r"\d[\d,]*")
+_LEADING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]")
 # Query parameters that only say where the list was when the link was made.
 _LIST_STATE_PARAMS = {
     "page",
@@ -48,6 +49,8 @@ _NOISE = (
     ".adsbygoogle, [class~=ad], [class~=ads], [class~=advert], [class*=adsense], "
     "[class*=advertis], [class^=ad-], [class*=' ad-'], [class^=ad_], [class*=' ad_'], "
     "[id^=ad-], [id^=ad_], [id^=div-gpt-ad], [id*=google_ads], .revenue_unit_wrap, "
+    "[class*=_ad_], [class*=-ad-], [class$=_ad], [class$=-ad], [class*=sponsor], "
+    "a[rel~=sponsored], "
     ".document_popup_menu, .sound_only, .blind, [hidden], [style*='display:none'], "
     "[style*='display: none']"
 )
@@ -175,7 +178,7 @@ def _read_row(
         return None
     url = canonical_post_url(urljoin(base, link.attributes.get("href") or ""))
     title_node = _first(row, selectors.title) or link
-    comments = _comment_count(row, selectors)
+    comments = _comment_count(row, selectors) or _count_beside(link)
     title = _clean_title(title_node, selectors)
     trailing = _TRAILING_COUNT.search(title)
     if trailing and comments == 0:
@@ -230,6 +233,19 @@ def _comment_count(row: LexborNode, selectors: Selectors) -> int:
     return int(digits.group().replace(",", "")) if digits else 0
 
 
+def _count_beside(link: LexborNode) -> int:
+    """A comment count printed right after the title link, "(17)" or "[3]", as legacy skins
+    (Gnuboard 4, Zeroboard) do without any class to select it by."""
+    cell = link.parent
+    while cell is not None and cell.tag not in ("td", "li", "tr", "div"):
+        cell = cell.parent
+    if cell is None:
+        return 0
+    rest = _text(cell).replace(_text(link), "", 1)
+    match = _LEADING_COUNT.match(rest)
+    return int(match.group(1)) if match else 0
+
+
 def _is_notice(row: LexborNode, selectors: Selectors, number_text: str) -> bool:
     for selector in selectors.notice:
         if row.css_matches(selector) or row.css_first(selector) is not None:
@@ -241,11 +257,18 @@ def _row_date(row: LexborNode, selectors: Selectors, now: datetime, tz: tzinfo) 
     node = _first(row, selectors.date)
     nodes = [node] if node is not None else list(reversed(row.css("td")))
     for cell in nodes:
-        # A title attribute often holds the full timestamp behind a short display date.
-        for candidate in (cell.attributes.get("title") or "", _text(cell)):
-            when = parse_board_date(candidate, now, tz) if candidate else None
-            if when is not None:
-                return when
+        shown = parse_board_date(_text(cell), now, tz)
+        hint = cell.attributes.get("title") or ""
+        hinted = parse_board_date(hint, now, tz) if hint else None
+        if shown is None:
+            if hinted is not None:
+                return hinted
+            continue
+        # A title attribute may hold the full timestamp behind a date-only cell; it only
+        # refines that day (skins also put "1 시간 전" there, coarser than the cell's 17:05).
+        if hinted is not None and hinted.date() == shown.date() and shown.time() == time(0):
+            return hinted
+        return shown
     return None
 
 

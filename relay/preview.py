@@ -23,7 +23,13 @@ _FIELDS = ("link", "number", "title", "author", "date", "notice", "comments")
 
 
 def preview_page(
-    html: str, *, url: str, selectors: Selectors, now: datetime, tz: tzinfo, excerpt_chars: int = 200
+    html: str,
+    *,
+    url: str,
+    selectors: Selectors,
+    now: datetime,
+    tz: tzinfo,
+    excerpt_chars: int = 200,
 ) -> list[str]:
     lines = [f"page: {url}"]
     lines += _list_report(html, url, selectors, now, tz)
@@ -63,10 +69,16 @@ def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: t
                 break
         else:
             tried = ", ".join(repr(s) for s in getattr(selectors, key)) or "(no selector)"
-            fallback = {"link": "first link with an id", "title": "the link's text",
-                        "number": "first cell if numeric", "date": "any cell that reads as a date"}
-            lines.append(f"  {key:9} {tried}: missed in every row"
-                         + (f" -> fallback: {fallback[key]}" if key in fallback else ""))
+            fallback = {
+                "link": "first link with an id",
+                "title": "the link's text",
+                "number": "first cell if numeric",
+                "date": "any cell that reads as a date",
+            }
+            lines.append(
+                f"  {key:9} {tried}: missed in every row"
+                + (f" -> fallback: {fallback[key]}" if key in fallback else "")
+            )
     missing_dates = sum(1 for p in posts if p.published is None)
     if missing_dates:
         lines.append(f"  {missing_dates} posts without a readable date")
@@ -84,10 +96,10 @@ def _links_with_ids(tree: LexborHTMLParser, url: str, selectors: Selectors) -> l
         post = post_id(urljoin(base, href), patterns)
         if post:
             parent = anchor.parent
-            chain = []
+            chain: list[str] = []
             while parent is not None and parent.tag not in ("html", "body") and len(chain) < 4:
                 classes = (parent.attributes.get("class") or "").split()
-                chain.append(parent.tag + "".join(f".{c}" for c in classes[:2]))
+                chain.append(f"{parent.tag}" + "".join(f".{c}" for c in classes[:2]))
                 parent = parent.parent
             found.append(f"    id {post}: {anchor.text(strip=True)[:40]!r} in {' < '.join(chain)}")
     if not found:

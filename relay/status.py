@@ -21,7 +21,9 @@ STALE_INTERVALS = 3
 class BoardHealth:
     board_id: str
     ok: bool
-    reason: str  # why not ok: "never polled", "no success for 7m (3 intervals: 6m)", "failing: layout"
+    reason: (
+        str  # why not ok: "never polled", "no success for 7m (3 intervals: 6m)", "failing: layout"
+    )
 
 
 def board_health(
@@ -39,8 +41,13 @@ def board_health(
         since = last_success.get(board.id) or started
         reason = (failing or {}).get(board.id)
         if since is None:
-            result.append(BoardHealth(board.id, False, "never polled successfully"
-                                      + (f"; failing: {reason}" if reason else "")))
+            result.append(
+                BoardHealth(
+                    board.id,
+                    False,
+                    "never polled successfully" + (f"; failing: {reason}" if reason else ""),
+                )
+            )
         elif now - since > limit:
             age = int((now - since).total_seconds())
             why = f"no successful poll for {age}s (limit {int(limit.total_seconds())}s)"
@@ -64,18 +71,31 @@ def board_report(config: Config, store: Store, now: datetime) -> tuple[str, bool
     rows = []
     for board, state, fit in zip(config.boards, states, health, strict=True):
         tz = board.timezone
-        rows.append([
-            board.id,
-            "ok" if fit.ok else "FAIL",
-            when(state.last_poll, tz),
-            when(state.last_success, tz),
-            when(state.last_new, tz),
-            str(state.failures) + (f" ({state.last_reason})" if state.failures else ""),
-            str(state.posts),
-            str(state.pending) + (f" +{state.failed} failed" if state.failed else ""),
-        ])
-    text = table(["board", "health", "last poll", "last success", "last new post", "failures",
-                  "posts", "pending"], rows)
+        rows.append(
+            [
+                board.id,
+                "ok" if fit.ok else "FAIL",
+                when(state.last_poll, tz),
+                when(state.last_success, tz),
+                when(state.last_new, tz),
+                str(state.failures) + (f" ({state.last_reason})" if state.failures else ""),
+                str(state.posts),
+                str(state.pending) + (f" +{state.failed} failed" if state.failed else ""),
+            ]
+        )
+    text = table(
+        [
+            "board",
+            "health",
+            "last poll",
+            "last success",
+            "last new post",
+            "failures",
+            "posts",
+            "pending",
+        ],
+        rows,
+    )
     problems = [f"{h.board_id}: {h.reason}" for h in health if not h.ok]
     if problems:
         text += "\n\n" + "\n".join(problems)

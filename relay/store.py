@@ -223,8 +223,10 @@ class Store:
 
     def board_state(self, board_id: str) -> BoardState:
         """One board's poll state, without the counts (cheap: read on every poll)."""
-        rows = self._query("SELECT *, 0 AS n_posts, 0 AS n_pending, 0 AS n_failed FROM boards "
-                           "WHERE id = ?", (board_id,))
+        rows = self._query(
+            "SELECT *, 0 AS n_posts, 0 AS n_pending, 0 AS n_failed FROM boards WHERE id = ?",
+            (board_id,),
+        )
         return _board_state(rows[0]) if rows else _empty_state(board_id)
 
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:

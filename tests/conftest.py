@@ -50,9 +50,12 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def toml_text(relay: Mapping[str, Any], boards: list[Mapping[str, Any]],
-              telegram: Mapping[str, Any] | None = None,
-              http: Mapping[str, Any] | None = None) -> str:
+def toml_text(
+    relay: Mapping[str, Any],
+    boards: list[Mapping[str, Any]],
+    telegram: Mapping[str, Any] | None = None,
+    http: Mapping[str, Any] | None = None,
+) -> str:
     lines = ["[relay]"] + [f"{k} = {_toml_value(v)}" for k, v in relay.items()]
     for name, section in (("telegram", telegram), ("http", http)):
         if section:
@@ -66,9 +69,14 @@ def toml_text(relay: Mapping[str, Any], boards: list[Mapping[str, Any]],
     return "\n".join(lines) + "\n"
 
 
-def write_config(folder: Path, boards: list[Mapping[str, Any]], *,
-                 telegram: Mapping[str, Any] | None = None,
-                 http: Mapping[str, Any] | None = None, **relay: Any) -> Path:
+def write_config(
+    folder: Path,
+    boards: list[Mapping[str, Any]],
+    *,
+    telegram: Mapping[str, Any] | None = None,
+    http: Mapping[str, Any] | None = None,
+    **relay: Any,
+) -> Path:
     """A config for tests: short timeouts, no politeness delay unless asked."""
     settings: dict[str, Any] = {"host_delay": "0.01s", "timeout": "5s", "interval": "1s"}
     settings.update(relay)
@@ -81,10 +89,17 @@ def make_config(folder: Path, boards: list[Mapping[str, Any]], **kwargs: Any) ->
     return load_config(write_config(folder, boards, **kwargs))
 
 
-def run_relay(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_relay(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI in a fresh interpreter, as a user would."""
     full_env = {k: v for k, v in os.environ.items() if k != "RELAY_TELEGRAM_TOKEN"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "relay", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "relay", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+    )

@@ -20,9 +20,7 @@ def test_version() -> None:
     assert result.returncode == 0 and __version__ in result.stdout
 
 
-def test_check_prints_a_table_per_board_and_exit_codes(
-    tmp_path: Path, sim: BoardSimulator
-) -> None:
+def test_check_prints_a_table_per_board_and_exit_codes(tmp_path: Path, sim: BoardSimulator) -> None:
     seed = seed_board(sim, "ranknews")
     broken = sim.add_board("broken", "gnuboard")
     broken.add_post("x", "x", "<p>x</p>")
@@ -102,8 +100,18 @@ def test_once_status_and_retry(tmp_path: Path, sim: BoardSimulator) -> None:
 
 
 def test_demo_runs_the_whole_pipeline_on_the_embedded_board(tmp_path: Path) -> None:
-    result = run_relay("demo", "--dir", str(tmp_path / "demo"), "--port", "0",
-                       "--duration", "6", "--add-every", "2", timeout=60)
+    result = run_relay(
+        "demo",
+        "--dir",
+        str(tmp_path / "demo"),
+        "--port",
+        "0",
+        "--duration",
+        "6",
+        "--add-every",
+        "2",
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "dry run: to @demo_channel" in result.stdout
     assert "데모:" in result.stdout  # a post added while it ran was announced

@@ -21,13 +21,19 @@ from relay.sim import BoardSimulator, SimBoard
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items()} | {"RELAY_TELEGRAM_TOKEN": TOKEN}
-    return subprocess.Popen([sys.executable, "-m", "relay", *args], env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "relay", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _check(board: SimBoard, fakebot: Any, announced_titles: list[str], kills: int) -> None:
-    received = Counter(m.text.split("\n")[0].removeprefix("<b>").removesuffix("</b>")
-                       for m in fakebot.messages)
+    received = Counter(
+        m.text.split("\n")[0].removeprefix("<b>").removesuffix("</b>") for m in fakebot.messages
+    )
     lost = [t for t in announced_titles if received[t] == 0]
     assert not lost, f"posts lost after {kills} kills: {lost}"
     duplicates = sum(n - 1 for n in received.values() if n > 1)
@@ -44,10 +50,11 @@ def test_kill_9_at_random_points_loses_nothing(
     board = sim.add_board("news", "rhymix", page_size=10)
     for i in range(12):
         board.add_post(f"기존 {i}", "x", "<p>x</p>")
-    path = write_config(tmp_path, [{"id": "news", "url": board.list_url, "chat": "@news",
-                                    "max_pages": 10, "interval": "1s"}],
-                        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0.2,
-                                  "drain_timeout": "20s"})
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": board.list_url, "chat": "@news", "max_pages": 10, "interval": "1s"}],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0.2, "drain_timeout": "20s"},
+    )
     first = run_relay("once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN})
     assert first.returncode == 0, first.stderr
     announced: list[str] = []
@@ -69,7 +76,15 @@ def test_kill_9_at_random_points_loses_nothing(
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 1
-    final = run_relay("--log-level", "DEBUG", "once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN}, timeout=90)
+    final = run_relay(
+        "--log-level",
+        "DEBUG",
+        "once",
+        "-c",
+        str(path),
+        env={"RELAY_TELEGRAM_TOKEN": TOKEN},
+        timeout=90,
+    )
     assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 3, "the test must actually crash the relay several times"
     _check(board, fakebot, announced, kills)

@@ -5,7 +5,6 @@ Scenario names read like the traps they guard against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,16 @@ class Rig:
     def __init__(self, tmp_path: Path, boards: list[SimBoard], **board_settings: Any) -> None:
         entries = []
         for sim_board in boards:
-            entries.append({"id": sim_board.name, "url": sim_board.list_url,
-                            "engine": sim_board.engine, "title": sim_board.title,
-                            "chat": "@news", **board_settings})
+            entries.append(
+                {
+                    "id": sim_board.name,
+                    "url": sim_board.list_url,
+                    "engine": sim_board.engine,
+                    "title": sim_board.title,
+                    "chat": "@news",
+                    **board_settings,
+                }
+            )
         self.config: Config = make_config(tmp_path, entries)
         self.store = Store(self.config.state)
 
@@ -55,8 +61,10 @@ class Rig:
 
 
 def fill(board: SimBoard, count: int, prefix: str = "글") -> list[int]:
-    return [board.add_post(f"{prefix} {i}", "작성자", f"<p>{prefix} {i} 본문</p>").id
-            for i in range(count)]
+    return [
+        board.add_post(f"{prefix} {i}", "작성자", f"<p>{prefix} {i} 본문</p>").id
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -190,8 +198,9 @@ async def test_edited_title_updates_the_entry_and_is_not_new(
 async def test_euc_kr_board_without_a_true_charset_comes_out_korean(
     tmp_path: Path, sim: BoardSimulator, charset_header: Any
 ) -> None:
-    legacy = sim.add_board("legacy", "gnuboard", encoding="cp949",
-                           charset_header=charset_header, meta_charset=False)
+    legacy = sim.add_board(
+        "legacy", "gnuboard", encoding="cp949", charset_header=charset_header, meta_charset=False
+    )
     legacy.add_post("똠방각하 햏자의 공지 없는 글", "홍길동", "<p>본문 똠방각하</p>")
     rig = Rig(tmp_path, [legacy])
     outcome = await rig.poll("legacy")
@@ -326,9 +335,11 @@ async def test_failed_feed_write_is_an_error_and_keeps_the_old_feed(
     await rig.poll("news")
     old = rig.board("news").feed_path.read_bytes()
     fill(board, 1)
-    raise_full: Callable[[Path, bytes], bool] = lambda path, data: (_ for _ in ()).throw(
-        FeedWriteError(f"{path}: No space left on device"))
-    monkeypatch.setattr(cycle, "write_atomically", raise_full)
+
+    def disk_full(path: Path, data: bytes) -> bool:
+        raise FeedWriteError(f"{path}: No space left on device")
+
+    monkeypatch.setattr(cycle, "write_atomically", disk_full)
     outcome = await rig.poll("news")
     assert not outcome.ok and outcome.reason == "feed" and "No space" in outcome.error
     assert rig.board("news").feed_path.read_bytes() == old

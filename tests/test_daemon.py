@@ -41,7 +41,11 @@ class Running:
         full_env = dict(os.environ) | {"RELAY_TELEGRAM_TOKEN": TOKEN} | (env or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "relay", *extra, "run", "-c", str(config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=full_env, text=True)
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            text=True,
+        )
 
     @property
     def log(self) -> str:
@@ -79,9 +83,12 @@ def news(sim: BoardSimulator) -> SimBoard:
 def service(tmp_path: Path, news: SimBoard, fakebot: Any) -> Iterator[tuple[Running, str, Path]]:
     port = free_port()
     path = write_config(
-        tmp_path, [{"id": "news", "url": news.list_url, "chat": "@news", "interval": "1s"}],
+        tmp_path,
+        [{"id": "news", "url": news.list_url, "chat": "@news", "interval": "1s"}],
         telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
-        http={"listen": f"127.0.0.1:{port}"}, admin_chat="@admin", alarm_after=2,
+        http={"listen": f"127.0.0.1:{port}"},
+        admin_chat="@admin",
+        alarm_after=2,
     )
     running = Running(path)
     base = f"http://127.0.0.1:{port}"
@@ -107,8 +114,10 @@ def test_posts_reach_the_feed_and_the_chat_within_an_interval(
     service: tuple[Running, str, Path], news: SimBoard, fakebot: Any
 ) -> None:
     running, base, _ = service
-    wait_for(lambda: (r := _get(base + "/feeds/news.atom")) and r.status_code == 200,
-             what="the first feed")
+    wait_for(
+        lambda: (r := _get(base + "/feeds/news.atom")) and r.status_code == 200,
+        what="the first feed",
+    )
     news.add_post("실시간 <새> 글", "x", "<p>x</p>")
     added = time.monotonic()
     wait_for(lambda: "<b>실시간 &lt;새&gt; 글</b>" in titles(fakebot), timeout=10)
@@ -151,9 +160,13 @@ def test_second_process_on_one_state_refuses_to_start(
     service: tuple[Running, str, Path],
 ) -> None:
     _, _, path = service
-    second = subprocess.run([sys.executable, "-m", "relay", "once", "-c", str(path)],
-                            capture_output=True, text=True, timeout=30,
-                            env=dict(os.environ) | {"RELAY_TELEGRAM_TOKEN": TOKEN})
+    second = subprocess.run(
+        [sys.executable, "-m", "relay", "once", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ) | {"RELAY_TELEGRAM_TOKEN": TOKEN},
+    )
     assert second.returncode == 1
     assert "only one relay may run on a state file" in second.stderr
 
@@ -164,11 +177,16 @@ def test_sighup_reloads_boards_and_keeps_the_old_config_when_the_new_is_bad(
     running, base, path = service
     later = sim.add_board("later", "gnuboard")
     later.add_post("나중에 추가된 게시판", "x", "<p>x</p>")
-    path.write_text(path.read_text() + f'\n[[boards]]\nid = "later"\nurl = "{later.list_url}"\n'
-                    'engine = "gnuboard"\ninterval = "1s"\n', encoding="utf-8")
+    path.write_text(
+        path.read_text() + f'\n[[boards]]\nid = "later"\nurl = "{later.list_url}"\n'
+        'engine = "gnuboard"\ninterval = "1s"\n',
+        encoding="utf-8",
+    )
     running.process.send_signal(signal.SIGHUP)
-    wait_for(lambda: (r := _get(base + "/feeds/later.atom")) and r.status_code == 200,
-             what="the added board's feed")
+    wait_for(
+        lambda: (r := _get(base + "/feeds/later.atom")) and r.status_code == 200,
+        what="the added board's feed",
+    )
     good = path.read_text()
     path.write_text(good.replace('interval = "1s"', 'interval = "soon"', 1), encoding="utf-8")
     running.process.send_signal(signal.SIGHUP)
@@ -185,8 +203,9 @@ def test_alarm_once_when_a_board_breaks_and_once_when_it_recovers(
     running, base, _ = service
     wait_for(lambda: "board=news new=5" in running.log, what="the first poll")
     news.fail_next(500, count=4)
-    wait_for(lambda: [m for m in fakebot.messages if m.chat_id == "@admin"], timeout=20,
-             what="the alarm")
+    wait_for(
+        lambda: [m for m in fakebot.messages if m.chat_id == "@admin"], timeout=20, what="the alarm"
+    )
     wait_for(lambda: "recovered" in running.log, timeout=30, what="the recovery")
     time.sleep(1.5)
     admin = [m.text for m in fakebot.messages if m.chat_id == "@admin"]
@@ -206,9 +225,7 @@ def test_layout_change_alarms_at_once(
     assert "layout" in alarm and "relay preview" in alarm
 
 
-def test_systemd_ready_watchdog_and_stopping_notifications(
-    tmp_path: Path, news: SimBoard
-) -> None:
+def test_systemd_ready_watchdog_and_stopping_notifications(tmp_path: Path, news: SimBoard) -> None:
     path = write_config(tmp_path, [{"id": "news", "url": news.list_url, "interval": "1s"}])
     address = str(tmp_path / "notify.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -233,13 +250,19 @@ def test_unhealthy_when_a_board_has_not_succeeded_for_three_intervals(
 ) -> None:
     port = free_port()
     news.fail_next(503, count=1000)
-    path = write_config(tmp_path, [{"id": "news", "url": news.list_url, "interval": "1s"}],
-                        http={"listen": f"127.0.0.1:{port}"})
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": news.list_url, "interval": "1s"}],
+        http={"listen": f"127.0.0.1:{port}"},
+    )
     running = Running(path)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: (r := _get(base + "/healthz")) and r.status_code == 503, timeout=15,
-                 what="an unhealthy answer")
+        wait_for(
+            lambda: (r := _get(base + "/healthz")) and r.status_code == 503,
+            timeout=15,
+            what="an unhealthy answer",
+        )
         answer = _get(base + "/healthz")
         assert answer is not None and "news" in answer.text and "http 503" in answer.text
     finally:

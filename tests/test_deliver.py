@@ -39,8 +39,7 @@ class Clock:
 
 class Rig:
     def __init__(self, tmp_path: Path, fakebot: Any, boards: list[dict[str, Any]]) -> None:
-        self.config: Config = make_config(tmp_path, boards,
-                                          telegram={"api_url": fakebot.api_url})
+        self.config: Config = make_config(tmp_path, boards, telegram={"api_url": fakebot.api_url})
         self.store = Store(self.config.state)
         self.bot = fakebot
         self.clock = Clock()
@@ -62,8 +61,14 @@ class Rig:
 
 
 def board_entry(board: SimBoard, chat: str, **extra: Any) -> dict[str, Any]:
-    return {"id": board.name, "url": board.list_url, "engine": board.engine,
-            "title": f"{board.name} 게시판", "chat": chat, **extra}
+    return {
+        "id": board.name,
+        "url": board.list_url,
+        "engine": board.engine,
+        "title": f"{board.name} 게시판",
+        "chat": chat,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -76,8 +81,9 @@ def news(sim: BoardSimulator) -> SimBoard:
 
 async def first_poll_then_add(rig: Rig, board: SimBoard, titles: list[str]) -> list[str]:
     await rig.poll()
-    ids = [str(board.add_post(t, "글쓴이 <관리자>", f"<p>{t} 본문 &amp; 내용</p>").id)
-           for t in titles]
+    ids = [
+        str(board.add_post(t, "글쓴이 <관리자>", f"<p>{t} 본문 &amp; 내용</p>").id) for t in titles
+    ]
     await rig.poll()
     return ids
 
@@ -85,8 +91,15 @@ async def first_poll_then_add(rig: Rig, board: SimBoard, titles: list[str]) -> l
 async def test_new_posts_reach_the_chat_oldest_first_with_escaped_html(
     tmp_path: Path, sim: BoardSimulator, news: SimBoard, fakebot: Any
 ) -> None:
-    rig = Rig(tmp_path, fakebot, [board_entry(news, "@news", disable_notification=True,
-                                              message_thread_id=7, link_preview="none")])
+    rig = Rig(
+        tmp_path,
+        fakebot,
+        [
+            board_entry(
+                news, "@news", disable_notification=True, message_thread_id=7, link_preview="none"
+            )
+        ],
+    )
     await first_poll_then_add(rig, news, ["첫째", NASTY, "셋째"])
     report = await rig.drain()
     assert report.sent == 3 and report.failed == 0
@@ -168,7 +181,10 @@ async def test_transient_502_backs_off_with_attempts_recorded(
 
 
 async def test_permanent_failure_marks_failed_logs_once_and_blocks_nobody(
-    tmp_path: Path, sim: BoardSimulator, news: SimBoard, fakebot: Any,
+    tmp_path: Path,
+    sim: BoardSimulator,
+    news: SimBoard,
+    fakebot: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     other = sim.add_board("other", "gnuboard")
@@ -243,8 +259,11 @@ async def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_once_sends_and_dry_run_prints(tmp_path: Path, news: SimBoard, fakebot: Any) -> None:
-    path = write_config(tmp_path, [board_entry(news, "@news", backfill=1)],
-                        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0})
+    path = write_config(
+        tmp_path,
+        [board_entry(news, "@news", backfill=1)],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
     dry = run_relay("once", "-c", str(path), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "dry run: to @news" in dry.stdout and fakebot.messages == []
@@ -258,11 +277,13 @@ def test_once_sends_and_dry_run_prints(tmp_path: Path, news: SimBoard, fakebot: 
 def test_wrong_token_is_a_clear_error_at_start_and_never_printed(
     tmp_path: Path, news: SimBoard, fakebot: Any
 ) -> None:
-    path = write_config(tmp_path, [board_entry(news, "@news")],
-                        telegram={"api_url": fakebot.api_url})
+    path = write_config(
+        tmp_path, [board_entry(news, "@news")], telegram={"api_url": fakebot.api_url}
+    )
     wrong = "999999:WRONG-token-zyxwvutsrqponmlkjihgfed"
-    result = run_relay("--log-level", "DEBUG", "check", "-c", str(path),
-                       env={"RELAY_TELEGRAM_TOKEN": wrong})
+    result = run_relay(
+        "--log-level", "DEBUG", "check", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": wrong}
+    )
     assert result.returncode == 1
     assert "token was rejected" in result.stdout + result.stderr
     assert wrong not in result.stdout + result.stderr
@@ -276,11 +297,14 @@ def test_token_never_reaches_a_log_line_at_debug(
 ) -> None:
     lost = sim.add_board("lost", "gnuboard")
     lost.add_post("x", "x", "<p>x</p>")
-    path = write_config(tmp_path, [board_entry(news, "@news", backfill=2),
-                                   board_entry(lost, "@nowhere", backfill=1)],
-                        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0})
-    result = run_relay("--log-level", "DEBUG", "once", "-c", str(path),
-                       env={"RELAY_TELEGRAM_TOKEN": TOKEN})
+    path = write_config(
+        tmp_path,
+        [board_entry(news, "@news", backfill=2), board_entry(lost, "@nowhere", backfill=1)],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
+    result = run_relay(
+        "--log-level", "DEBUG", "once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN}
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 1  # the chat that does not exist
     assert "sendMessage" in output and "Chat not found" in output  # requests were logged...

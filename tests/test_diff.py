@@ -8,8 +8,9 @@ from relay.models import Post
 
 
 def post(pid: int, number: int | None = None, *, notice: bool = False, title: str = "") -> Post:
-    return Post(id=str(pid), url=f"http://b/{pid}", title=title or f"t{pid}", number=number,
-                notice=notice)
+    return Post(
+        id=str(pid), url=f"http://b/{pid}", title=title or f"t{pid}", number=number, notice=notice
+    )
 
 
 def page_of(ids: list[int], total: int, notices: tuple[int, ...] = ()) -> list[Post]:
@@ -25,8 +26,9 @@ def known_of(*ids: int) -> dict[str, Known]:
 
 def test_first_poll_records_everything_and_announces_only_backfill() -> None:
     page = page_of([105, 104, 103, 102, 101], total=5, notices=(50,))
-    plan = plan_poll([page], {}, first_poll=True, baseline=None, backfill=2, notices=True,
-                     max_pages=5)
+    plan = plan_poll(
+        [page], {}, first_poll=True, baseline=None, backfill=2, notices=True, max_pages=5
+    )
     assert [p.id for p in plan.new] == ["50", "101", "102", "103", "104", "105"]
     assert plan.announce == {"104", "105"}
     assert plan.baseline == "101"
@@ -34,8 +36,15 @@ def test_first_poll_records_everything_and_announces_only_backfill() -> None:
 
 def test_new_posts_come_oldest_first() -> None:
     page = page_of([108, 107, 106, 105, 104], total=8)
-    plan = plan_poll([page], known_of(104, 105), first_poll=False, baseline="101", backfill=0,
-                     notices=True, max_pages=5)
+    plan = plan_poll(
+        [page],
+        known_of(104, 105),
+        first_poll=False,
+        baseline="101",
+        backfill=0,
+        notices=True,
+        max_pages=5,
+    )
     assert [p.id for p in plan.new] == ["106", "107", "108"]
     assert plan.announce == {"106", "107", "108"}
 
@@ -44,34 +53,63 @@ def test_deleted_post_renumbers_newer_ones_without_miss_or_duplicate() -> None:
     # 103 is deleted: 104 and 105 now show the numbers 103 and 104 had; 106 is new and shows
     # the number 105 had. Keyed on numbers, 106 would look known and 105 would look new.
     page = page_of([106, 105, 104, 102, 101], total=5)
-    plan = plan_poll([page], known_of(101, 102, 103, 104, 105), first_poll=False,
-                     baseline="101", backfill=0, notices=True, max_pages=5)
+    plan = plan_poll(
+        [page],
+        known_of(101, 102, 103, 104, 105),
+        first_poll=False,
+        baseline="101",
+        backfill=0,
+        notices=True,
+        max_pages=5,
+    )
     assert [p.id for p in plan.new] == ["106"] and plan.announce == {"106"}
 
 
 def test_history_pulled_up_from_page_two_is_recorded_not_announced() -> None:
     page = page_of([105, 104, 103, 102, 99], total=6)  # 101 deleted: 99 rises onto page 1
-    plan = plan_poll([page], known_of(102, 103, 104, 105), first_poll=False, baseline="102",
-                     backfill=0, notices=True, max_pages=5)
+    plan = plan_poll(
+        [page],
+        known_of(102, 103, 104, 105),
+        first_poll=False,
+        baseline="102",
+        backfill=0,
+        notices=True,
+        max_pages=5,
+    )
     assert [p.id for p in plan.new] == ["99"] and plan.announce == frozenset()
 
 
 def test_a_notice_seen_once_is_never_new_again_and_notices_can_be_left_out() -> None:
     page = page_of([102, 101], total=2, notices=(7,))
     known = known_of(101, 102) | {"7": Known("t7", True)}
-    plan = plan_poll([page], known, first_poll=False, baseline="101", backfill=0, notices=True,
-                     max_pages=5)
+    plan = plan_poll(
+        [page], known, first_poll=False, baseline="101", backfill=0, notices=True, max_pages=5
+    )
     assert plan.new == ()
     fresh_notice = page_of([102, 101], total=2, notices=(103,))
-    plan = plan_poll([fresh_notice], known_of(101, 102), first_poll=False, baseline="101",
-                     backfill=0, notices=False, max_pages=5)
+    plan = plan_poll(
+        [fresh_notice],
+        known_of(101, 102),
+        first_poll=False,
+        baseline="101",
+        backfill=0,
+        notices=False,
+        max_pages=5,
+    )
     assert plan.new == ()
 
 
 def test_edited_title_is_an_update_not_a_new_post() -> None:
     page = [post(102, 2, title="고친 제목"), post(101, 1)]
-    plan = plan_poll([page], known_of(101, 102), first_poll=False, baseline="101", backfill=0,
-                     notices=True, max_pages=5)
+    plan = plan_poll(
+        [page],
+        known_of(101, 102),
+        first_poll=False,
+        baseline="101",
+        backfill=0,
+        notices=True,
+        max_pages=5,
+    )
     assert plan.new == () and [p.id for p in plan.retitled] == ["102"]
 
 
@@ -85,15 +123,23 @@ def test_pages_are_followed_while_everything_is_new_but_not_on_the_first_poll() 
 
 def test_max_pages_warning_says_how_many_may_be_missing() -> None:
     pages = [page_of([120, 119], total=40), page_of([118, 117], total=38)]
-    plan = plan_poll(pages, known_of(100), first_poll=False, baseline="90", backfill=0,
-                     notices=True, max_pages=2, newest_known_number=20)
+    plan = plan_poll(
+        pages,
+        known_of(100),
+        first_poll=False,
+        baseline="90",
+        backfill=0,
+        notices=True,
+        max_pages=2,
+        newest_known_number=20,
+    )
     assert "max_pages" in plan.missing_warning and "117" in plan.missing_warning
     assert "about 16" in plan.missing_warning
 
 
-def simulate(events: list[tuple[str, int]], page_size: int, max_pages: int) -> tuple[
-    list[str], set[int], set[int]
-]:
+def simulate(
+    events: list[tuple[str, int]], page_size: int, max_pages: int
+) -> tuple[list[str], set[int], set[int]]:
     """Drive plan_poll like the poll cycle does over a board that grows and loses posts.
 
     Returns the announced ids in order, the ids added after the first poll, and the ids of
@@ -122,12 +168,20 @@ def simulate(events: list[tuple[str, int]], page_size: int, max_pages: int) -> t
             newest_first = board[::-1]
             pages = [newest_first[:page_size]]
             seen = dict(known)
-            while len(pages) < max_pages and needs_next_page([
-                post(i) for i in pages[-1]], seen, first_poll=first):
+            while len(pages) < max_pages and needs_next_page(
+                [post(i) for i in pages[-1]], seen, first_poll=first
+            ):
                 start = len(pages) * page_size
-                pages.append(newest_first[start:start + page_size])
-            plan = plan_poll([[post(i) for i in p] for p in pages], seen, first_poll=first,
-                             baseline=baseline, backfill=0, notices=True, max_pages=max_pages)
+                pages.append(newest_first[start : start + page_size])
+            plan = plan_poll(
+                [[post(i) for i in p] for p in pages],
+                seen,
+                first_poll=first,
+                baseline=baseline,
+                backfill=0,
+                notices=True,
+                max_pages=max_pages,
+            )
             for p in plan.new:
                 known[p.id] = Known(p.title, p.notice)
             announced += [p.id for p in plan.new if p.id in plan.announce]
@@ -137,8 +191,9 @@ def simulate(events: list[tuple[str, int]], page_size: int, max_pages: int) -> t
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["add", "delete", "poll"]), st.integers(0, 12)),
-                max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["add", "delete", "poll"]), st.integers(0, 12)), max_size=40)
+)
 def test_every_new_id_is_announced_exactly_once_whatever_the_deletes_and_shifts(
     events: list[tuple[str, int]],
 ) -> None:

@@ -20,8 +20,7 @@ def board(sim: BoardSimulator) -> SimBoard:
 
 
 def fetcher(**kwargs: Any) -> Fetcher:
-    settings: dict[str, Any] = {"user_agent": "board-relay-test/1", "host_delay": 0,
-                                "timeout": 5.0}
+    settings: dict[str, Any] = {"user_agent": "board-relay-test/1", "host_delay": 0, "timeout": 5.0}
     return Fetcher(**(settings | kwargs))
 
 

@@ -21,12 +21,38 @@ ROW = (
     '<a class="replyNum" href="#c">[{cmt}]</a></td><td class="author">{author}</td>'
     '<td class="time">{date}</td></tr>'
 )
-fragments = st.sampled_from([
-    "<tr>", "</tr>", "<td>", "</td>", "<a href='/b/12'>", "</a>", "<font>", "<table>",
-    "</table>", "<tbody>", "<base href='http://other.example/x/'>", "&raquo;", "&#0;", "\x00",
-    "<script>", "<!--", "-->", "<![CDATA[", "공지", "<tr class='notice'>", "<div class='xe_content'>",
-    "<img src='a.jpg'>", "?document_srl=", "&wr_id=", "<td class='td_num2'>", "]]>", "<", ">",
-])
+fragments = st.sampled_from(
+    [
+        "<tr>",
+        "</tr>",
+        "<td>",
+        "</td>",
+        "<a href='/b/12'>",
+        "</a>",
+        "<font>",
+        "<table>",
+        "</table>",
+        "<tbody>",
+        "<base href='http://other.example/x/'>",
+        "&raquo;",
+        "&#0;",
+        "\x00",
+        "<script>",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "공지",
+        "<tr class='notice'>",
+        "<div class='xe_content'>",
+        "<img src='a.jpg'>",
+        "?document_srl=",
+        "&wr_id=",
+        "<td class='td_num2'>",
+        "]]>",
+        "<",
+        ">",
+    ]
+)
 
 
 def mangled_pages() -> st.SearchStrategy[str]:
@@ -46,8 +72,7 @@ def mangled_pages() -> st.SearchStrategy[str]:
         date=st.one_of(st.text(max_size=12), st.sampled_from(["25.02.05", "15:32", "3분 전"])),
     )
     pieces = st.lists(st.one_of(rows, fragments, st.text(max_size=20)), max_size=30)
-    return pieces.map(lambda p: "<html><body><div class='board_list'><table><tbody>"
-                      + "".join(p))
+    return pieces.map(lambda p: "<html><body><div class='board_list'><table><tbody>" + "".join(p))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,8 +80,13 @@ def mangled_pages() -> st.SearchStrategy[str]:
 def test_parser_never_crashes_and_every_post_has_an_id_and_url(html: str, preset: object) -> None:
     selectors = preset if preset is not CUSTOM else RHYMIX.merged({"row": "tr"})
     try:
-        posts = parse_list(html, url="http://board.example/b", selectors=selectors,  # type: ignore[arg-type]
-                           now=NOW, tz=SEOUL)
+        posts = parse_list(
+            html,
+            url="http://board.example/b",
+            selectors=selectors,  # type: ignore[arg-type]
+            now=NOW,
+            tz=SEOUL,
+        )
     except LayoutError:
         return
     assert posts, "an empty list must be a LayoutError"
