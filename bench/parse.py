@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, tzinfo
+from datetime import time as dtime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -172,6 +173,7 @@ def load_pages() -> list[PageSpec]:
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
+_LEADING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]")
 _DIGITS = re.compile(r"\d[\d,]*")
 
 
@@ -217,6 +219,7 @@ def _bs4_row(
     comment_node = _bs4_first(row, selectors.comments)
     digits = _DIGITS.search(_bs4_text(comment_node)) if comment_node is not None else None
     comments = int(digits.group().replace(",", "")) if digits else 0
+    comments = comments or _bs4_count_beside(link)
     if selectors.strip:
         title_node = copy.copy(title_node)  # a detached copy: the row stays intact
         for junk in title_node.select(", ".join(selectors.strip)):
@@ -249,13 +252,31 @@ def _bs4_row(
     )
 
 
+def _bs4_count_beside(link: Tag) -> int:
+    """A "(17)" or "[3]" printed right after the title link, in legacy skins."""
+    cell = link.parent
+    while cell is not None and cell.name not in ("td", "li", "tr", "div"):
+        cell = cell.parent
+    if cell is None:
+        return 0
+    match = _LEADING_COUNT.match(_bs4_text(cell).replace(_bs4_text(link), "", 1))
+    return int(match.group(1)) if match else 0
+
+
 def _bs4_date(row: Tag, selectors: Selectors, now: datetime, tz: tzinfo) -> datetime | None:
     node = _bs4_first(row, selectors.date)
     for cell in [node] if node is not None else list(reversed(row.select("td"))):
-        for candidate in (str(cell.get("title") or ""), _bs4_text(cell)):
-            when = parse_board_date(candidate, now, tz) if candidate else None
-            if when is not None:
-                return when
+        shown = parse_board_date(_bs4_text(cell), now, tz)
+        hint = str(cell.get("title") or "")
+        hinted = parse_board_date(hint, now, tz) if hint else None
+        if shown is None:
+            if hinted is not None:
+                return hinted
+            continue
+        # The title attribute only refines a date-only cell to the time of that same day.
+        if hinted is not None and hinted.date() == shown.date() and shown.time() == dtime(0):
+            return hinted
+        return shown
     return None
 
 

@@ -62,7 +62,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "scale_results.json"
@@ -147,7 +147,7 @@ class _RunningJob(logging.Filter):
             return True  # "was missed by", "maximum number of running instances": keep
         if not str(record.msg).startswith("Running job"):
             return False
-        job, run_time = record.args  # type: ignore[misc]
+        job, run_time = cast(tuple[Any, datetime], record.args)
         record.msg = f"@{record.created:.6f} sched={run_time.timestamp():.6f} job={job.id}"
         record.args = None
         return True
@@ -353,7 +353,7 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 
 def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from fakebot import DEFAULT_TOKEN, FakeBot
+    from fakebot import DEFAULT_TOKEN, FakeBot  # type: ignore[import-not-found]
 
     folder = Path(tempfile.mkdtemp(prefix=f"relay-scale-{n}-"))
     per_host = args.boards_per_host
@@ -371,8 +371,9 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
         env = dict(os.environ, RELAY_TELEGRAM_TOKEN=DEFAULT_TOKEN, PYTHONUNBUFFERED="1")
         if not args.cold:
             result["prewarm_s"] = _prewarm(folder, boards, args, bot.api_url, env, children)
-            print(f"  N={n}: state prewarmed by `relay once` in {result['prewarm_s']} s",
-                  flush=True)
+            print(
+                f"  N={n}: state prewarmed by `relay once` in {result['prewarm_s']} s", flush=True
+            )
         command = [sys.executable, str(Path(__file__).resolve()), "_relay", str(config)]
         if args.profile:
             command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
@@ -401,11 +402,13 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
         # the window starts once every board was polled and the first interval is over
         sample_until(min(warm_limit, t_relay + args.interval + 5))
         result["first_round_complete"] = len(log.first_polled) >= n
-        result["startup_rss_peak_mb"] = round(
-            max((s.rss_kb for s in samples), default=0) / 1024, 1)
+        result["startup_rss_peak_mb"] = round(max((s.rss_kb for s in samples), default=0) / 1024, 1)
         result["startup_cpu_pct"] = _cpu_pct(samples, samples[0].at if samples else 0)
-        print(f"  N={n}: all boards polled in {result['first_round_s']} s "
-              f"({len(log.first_polled)}/{n} boards); window {args.window:g} s...", flush=True)
+        print(
+            f"  N={n}: all boards polled in {result['first_round_s']} s "
+            f"({len(log.first_polled)}/{n} boards); window {args.window:g} s...",
+            flush=True,
+        )
 
         # --- the window: posts arrive, everything is sampled -----------------------------
         rate = min(1.0, n / 20)
@@ -532,7 +535,8 @@ def _window_figures(
     out["cpu_event_loop_thread_pct"] = _cpu_pct(window, w_start, main=True)
     if out["cpu_mean_pct"] is not None and out["cpu_event_loop_thread_pct"] is not None:
         out["cpu_other_threads_pct"] = round(
-            out["cpu_mean_pct"] - out["cpu_event_loop_thread_pct"], 1)
+            out["cpu_mean_pct"] - out["cpu_event_loop_thread_pct"], 1
+        )
     # the busiest stretch of 10 s, to show bursts the mean hides
     peaks = [
         100 * (b.cpu - a.cpu) / (b.at - a.at)
@@ -611,26 +615,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="bench/scale.py",
         description="`relay run` against N simulated boards: CPU, RSS, poll lag, latency.",
     )
-    parser.add_argument("--boards", default="1,10,100,1000,10000",
-                        help="board counts, comma-separated (default %(default)s)")
+    parser.add_argument(
+        "--boards",
+        default="1,10,100,1000,10000",
+        help="board counts, comma-separated (default %(default)s)",
+    )
     parser.add_argument("--interval", type=float, default=60.0, help="poll interval, seconds")
-    parser.add_argument("--window", type=float, default=None,
-                        help="measurement window, seconds (default 3 intervals)")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="measurement window, seconds (default 3 intervals)",
+    )
     parser.add_argument("--boards-per-host", type=int, default=20)
-    parser.add_argument("--host-delay", type=float, default=0.2,
-                        help="[relay] host_delay (the relay's default is 1.0)")
+    parser.add_argument(
+        "--host-delay",
+        type=float,
+        default=0.2,
+        help="[relay] host_delay (the relay's default is 1.0)",
+    )
     parser.add_argument("--sim-procs", type=int, default=1, help="simulator processes")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
-    parser.add_argument("--warmup-timeout", type=float, default=None,
-                        help="cold-start bound, seconds, plus 0.06 s per board "
-                             "(default 3 intervals)")
-    parser.add_argument("--cold", action="store_true",
-                        help="no prewarm: `relay run` starts on an empty state (slow at 10,000)")
+    parser.add_argument(
+        "--warmup-timeout",
+        type=float,
+        default=None,
+        help="cold-start bound, seconds, plus 0.06 s per board (default 3 intervals)",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no prewarm: `relay run` starts on an empty state (slow at 10,000)",
+    )
     parser.add_argument("--prewarm-timeout", type=float, default=900.0)
-    parser.add_argument("--profile", metavar="FILE",
-                        help="run the relay under cProfile, writing FILE (use with one N)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 10 boards, 10 s interval, 20 s window")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the relay under cProfile, writing FILE (use with one N)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 10 boards, 10 s interval, 20 s window"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--out", type=Path, default=RESULTS,
                         help="results JSON (default bench/scale_results.json; "
@@ -658,8 +683,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "command": "bench/scale.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },  # fmt: skip
         "runs": [],
     }
     try:

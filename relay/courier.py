@@ -195,6 +195,11 @@ class Pacer:
             )
         return windows
 
+    def delay(self, chat: str) -> float:
+        """Seconds until a message to `chat` would fit every limit (0: now); books nothing."""
+        now = self._clock()
+        return max(window.delay(now) for window in self._windows(chat))
+
     async def acquire(self, chat: str) -> None:
         windows = self._windows(chat)
         while True:
@@ -255,6 +260,11 @@ class Courier:
         tb: TracebackType | None,
     ) -> None:
         await self._request.shutdown()
+
+    def pace_delay(self, chat: str) -> float:
+        """Seconds before a message to `chat` may go (pacing or a flood wait); 0 when now."""
+        flood = self._flood_until.get(chat, 0.0) - time.monotonic()
+        return max(flood, self._pacer.delay(chat), 0.0)
 
     async def check(self) -> str:
         """The bot's username, proving the token works. PermanentDeliveryError if it does not."""

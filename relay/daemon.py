@@ -152,14 +152,17 @@ class Service:
         """Send as soon as deliveries exist; re-check now and then for due retries."""
         while not self.stopping.is_set():
             self.wake_deliverer.clear()
+            pause = 5.0
             try:
-                await self.deliverer.drain()
+                report = await self.deliverer.drain()
                 counts = await asyncio.to_thread(self.store.delivery_counts)
                 self.metrics.set_pending({b: n for (b, s), n in counts.items() if s == "pending"})
+                if report.next_due is not None:
+                    pause = min(pause, max(0.05, report.next_due))
             except (DeliveryError, StateError) as e:
                 log.error("delivery worker: %s", e)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5.0):
+                async with asyncio.timeout(pause):
                     await self.wake_deliverer.wait()
 
     # --- health, reload, stop -----------------------------------------------------------

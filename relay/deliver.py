@@ -36,13 +36,17 @@ BACKOFF_CAP = 1800.0  # never wait longer than this between two tries (unless Te
 class Sender(Protocol):
     async def send(self, msg: OutgoingMessage) -> int: ...
 
+    def pace_delay(self, chat: str) -> float: ...
+
 
 class DryRunSender:
     """Prints each message instead of sending it; deliveries stay pending (nothing was sent)."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
-        self.printed: set[tuple[str, str]] = set()
+
+    def pace_delay(self, chat: str) -> float:
+        return 0.0
 
     async def send(self, msg: OutgoingMessage) -> int:
         out = self._out or sys.stdout
@@ -60,6 +64,7 @@ class DrainReport:
     sent: int = 0
     failed: int = 0
     deferred: int = 0  # still pending at the end (flood limits, backoff, deadline)
+    next_due: float | None = None  # seconds until the next pending delivery may go
     errors: list[str] = field(default_factory=list)
 
 
@@ -111,6 +116,7 @@ class Deliverer:
                 await self._deliver(due, report)
                 continue
             report.deferred = len(pending)
+            report.next_due = wait
             if wait is None or deadline is None or loop.time() + wait > deadline:
                 return report
             await asyncio.sleep(max(0.05, wait))
@@ -132,9 +138,13 @@ class Deliverer:
                         delivery.board_id,
                     )
                 continue
+            wait = 0.0
             if delivery.not_before is not None and delivery.not_before > now:
-                blocked.add(delivery.chat)
                 wait = (delivery.not_before - now).total_seconds()
+            # Telegram's pace (20 a minute per channel): wait for this chat, serve the others.
+            wait = max(wait, self._sender.pace_delay(delivery.chat))
+            if wait > 0:
+                blocked.add(delivery.chat)
                 soonest = wait if soonest is None else min(soonest, wait)
                 continue
             return delivery, None

@@ -247,9 +247,31 @@ async def test_per_chat_pace_is_about_one_message_a_second(
 ) -> None:
     rig = Rig(tmp_path, fakebot, [board_entry(news, "@news")])
     await first_poll_then_add(rig, news, ["1", "2", "3"])
-    await rig.drain(pace=Pace(per_chat_interval=0.3, group_max=0, bot_max=0))
+    await rig.drain(deadline=5, pace=Pace(per_chat_interval=0.3, group_max=0, bot_max=0))
     times = [m.time for m in fakebot.messages]
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.28
+
+
+async def test_a_channel_at_its_minute_limit_does_not_hold_up_other_chats(
+    tmp_path: Path, sim: BoardSimulator, news: SimBoard, fakebot: Any
+) -> None:
+    other = sim.add_board("other", "gnuboard")
+    other.add_post("x", "x", "<p>x</p>")
+    rig = Rig(tmp_path, fakebot, [board_entry(news, "@news"), board_entry(other, "@other")])
+    await rig.poll()
+    for i in range(3):
+        news.add_post(f"채널 {i}", "x", "<p>x</p>")
+    await rig.poll()
+    other.add_post("기다리지 않는다", "x", "<p>x</p>")
+    await rig.poll()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    report = await rig.drain(deadline=3, pace=Pace(per_chat_interval=0, group_max=2,
+                                                   group_period=60, bot_max=0))
+    assert loop.time() - started < 2  # a 60 s wait for @news is beyond the deadline
+    assert [m.chat_id for m in fakebot.messages] == ["@news", "@news", "@other"]
+    assert report.deferred == 1
+    assert [d.chat for d in rig.store.pending_deliveries()] == ["@news"]
 
 
 async def test_backoff_grows_and_is_capped() -> None:
