@@ -18,9 +18,9 @@ the sketchbook5 and Gnuboard 4 pages of tests/corpus/ when they exist.
 The BeautifulSoup side is a port of parse.py's list reading: the preset's CSS selectors (run by
 soupsieve), the same id regexes, fallbacks and date parser. Before anything is timed, both sides
 parse every page and must give equal posts (every Post field); a mismatch is printed and the
-run exits 1. The three parsers are timed interleaved (one call of each per round) so a change
-in machine load hits them alike; wall time per call with time.perf_counter_ns, after a warm-up,
-garbage collector on as in production. Figures are the median and 95th percentile in µs.
+run exits 1. The three parsers are timed in interleaved blocks of calls (see `measure`): wall
+time per call with time.perf_counter_ns, after a warm-up, garbage collector on as in
+production. Figures are the median and 95th percentile in µs.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ HOST = "https://ranknews.example"
 TARGET_US = 1000.0  # < 1 ms per list page
 TARGET_RATIO = 10.0  # >= 10x faster than bs4 + html.parser
 PARSERS = ("selectolax", "bs4_html_parser", "bs4_lxml")
+BLOCK = 10  # timed calls of one parser in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,19 +387,27 @@ def _summary(samples_ns: list[int]) -> dict[str, float]:
     return {"median_us": statistics.median(ordered) / 1000, "p95_us": p95 / 1000}
 
 
-def measure(calls: dict[str, Callable[[], object]], iterations: int) -> dict[str, dict[str, float]]:
-    """Per-call wall time of each call, interleaved round by round, after a warm-up."""
+def measure(
+    calls: dict[str, Callable[[], object]], iterations: int, block: int = BLOCK
+) -> dict[str, dict[str, float]]:
+    """Per-call wall time of each call, after a warm-up, in interleaved blocks.
+
+    Blocks of `block` calls of one parser take turns, so a change in machine load hits every
+    parser alike; each block starts after gc.collect() so that no parser pays for collecting
+    another's garbage (a bs4 tree is full of reference cycles) while each pays for its own.
+    """
     for _ in range(max(5, iterations // 10)):
         for call in calls.values():
             call()
-    gc.collect()
     samples: dict[str, list[int]] = {name: [] for name in calls}
     clock = time.perf_counter_ns
-    for _ in range(iterations):
+    while len(samples[next(iter(calls))]) < iterations:
         for name, call in calls.items():
-            start = clock()
-            call()
-            samples[name].append(clock() - start)
+            gc.collect()
+            for _ in range(min(block, iterations - len(samples[name]))):
+                start = clock()
+                call()
+                samples[name].append(clock() - start)
     return {name: _summary(values) for name, values in samples.items()}
 
 

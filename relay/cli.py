@@ -213,7 +213,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     store = Store(config.state)
     try:
-        report, healthy = board_report(config, store, utc_now())
+        states = store.board_states(b.id for b in config.boards)
+        report, healthy = board_report(config, states, utc_now())
     finally:
         store.close()
     print(report)

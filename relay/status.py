@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from relay.config import Config
 from relay.report import table, when
-from relay.store import Store
+
+if TYPE_CHECKING:
+    from relay.store import BoardState
 
 STALE_INTERVALS = 3
 
@@ -59,9 +62,8 @@ def board_health(
     return result
 
 
-def board_report(config: Config, store: Store, now: datetime) -> tuple[str, bool]:
+def board_report(config: Config, states: list[BoardState], now: datetime) -> tuple[str, bool]:
     """The per-board table of `relay status`, and whether every board is healthy."""
-    states = store.board_states(b.id for b in config.boards)
     health = board_health(
         config,
         {s.board_id: s.last_success for s in states},

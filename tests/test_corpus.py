@@ -16,10 +16,16 @@ from relay.parse import canonical_post_url, parse_article, parse_list
 from relay.text import decode_html
 
 CORPUS = Path(__file__).parent / "corpus"
-LISTS = sorted(p.stem.removesuffix(".expected") for p in CORPUS.glob("*.expected.json")
-               if "posts" in json.loads(p.read_text(encoding="utf-8")))
-ARTICLES = sorted(p.stem.removesuffix(".expected") for p in CORPUS.glob("*.expected.json")
-                  if "body_contains" in json.loads(p.read_text(encoding="utf-8")))
+LISTS = sorted(
+    p.stem.removesuffix(".expected")
+    for p in CORPUS.glob("*.expected.json")
+    if "posts" in json.loads(p.read_text(encoding="utf-8"))
+)
+ARTICLES = sorted(
+    p.stem.removesuffix(".expected")
+    for p in CORPUS.glob("*.expected.json")
+    if "body_contains" in json.loads(p.read_text(encoding="utf-8"))
+)
 
 
 def load(name: str) -> tuple[str, dict[str, Any]]:
@@ -29,8 +35,13 @@ def load(name: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_the_corpus_has_every_engine_case() -> None:
-    assert {"rhymix_default", "rhymix_long_urls", "sketchbook5", "gnuboard5_basic",
-            "gnuboard4_cp949"} <= set(LISTS)
+    assert {
+        "rhymix_default",
+        "rhymix_long_urls",
+        "sketchbook5",
+        "gnuboard5_basic",
+        "gnuboard4_cp949",
+    } <= set(LISTS)
     assert {"rhymix_article", "gnuboard5_article"} <= set(ARTICLES)
 
 
@@ -38,12 +49,24 @@ def test_the_corpus_has_every_engine_case() -> None:
 def test_list_page_parses_to_the_posts_a_reader_sees(name: str) -> None:
     html, expected = load(name)
     tz = ZoneInfo(expected["timezone"])
-    posts = parse_list(html, url=expected["url"], selectors=PRESETS[expected["engine"]],
-                       now=datetime.fromisoformat(expected["now"]), tz=tz)
+    posts = parse_list(
+        html,
+        url=expected["url"],
+        selectors=PRESETS[expected["engine"]],
+        now=datetime.fromisoformat(expected["now"]),
+        tz=tz,
+    )
     got = [
-        {"id": p.id, "number": p.number, "title": p.title, "url": p.url, "author": p.author,
-         "published": p.published.isoformat() if p.published else None, "notice": p.notice,
-         "comments": p.comments}
+        {
+            "id": p.id,
+            "number": p.number,
+            "title": p.title,
+            "url": p.url,
+            "author": p.author,
+            "published": p.published.isoformat() if p.published else None,
+            "notice": p.notice,
+            "comments": p.comments,
+        }
         for p in posts
     ]
     # Post URLs lose list state (page=, search) so that one post has one URL.
@@ -63,14 +86,16 @@ def test_cp949_page_is_decoded_from_its_bytes() -> None:
 @pytest.mark.parametrize("name", ARTICLES)
 def test_article_excerpt_keeps_the_body_and_drops_the_noise(name: str) -> None:
     html, expected = load(name)
-    article = parse_article(html, url=expected["url"], selectors=PRESETS[expected["engine"]],
-                            excerpt_chars=3000)
+    article = parse_article(
+        html, url=expected["url"], selectors=PRESETS[expected["engine"]], excerpt_chars=3000
+    )
     for text in expected["body_contains"]:
         assert text in article.text
     for text in expected["body_excludes"]:
         assert text not in article.text
     assert article.image == expected["image"]
-    short = parse_article(html, url=expected["url"], selectors=PRESETS[expected["engine"]],
-                          excerpt_chars=50)
+    short = parse_article(
+        html, url=expected["url"], selectors=PRESETS[expected["engine"]], excerpt_chars=50
+    )
     assert len(short.excerpt) <= 50 and short.excerpt.endswith("…")
     assert " ".join(article.text.split()).startswith(short.excerpt[:-1].rstrip())

@@ -53,7 +53,12 @@ def test_kill_9_at_random_points_loses_nothing(
     path = write_config(
         tmp_path,
         [{"id": "news", "url": board.list_url, "chat": "@news", "max_pages": 10, "interval": "1s"}],
-        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0.2, "group_per_minute": 0, "drain_timeout": "20s"},
+        telegram={
+            "api_url": fakebot.api_url,
+            "per_chat_interval": 0.2,
+            "group_per_minute": 0,
+            "drain_timeout": "20s",
+        },
     )
     first = run_relay("once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN})
     assert first.returncode == 0, first.stderr

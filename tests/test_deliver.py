@@ -266,8 +266,9 @@ async def test_a_channel_at_its_minute_limit_does_not_hold_up_other_chats(
     await rig.poll()
     loop = asyncio.get_running_loop()
     started = loop.time()
-    report = await rig.drain(deadline=3, pace=Pace(per_chat_interval=0, group_max=2,
-                                                   group_period=60, bot_max=0))
+    report = await rig.drain(
+        deadline=3, pace=Pace(per_chat_interval=0, group_max=2, group_period=60, bot_max=0)
+    )
     assert loop.time() - started < 2  # a 60 s wait for @news is beyond the deadline
     assert [m.chat_id for m in fakebot.messages] == ["@news", "@news", "@other"]
     assert report.deferred == 1
