@@ -88,7 +88,7 @@ class Deliverer:
         on_sent: Callable[[str], None] = lambda board_id: None,
         on_failed: Callable[[str], None] = lambda board_id: None,
     ) -> None:
-        self.config = config
+        self.config = config  # the setter also indexes the board ids
         self._store = store
         self._sender = sender
         self._now = now
@@ -97,6 +97,15 @@ class Deliverer:
         self._on_failed = on_failed
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
         self._warned_boards: set[str] = set()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+        self._board_ids = frozenset(b.id for b in config.boards)
 
     async def drain(self, deadline: float | None = None) -> DrainReport:
         """Send every pending delivery that is due; wait for those due before `deadline`.
@@ -130,7 +139,7 @@ class Deliverer:
         for delivery in pending:
             if delivery.chat in blocked:
                 continue  # an older post of this chat waits: keep the chat's order
-            if delivery.board_id not in {b.id for b in self.config.boards}:
+            if delivery.board_id not in self._board_ids:
                 if delivery.board_id not in self._warned_boards:
                     self._warned_boards.add(delivery.board_id)
                     log.warning(

@@ -76,7 +76,9 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=5,
             transport=transport,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # Few requests are ever in flight (the callers bound them); a small pool keeps
+            # httpcore's per-event bookkeeping cheap.
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
         self._deadline = timeout
         self._max_bytes = max_bytes
