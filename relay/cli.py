@@ -109,7 +109,7 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from relay import DEFAULT_USER_AGENT
-    from relay.engines import PRESETS
+    from relay.engines import PRESETS, SELECTOR_KEYS
     from relay.parse import check_selectors
     from relay.preview import preview_page
     from relay.text import decode_html
@@ -117,9 +117,9 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     overrides: dict[str, str | tuple[str, ...]] = {}
     for item in args.selector or []:
         key, sep, value = item.partition("=")
-        if not sep or key not in _SELECTOR_KEYS:
+        if not sep or key not in SELECTOR_KEYS:
             raise ConfigError(
-                f'--selector "{item}": use KEY=CSS with KEY one of {", ".join(_SELECTOR_KEYS)}'
+                f'--selector "{item}": use KEY=CSS with KEY one of {", ".join(SELECTOR_KEYS)}'
             )
         overrides[key] = value
     selectors = PRESETS[args.engine].merged(overrides)
@@ -142,21 +142,6 @@ async def cmd_preview(args: argparse.Namespace) -> int:
         print(line)
     return EXIT_OK
 
-
-_SELECTOR_KEYS = (
-    "row",
-    "link",
-    "number",
-    "title",
-    "author",
-    "date",
-    "notice",
-    "comments",
-    "body",
-    "strip",
-    "id_pattern",
-    "page_param",
-)
 
 
 # --- once, status, retry -------------------------------------------------------------------

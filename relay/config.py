@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,7 +41,20 @@ def _duration(value: object) -> float:
     return parse_duration(value)
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f'"{value}" is not an http(s) URL')
+    return value
+
+
+def _zone_name(value: str) -> str:
+    _zone(value)
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class _Strict(BaseModel):
@@ -52,7 +66,7 @@ class RelaySection(_Strict):
     feeds_dir: Path = Path("feeds")
     interval: Duration = 120.0
     user_agent: str = DEFAULT_USER_AGENT
-    timezone: str = "Asia/Seoul"
+    timezone: ZoneName = "Asia/Seoul"
     admin_chat: str | None = None  # alarms when a board breaks and recovers
     alarm_after: int = Field(default=3, ge=1)  # consecutive failures before an alarm
     concurrency: int = Field(default=8, ge=1)  # boards polled at once
@@ -60,15 +74,9 @@ class RelaySection(_Strict):
     timeout: Duration = 30.0  # whole-request deadline
     max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        _zone(value)
-        return value
-
 
 class TelegramSection(_Strict):
-    api_url: str = "https://api.telegram.org"
+    api_url: HttpUrl = "https://api.telegram.org"
     token_file: Path | None = None
     drain_timeout: Duration = 300.0
     dry_run: bool = False
@@ -76,13 +84,6 @@ class TelegramSection(_Strict):
     per_chat_interval: float = Field(default=1.0, ge=0)  # seconds between messages to a chat
     group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
     bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
-
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f'"{value}" is not an http(s) URL')
-        return value.rstrip("/")
 
 
 class HttpSection(_Strict):
@@ -128,14 +129,14 @@ class SelectorsSection(_Strict):
 
 class BoardSection(_Strict):
     id: str
-    url: str
+    url: HttpUrl
     engine: Literal["rhymix", "xe", "gnuboard", "custom"] = "rhymix"
     title: str | None = None
     interval: Duration | None = None
     feed: str | None = None
     feed_url: str | None = None  # where the feed is served publicly: the Atom self link
     language: str = "ko"
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     chat: str | int | None = None
     excerpt_chars: int = Field(default=200, ge=0, le=3000)
     backfill: int = Field(default=0, ge=0)
@@ -153,20 +154,6 @@ class BoardSection(_Strict):
     def _slug(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9_-]+", value):
             raise ValueError(f'"{value}" must be lowercase letters, digits, "_" or "-"')
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f'"{value}" is not an http(s) URL')
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            _zone(value)
         return value
 
     @field_validator("feed")
@@ -221,7 +208,7 @@ class Board:
     """One board, everything resolved: defaults applied, preset merged, paths absolute."""
 
     id: str
-    url: str
+    url: HttpUrl
     engine: str
     title: str
     interval: float  # seconds
@@ -436,7 +423,7 @@ def _resolve(parsed: ConfigFile, path: Path) -> Config:
         host_delay=relay.host_delay,
         timeout=relay.timeout,
         max_page_bytes=relay.max_page_bytes,
-        api_url=parsed.telegram.api_url,
+        api_url=parsed.telegram.api_url.rstrip("/"),
         token_file=None if token_file is None else _absolute(token_file, folder, expand=True),
         drain_timeout=parsed.telegram.drain_timeout,
         dry_run=parsed.telegram.dry_run,

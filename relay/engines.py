@@ -49,6 +49,7 @@ class Selectors:
 
 
 SELECTOR_KEYS = tuple(f.name for f in fields(Selectors) if f.name != "page_style")
+CSS_KEYS = tuple(k for k in SELECTOR_KEYS if k not in ("id_pattern", "page_param"))
 
 # Elements no reader sees: screen-reader-only labels (Gnuboard's "새글", "댓글"), the
 # Gnuboard sideview member menu, scripts. Removed from every row before reading text.

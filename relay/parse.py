@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from relay.engines import HIDDEN, Selectors
+from relay.engines import CSS_KEYS, HIDDEN, Selectors
 from relay.errors import LayoutError
 from relay.models import Article, Post
 from relay.text import excerpt, fold_whitespace, parse_board_date
@@ -141,18 +141,7 @@ def canonical_post_url(url: str) -> str:
 def check_selectors(selectors: Selectors) -> None:
     """Raise ValueError naming the key of a selector or pattern that cannot be used."""
     probe = LexborHTMLParser("<html><body><p>x</p></body></html>")
-    for key in (
-        "row",
-        "link",
-        "number",
-        "title",
-        "author",
-        "date",
-        "notice",
-        "comments",
-        "body",
-        "strip",
-    ):
+    for key in CSS_KEYS:
         for selector in getattr(selectors, key):
             try:
                 probe.css(selector)
