@@ -18,7 +18,14 @@ from typing import Any
 
 from relay import __version__
 from relay.config import Config, default_config_path, load_config, load_token
-from relay.errors import ConfigError, DeliveryError, FetchError, LayoutError, StateError
+from relay.errors import (
+    ConfigError,
+    DeliveryError,
+    FetchError,
+    LayoutError,
+    StateError,
+    TransientDeliveryError,
+)
 from relay.fetch import Fetcher
 from relay.logs import add_secret, setup_logging
 
@@ -41,8 +48,14 @@ def make_fetcher(config: Config) -> Fetcher:
 
 
 @contextlib.asynccontextmanager
-async def open_sender(config: Config, *, dry_run: bool) -> AsyncIterator[object]:
-    """The courier (or the dry-run printer). A wrong token fails here, at start."""
+async def open_sender(
+    config: Config, *, dry_run: bool, strict: bool = True
+) -> AsyncIterator[object]:
+    """The courier (or the dry-run printer). A wrong token fails here, at start.
+
+    With `strict=False` (the service), a Telegram that cannot be reached right now is only
+    a warning: feeds go on, and deliveries wait in the queue until it answers.
+    """
     from relay.deliver import DryRunSender
 
     if dry_run or not config.sends:
@@ -58,8 +71,14 @@ async def open_sender(config: Config, *, dry_run: bool) -> AsyncIterator[object]
         bot_max=config.bot_per_second,
     )
     async with Courier(token, config.api_url, pace=pace) as courier:
-        name = await courier.check()
-        log.info("telegram bot @%s ready", name)
+        try:
+            name = await courier.check()
+        except TransientDeliveryError as e:
+            if strict:
+                raise
+            log.warning("telegram not reachable at start (%s): deliveries wait for it", e)
+        else:
+            log.info("telegram bot @%s ready", name)
         yield courier
 
 
@@ -141,7 +160,6 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     for line in preview_page(decoded.text, url=page.url, selectors=selectors, now=utc_now(), tz=tz):
         print(line)
     return EXIT_OK
-
 
 
 # --- once, status, retry -------------------------------------------------------------------

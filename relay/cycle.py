@@ -145,8 +145,14 @@ async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -
 def _parse(
     body: bytes, content_type: str | None, url: str, board: Board, now: datetime
 ) -> list[Post]:
+    """The posts of one list page. A page without rows names the board in its error."""
     decoded = decode_html(body, content_type)
-    return parse_list(decoded.text, url=url, selectors=board.selectors, now=now, tz=board.timezone)
+    try:
+        return parse_list(
+            decoded.text, url=url, selectors=board.selectors, now=now, tz=board.timezone
+        )
+    except LayoutError as e:
+        raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
 
 
 async def _article(fetcher: Fetcher, board: Board, post: Post | StoredPost) -> Article | None:

@@ -263,7 +263,9 @@ async def run_service(
             from relay.cli import make_fetcher, open_sender
 
             fetcher = await stack.enter_async_context(make_fetcher(config))
-            sender = await stack.enter_async_context(open_sender(config, dry_run=dry_run))
+            sender = await stack.enter_async_context(
+                open_sender(config, dry_run=dry_run, strict=False)
+            )
             service = Service(config, store, fetcher, sender, dry_run=dry_run)  # type: ignore[arg-type]
             if isinstance(sender, DryRunSender):
                 log.info("dry run: messages are printed, not sent")

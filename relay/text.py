@@ -107,7 +107,9 @@ _SPACE = re.compile(r"\s+")
 
 def fold_whitespace(text: str) -> str:
     """Runs of whitespace (including &nbsp; = \\xa0 and zero-width spaces) become one space."""
-    return _SPACE.sub(" ", text.replace("\u200b", " ").replace("\ufeff", " ")).strip()
+    if "\u200b" in text or "\ufeff" in text:
+        text = text.replace("\u200b", " ").replace("\ufeff", " ")
+    return " ".join(text.split())  # str.split() knows \xa0 and every Unicode space
 
 
 def excerpt(text: str, limit: int) -> str:

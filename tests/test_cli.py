@@ -117,3 +117,30 @@ def test_demo_runs_the_whole_pipeline_on_the_embedded_board(tmp_path: Path) -> N
     assert "데모:" in result.stdout  # a post added while it ran was announced
     feed = assert_valid_atom((tmp_path / "demo" / "feeds" / "demo.atom").read_bytes())
     assert len(feed.entries) >= 22
+
+
+def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relay", "demo", "--dir", str(tmp_path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "RELAY_TELEGRAM_TOKEN"},
+    )
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 20
+    for line in process.stdout:
+        lines.append(line)
+        if "dry run: to @demo_channel" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=15)
+    assert process.returncode == 0, "".join(lines) + out
+    assert "stopped" in out and "Traceback" not in out

@@ -221,6 +221,7 @@ async def test_zero_row_page_is_a_layout_failure_then_recovery(
     failed = await rig.poll("news")
     assert not failed.ok and failed.reason == "layout"
     assert "row selector" in failed.error and board.list_url in failed.error
+    assert failed.error.startswith("board news: ")
     after = rig.store.board_state("news")
     assert after.failures == 1 and after.etag == state.etag and after.body_hash == state.body_hash
     assert rig.announced("news") == []

@@ -295,3 +295,39 @@ def test_board_backoff_skips_fires_until_due_and_resets_on_success() -> None:
     assert backoff.due(fires[-1] + timedelta(minutes=60))
     backoff.succeeded()
     assert backoff.due(fires[-1]) and backoff.failures == 0
+
+
+def test_telegram_down_at_start_does_not_stop_the_feeds(tmp_path: Path, news: SimBoard) -> None:
+    port = free_port()
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": news.list_url, "chat": "@news", "interval": "1s"}],
+        telegram={"api_url": "http://127.0.0.1:9"},  # nothing listens there
+        http={"listen": f"127.0.0.1:{port}"},
+    )
+    running = Running(path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(
+            lambda: (r := _get(base + "/feeds/news.atom")) and r.status_code == 200,
+            what="the feed while Telegram is unreachable",
+        )
+        assert "telegram not reachable at start" in running.log
+    finally:
+        running.kill()
+
+
+def test_wrong_token_stops_the_service_at_start(
+    tmp_path: Path, news: SimBoard, fakebot: Any
+) -> None:
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": news.list_url, "chat": "@news"}],
+        telegram={"api_url": fakebot.api_url},
+    )
+    running = Running(path, env={"RELAY_TELEGRAM_TOKEN": "1:wrong-token-wrong-token-wrong"})
+    try:
+        assert running.process.wait(timeout=20) == 1
+        assert "token was rejected" in running.log and "wrong-token" not in running.log
+    finally:
+        running.kill()

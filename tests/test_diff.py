@@ -211,3 +211,18 @@ def test_every_new_id_is_announced_exactly_once_whatever_the_deletes_and_shifts(
     announced, added, unseen_deleted = simulate(bounded, page_size=10, max_pages=5)
     assert len(announced) == len(set(announced)), "an id was announced twice"
     assert {int(i) for i in announced} == added - unseen_deleted
+
+
+def test_page_urls_per_engine() -> None:
+    from relay.engines import CUSTOM, GNUBOARD, RHYMIX, page_url
+
+    assert page_url("https://s.kr/ranknews", 3, RHYMIX) == "https://s.kr/ranknews/page/3"
+    assert page_url("https://s.kr/index.php?mid=news", 2, RHYMIX) == (
+        "https://s.kr/index.php?mid=news&page=2"
+    )
+    assert page_url("https://s.kr/bbs/board.php?bo_table=free&page=1", 4, GNUBOARD) == (
+        "https://s.kr/bbs/board.php?bo_table=free&page=4"
+    )
+    assert page_url("https://s.kr/list", 1, CUSTOM) == "https://s.kr/list"
+    custom = CUSTOM.merged({"page_param": "p"})
+    assert page_url("https://s.kr/list?x=1", 2, custom) == "https://s.kr/list?x=1&p=2"

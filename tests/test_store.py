@@ -1,0 +1,80 @@
+"""The state file: numbered migrations, refusing a newer schema, one transaction per poll."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from relay.errors import StateError
+from relay.models import Article, Post
+from relay.store import NewPost, StateLock, Store
+
+NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
+
+
+def record(store: Store, *posts: Post, announce: bool = True) -> None:
+    store.record_poll(
+        "b",
+        now=NOW,
+        new=[NewPost(p, Article("e", "t"), announce) for p in posts],
+        retitled=[],
+        baseline="1",
+        chats=["@c"],
+        etag=None,
+        last_modified=None,
+        body_hash="h",
+    )
+
+
+def test_new_file_gets_the_latest_schema_and_reopens(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    record(store, Post("1", "http://b/1", "하나"))
+    store.close()
+    version = sqlite3.connect(tmp_path / "state.db").execute("PRAGMA user_version").fetchone()
+    assert version[0] >= 1
+    reopened = Store(tmp_path / "state.db")
+    assert reopened.board_state("b").first_poll == NOW
+    assert [d.post_id for d in reopened.pending_deliveries()] == ["1"]
+
+
+def test_a_newer_schema_is_refused_not_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StateError, match="newer than this relay knows"):
+        Store(path)
+
+
+def test_a_poll_is_recorded_whole_or_not_at_all(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    record(store, Post("1", "http://b/1", "하나"))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_poll(
+            "b",
+            now=NOW,
+            new=[NewPost(Post("2", "http://b/2", "둘"), None, True)],
+            retitled=[Post("1", "http://b/1", None)],  # type: ignore[arg-type]
+            baseline="1",
+            chats=["@c"],
+            etag="new",
+            last_modified=None,
+            body_hash="new",
+        )
+    assert set(store.posts("b", ["1", "2"])) == {"1"}
+    assert [d.post_id for d in store.pending_deliveries()] == ["1"]
+    assert store.board_state("b").body_hash == "h"
+
+
+def test_state_lock_allows_one_holder(tmp_path: Path) -> None:
+    first = StateLock(tmp_path / "state.db")
+    first.acquire()
+    with pytest.raises(StateError, match="only one relay"):
+        StateLock(tmp_path / "state.db").acquire()
+    first.release()
+    second = StateLock(tmp_path / "state.db")
+    second.acquire()
+    second.release()
