@@ -174,6 +174,8 @@ async def _retry_articles(board: Board, fetcher: Fetcher, store: Store) -> None:
         article = await _article(fetcher, board, post)
         if article is not None:
             await asyncio.to_thread(store.set_article, board.id, post.id, article)
+        else:
+            await asyncio.to_thread(store.article_failed, board.id, post.id)
 
 
 def feed_info(board: Board) -> FeedInfo:

@@ -81,9 +81,7 @@ def plan_poll(
             frozenset(p.id for p in regular[len(regular) - backfill :]) if backfill else frozenset()
         )
     else:
-        announce = frozenset(
-            p.id for p in new if baseline is None or id_sort_key(p.id) >= id_sort_key(baseline)
-        )
+        announce = frozenset(p.id for p in new if not _is_history(p.id, baseline))
     warning = ""
     if (
         not first_poll
@@ -92,6 +90,14 @@ def plan_poll(
     ):
         warning = _missing_warning(pages[-1], max_pages, newest_known_number)
     return PollPlan(tuple(new), announce, retitled, baseline, warning)
+
+
+def _is_history(post_id: str, baseline: str | None) -> bool:
+    """Older than everything the first poll saw. Only numeric ids can be ordered by age:
+    for any other id scheme nothing is history, so nothing new is ever held back."""
+    if baseline is None or not (post_id.isdigit() and baseline.isdigit()):
+        return False
+    return int(post_id) < int(baseline)
 
 
 def _missing_warning(last_page: Sequence[Post], max_pages: int, newest_known: int | None) -> str:

@@ -222,7 +222,9 @@ class _Page:
         )
 
     def _post_link(self, row: LexborNode) -> tuple[LexborNode | None, str | None, str]:
-        """The first link (preset's link selectors first, then any) whose href has an id."""
+        """The post's link: the first the preset's link selectors find whose href has an id;
+        else the first such link that has text (a gallery's thumbnail link has none)."""
+        bare: tuple[LexborNode, str, str] | None = None
         for selector in (*self.link, "a[href]"):
             for anchor in row.css(selector):
                 href = (anchor.attributes.get("href") or "").strip()
@@ -230,9 +232,12 @@ class _Page:
                     continue
                 url = self._resolve(href)
                 found = post_id(url, self.patterns)
-                if found:
+                if not found:
+                    continue
+                if selector != "a[href]" or (anchor.text(deep=True) or "").strip():
                     return anchor, found, url
-        return None, None, ""
+                bare = bare or (anchor, found, url)
+        return bare if bare is not None else (None, None, "")
 
     def _resolve(self, href: str) -> str:
         """urljoin, with the common cases done directly (urljoin costs ~15 µs a row)."""
@@ -272,10 +277,13 @@ def _row_date(
     row: LexborNode, date_selectors: tuple[str, ...], now: datetime, tz: tzinfo
 ) -> datetime | None:
     node = _first(row, date_selectors)
-    nodes = [node] if node is not None else list(reversed(row.css("td")))
+    if node is not None:
+        nodes = [node]
+    else:  # no date selector hit: a <time>, else any cell or small element, last first
+        nodes = row.css("time") + list(reversed(row.css("td") or row.css("span, em, small, p")))
     for cell in nodes:
         shown = parse_board_date(_text(cell), now, tz)
-        hint = cell.attributes.get("title") or ""
+        hint = cell.attributes.get("datetime") or cell.attributes.get("title") or ""
         hinted = parse_board_date(hint, now, tz) if hint else None
         if shown is None:
             if hinted is not None:

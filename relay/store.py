@@ -80,7 +80,14 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_pending ON deliveries (status, seq);
     CREATE INDEX deliveries_by_board ON deliveries (board_id, status);
     """,
+    # 2: count article fetch attempts, so a board whose articles need a login is not asked
+    # for the same pages on every poll forever
+    """
+    ALTER TABLE posts ADD COLUMN article_tries INTEGER NOT NULL DEFAULT 0;
+    UPDATE posts SET article_tries = 1 WHERE article_fetched = 0;
+    """,
 )
+ARTICLE_TRIES = 3  # fetches of one article page before its excerpt is given up
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +295,8 @@ class Store:
                 db.execute(
                     """INSERT INTO posts (board_id, id, sort_key, url, title, number, author,
                         published, first_seen, updated, notice, excerpt, text, image,
-                        article_fetched) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        article_fetched, article_tries)
+                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
                     ON CONFLICT (board_id, id) DO NOTHING""",
                     (
                         board_id,
@@ -388,8 +396,21 @@ class Store:
         return {r["id"]: _stored_post(r) for r in rows}
 
     def missing_articles(self, board_id: str, feed_entries: int) -> list[StoredPost]:
-        """Posts still in the feed whose article could not be read yet."""
-        return [p for p in self.feed_posts(board_id, feed_entries) if not p.article_fetched]
+        """Posts still in the feed whose article could not be read yet (and may be retried)."""
+        rows = self._query(
+            "SELECT * FROM (SELECT * FROM posts WHERE board_id = ? "
+            "ORDER BY sort_key DESC, id DESC LIMIT ?) "
+            "WHERE article_fetched = 0 AND article_tries < ?",
+            (board_id, feed_entries, ARTICLE_TRIES),
+        )
+        return [_stored_post(r) for r in rows]
+
+    def article_failed(self, board_id: str, post_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE posts SET article_tries = article_tries + 1 WHERE board_id = ? AND id = ?",
+                (board_id, post_id),
+            )
 
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
         with self._transaction() as db:

@@ -226,3 +226,15 @@ def test_page_urls_per_engine() -> None:
     assert page_url("https://s.kr/list", 1, CUSTOM) == "https://s.kr/list"
     custom = CUSTOM.merged({"page_param": "p"})
     assert page_url("https://s.kr/list?x=1", 2, custom) == "https://s.kr/list?x=1&p=2"
+
+
+def test_ids_that_are_not_numbers_are_never_held_back_as_history() -> None:
+    page = [post_with_id("zeta"), post_with_id("alpha")]
+    plan = plan_poll(
+        [page], {}, first_poll=False, baseline="mid", backfill=0, notices=True, max_pages=5
+    )
+    assert plan.announce == {"zeta", "alpha"}
+
+
+def post_with_id(pid: str) -> Post:
+    return Post(id=pid, url=f"http://b/{pid}", title=pid)

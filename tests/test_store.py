@@ -78,3 +78,43 @@ def test_state_lock_allows_one_holder(tmp_path: Path) -> None:
     second = StateLock(tmp_path / "state.db")
     second.acquire()
     second.release()
+
+
+def test_version_1_state_is_migrated_forward(tmp_path: Path) -> None:
+    from relay import store as store_module
+
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript(store_module._MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO boards (id) VALUES ('b')")
+    db.execute(
+        "INSERT INTO posts (board_id, id, sort_key, url, title, first_seen, updated) "
+        "VALUES ('b', '7', 7, 'http://b/7', 'old', ?, ?)",
+        (NOW.isoformat(), NOW.isoformat()),
+    )
+    db.commit()
+    db.close()
+    migrated = Store(path)
+    assert [p.id for p in migrated.missing_articles("b", 50)] == ["7"]
+    version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+    assert version == len(store_module._MIGRATIONS)
+
+
+def test_an_article_that_keeps_failing_is_given_up(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    store.record_poll(
+        "b",
+        now=NOW,
+        new=[NewPost(Post("1", "http://b/1", "t"), None, False)],
+        retitled=[],
+        baseline="1",
+        chats=[],
+        etag=None,
+        last_modified=None,
+        body_hash="h",
+    )
+    tries = 1
+    while store.missing_articles("b", 50):
+        store.article_failed("b", "1")
+        tries += 1
+    assert tries == 3
