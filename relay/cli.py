@@ -93,7 +93,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
-    from relay.cycle import _parse
+    from relay.cycle import parse_page
     from relay.report import posts_table
 
     config = _config(args)
@@ -103,7 +103,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
             print(f"== {board.id}: {board.title} ({board.engine}) {board.url}")
             try:
                 page = await fetcher.get(board.url)
-                posts = _parse(page.body, page.content_type, page.url, board, utc_now())
+                posts = parse_page(page.body, page.content_type, page.url, board, utc_now())
             except (FetchError, LayoutError) as e:
                 failed += 1
                 print(f"FAILED ({e.reason}): {e}\n")
@@ -168,7 +168,8 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 async def cmd_once(args: argparse.Namespace) -> int:
     from relay.cycle import poll_boards
     from relay.deliver import Deliverer
-    from relay.store import StateLock, Store
+    from relay.lock import StateLock
+    from relay.store import Store
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)

@@ -53,14 +53,14 @@ async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -
             await asyncio.to_thread(store.record_unchanged, board.id, now())
             success = replace(success, unchanged=True)
         else:
-            pages.append(_parse(page.body, page.content_type, page.url, board, now()))
+            pages.append(parse_page(page.body, page.content_type, page.url, board, now()))
             known = await asyncio.to_thread(store.known, board.id, [p.id for p in pages[0]])
             while len(pages) < board.max_pages and needs_next_page(
                 wanted(pages[-1], notices=board.notices), known, first_poll=first_poll
             ):
                 url = page_url(board.url, len(pages) + 1, board.selectors)
                 more = await fetcher.get(url)
-                pages.append(_parse(more.body, more.content_type, more.url, board, now()))
+                pages.append(parse_page(more.body, more.content_type, more.url, board, now()))
                 known |= await asyncio.to_thread(store.known, board.id, [p.id for p in pages[-1]])
             newest_number = await asyncio.to_thread(store.newest_number, board.id)
             plan = plan_poll(
@@ -142,7 +142,7 @@ async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -
     return outcome
 
 
-def _parse(
+def parse_page(
     body: bytes, content_type: str | None, url: str, board: Board, now: datetime
 ) -> list[Post]:
     """The posts of one list page. A page without rows names the board in its error."""

@@ -28,15 +28,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from relay import notify
 from relay.alarms import Alarms
 from relay.backoff import BoardBackoff
-from relay.config import Board, Config, load_config, split_listen
+from relay.config import Board, Config, load_config
 from relay.cycle import poll_board, write_feed
 from relay.deliver import Deliverer, DryRunSender, Sender
 from relay.errors import ConfigError, DeliveryError, StateError
 from relay.fetch import Fetcher
+from relay.lock import StateLock
 from relay.metrics import Metrics
 from relay.models import PollOutcome
+from relay.schema import split_listen
 from relay.status import board_health
-from relay.store import StateLock, Store
+from relay.store import Store
 
 if TYPE_CHECKING:
     from relay.web import Health, WebServer

@@ -10,83 +10,18 @@ leaves either all of it or none of it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 from relay.diff import Known
 from relay.errors import StateError
+from relay.migrations import MIGRATIONS
 from relay.models import Article, Post, StoredPost
 
-_MIGRATIONS: tuple[str, ...] = (
-    # 1: boards, posts, deliveries
-    """
-    CREATE TABLE boards (
-        id TEXT PRIMARY KEY,
-        first_poll TEXT,            -- UTC ISO; NULL until the first successful poll
-        baseline TEXT,              -- oldest id of the first poll: older unseen ids are history
-        last_poll TEXT,
-        last_success TEXT,
-        last_new TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_reason TEXT NOT NULL DEFAULT '',
-        last_error TEXT NOT NULL DEFAULT '',
-        etag TEXT,
-        last_modified TEXT,
-        body_hash TEXT,
-        feed_dirty INTEGER NOT NULL DEFAULT 1,
-        alarmed INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE posts (
-        board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
-        id TEXT NOT NULL,
-        sort_key INTEGER NOT NULL,
-        url TEXT NOT NULL,
-        title TEXT NOT NULL,
-        number INTEGER,
-        author TEXT NOT NULL DEFAULT '',
-        published TEXT,
-        first_seen TEXT NOT NULL,
-        updated TEXT NOT NULL,
-        notice INTEGER NOT NULL DEFAULT 0,
-        excerpt TEXT NOT NULL DEFAULT '',
-        text TEXT NOT NULL DEFAULT '',
-        image TEXT,
-        article_fetched INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (board_id, id)
-    ) WITHOUT ROWID;
-    CREATE INDEX posts_by_age ON posts (board_id, sort_key DESC, id DESC);
-    CREATE TABLE deliveries (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- creation order = oldest post first
-        board_id TEXT NOT NULL,
-        post_id TEXT NOT NULL,
-        chat TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '',
-        not_before TEXT,            -- UTC ISO: do not try before (backoff, retry_after)
-        created TEXT NOT NULL,
-        sent_at TEXT,
-        message_id INTEGER,
-        UNIQUE (board_id, post_id, chat),
-        FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
-    );
-    CREATE INDEX deliveries_pending ON deliveries (status, seq);
-    CREATE INDEX deliveries_by_board ON deliveries (board_id, status);
-    """,
-    # 2: count article fetch attempts, so a board whose articles need a login is not asked
-    # for the same pages on every poll forever
-    """
-    ALTER TABLE posts ADD COLUMN article_tries INTEGER NOT NULL DEFAULT 0;
-    UPDATE posts SET article_tries = 1 WHERE article_fetched = 0;
-    """,
-)
 ARTICLE_TRIES = 3  # fetches of one article page before its excerpt is given up
 
 
@@ -143,41 +78,6 @@ def sort_key_int(post_id: str) -> int:
     return int(post_id) if post_id.isdigit() and len(post_id) < 18 else 1 << 62
 
 
-class StateLock:
-    """An exclusive advisory lock next to the state file: one relay process per state.
-
-    Two processes on one state would announce the same posts twice.
-    """
-
-    def __init__(self, state_path: Path) -> None:
-        self.path = state_path.with_name(state_path.name + ".lock")
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held for the process's life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StateError(
-                f"{self.path.with_suffix('')}: in use by {holder}: only one relay may run on a "
-                "state file (both would announce the same posts)"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
 class Store:
     """All reads and writes of the state file."""
 
@@ -201,12 +101,12 @@ class Store:
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(_MIGRATIONS):
+        if version > len(MIGRATIONS):
             raise StateError(
                 f"{self.path}: schema version {version} is newer than this relay knows "
-                f"({len(_MIGRATIONS)}): upgrade board-relay"
+                f"({len(MIGRATIONS)}): upgrade board-relay"
             )
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
     @contextlib.contextmanager

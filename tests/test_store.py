@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from relay.errors import StateError
+from relay.lock import StateLock
+from relay.migrations import MIGRATIONS
 from relay.models import Article, Post
-from relay.store import NewPost, StateLock, Store
+from relay.store import NewPost, Store
 
 NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
 
@@ -81,11 +83,9 @@ def test_state_lock_allows_one_holder(tmp_path: Path) -> None:
 
 
 def test_version_1_state_is_migrated_forward(tmp_path: Path) -> None:
-    from relay import store as store_module
-
     path = tmp_path / "state.db"
     db = sqlite3.connect(path)
-    db.executescript(store_module._MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     db.execute("INSERT INTO boards (id) VALUES ('b')")
     db.execute(
         "INSERT INTO posts (board_id, id, sort_key, url, title, first_seen, updated) "
@@ -97,7 +97,7 @@ def test_version_1_state_is_migrated_forward(tmp_path: Path) -> None:
     migrated = Store(path)
     assert [p.id for p in migrated.missing_articles("b", 50)] == ["7"]
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == len(store_module._MIGRATIONS)
+    assert version == len(MIGRATIONS)
 
 
 def test_an_article_that_keeps_failing_is_given_up(tmp_path: Path) -> None:
