@@ -195,6 +195,12 @@ def test_sighup_reloads_boards_and_keeps_the_old_config_when_the_new_is_bad(
     assert running.process.poll() is None
     health = _get(base + "/healthz")
     assert health is not None and health.status_code == 200
+    path.write_text(good.split("\n[[boards]]\nid = \"later\"")[0], encoding="utf-8")
+    running.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "1 removed" in running.log, what="the removal")
+    later.clear_requests()
+    time.sleep(2.5)
+    assert later.requests == []  # the removed board is no longer polled
 
 
 def test_alarm_once_when_a_board_breaks_and_once_when_it_recovers(
