@@ -14,7 +14,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, tzinfo
+from datetime import time as clock_time
 from urllib.parse import urlsplit
 
 from relay.atom import render_feed
@@ -83,11 +84,20 @@ async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -
                 for p in plan.new[::-1]
                 if not p.notice or board.notices
             }
+            seen_at = now()
+            new = [
+                NewPost(
+                    p if first_poll else _timed(p, seen_at, board.timezone),
+                    articles.get(p.id),
+                    p.id in plan.announce,
+                )
+                for p in plan.new
+            ]
             await asyncio.to_thread(
                 store.record_poll,
                 board.id,
-                now=now(),
-                new=[NewPost(p, articles.get(p.id), p.id in plan.announce) for p in plan.new],
+                now=seen_at,
+                new=new,
                 retitled=plan.retitled,
                 baseline=plan.baseline,
                 chats=[board.chat] if board.chat else [],
@@ -153,6 +163,19 @@ def parse_page(
         )
     except LayoutError as e:
         raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
+
+
+def _timed(post: Post, seen_at: datetime, tz: tzinfo) -> Post:
+    """Boards print only the date for many rows; that reads as midnight. A post that a later
+    poll finds appeared within the last interval, so when it is today's, the moment it was
+    first seen is the better time (the feed and the message then show a real time)."""
+    published = post.published
+    if published is None or published.timetz().replace(tzinfo=None) != clock_time(0):
+        return post
+    local_seen = seen_at.astimezone(tz)
+    if published.astimezone(tz).date() != local_seen.date():
+        return post
+    return replace(post, published=local_seen)
 
 
 async def _article(fetcher: Fetcher, board: Board, post: Post | StoredPost) -> Article | None:

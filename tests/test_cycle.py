@@ -344,3 +344,19 @@ async def test_failed_feed_write_is_an_error_and_keeps_the_old_feed(
     outcome = await rig.poll("news")
     assert not outcome.ok and outcome.reason == "feed" and "No space" in outcome.error
     assert rig.board("news").feed_path.read_bytes() == old
+
+
+async def test_todays_date_only_row_takes_the_time_it_was_first_seen(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    gnu = sim.add_board("gnu", "gnuboard")  # Gnuboard prints HH:MM for today: a real time
+    rhymix = sim.add_board("dated", "rhymix")  # Rhymix's default skin prints Y.m.d only
+    fill(rhymix, 3)
+    fill(gnu, 1)
+    rig = Rig(tmp_path, [rhymix, gnu])
+    first = await rig.poll("dated")
+    assert all(p.published is None or p.published.hour == 0 for p in first.new)
+    fill(rhymix, 1, "오늘 새 글")
+    before = datetime.now(UTC)
+    [fresh] = (await rig.poll("dated")).new
+    assert fresh.published is not None and fresh.published >= before.replace(microsecond=0)
