@@ -59,7 +59,7 @@ class RelaySection(_Strict):
     timezone: ZoneName = "Asia/Seoul"
     admin_chat: str | None = None  # alarms when a board breaks and recovers
     alarm_after: int = Field(default=3, ge=1)  # consecutive failures before an alarm
-    concurrency: int = Field(default=8, ge=1)  # boards polled at once
+    concurrency: int = Field(default=32, ge=1)  # boards polled at once
     host_delay: Duration = 1.0  # pause between two requests to one host
     timeout: Duration = 30.0  # whole-request deadline
     max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
