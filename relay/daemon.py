@@ -19,6 +19,7 @@ import logging
 import random
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,6 +261,11 @@ async def run_service(
     lock = StateLock(config.state)
     lock.acquire()
     store = Store(config.state)
+    # The worker threads run SQLite calls (serialized by the store's lock anyway) and feed
+    # writes: two are plenty, and each thread more costs a malloc arena of resident memory.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-io")
+    )
     try:
         async with contextlib.AsyncExitStack() as stack:
             from relay.cli import make_fetcher, open_sender
