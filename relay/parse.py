@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, time, tzinfo
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -132,15 +132,18 @@ def post_id(href: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
 def canonical_post_url(url: str) -> str:
     """The post URL without list state (page, search) or fragment: one URL per post.
 
-    Left byte for byte as the board wrote it unless something is removed."""
+    The query is filtered as text, not decoded and re-encoded: what stays is byte for byte
+    what the board wrote (an EUC-KR board's percent-escapes included)."""
     if "#" not in url and ("?" not in url or not _LIST_STATE_KEY.search(url)):
         return url
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = [(k, v) for k, v in pairs if k not in _LIST_STATE_PARAMS]
-    if len(query) == len(pairs):
-        return urlunsplit(parts._replace(fragment=""))
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+    without_fragment = url.partition("#")[0]
+    path, _, query = without_fragment.partition("?")
+    kept = [
+        part
+        for part in query.split("&")
+        if part and part.partition("=")[0] not in _LIST_STATE_PARAMS
+    ]
+    return path + ("?" + "&".join(kept) if kept else "")
 
 
 def check_selectors(selectors: Selectors) -> None:

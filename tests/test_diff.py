@@ -238,3 +238,22 @@ def test_ids_that_are_not_numbers_are_never_held_back_as_history() -> None:
 
 def post_with_id(pid: str) -> Post:
     return Post(id=pid, url=f"http://b/{pid}", title=pid)
+
+
+def test_post_urls_lose_list_state_but_keep_the_rest_byte_for_byte() -> None:
+    from relay.parse import canonical_post_url
+
+    assert canonical_post_url("https://s.kr/news/123") == "https://s.kr/news/123"
+    assert (
+        canonical_post_url(
+            "https://s.kr/bbs/board.php?bo_table=free&wr_id=9&page=2&sfl=wr_subject&stx=%B0%A1#c"
+        )
+        == "https://s.kr/bbs/board.php?bo_table=free&wr_id=9"
+    )
+    assert canonical_post_url("https://s.kr/index.php?mid=a&document_srl=5&page=3") == (
+        "https://s.kr/index.php?mid=a&document_srl=5"
+    )
+    assert (
+        canonical_post_url("https://s.kr/v?id=%EA%B0%80&no=1") == "https://s.kr/v?id=%EA%B0%80&no=1"
+    )
+    assert canonical_post_url("https://s.kr/v?page=2") == "https://s.kr/v"
