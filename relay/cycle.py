@@ -27,7 +27,7 @@ from relay.fetch import Fetcher
 from relay.files import write_atomically
 from relay.models import Article, FeedInfo, PollOutcome, Post, StoredPost
 from relay.parse import parse_article, parse_list
-from relay.store import NewPost, Store
+from relay.store import BoardState, NewPost, Store
 from relay.text import decode_html
 
 log = logging.getLogger("relay.cycle")
@@ -39,7 +39,7 @@ ARTICLE_RETRIES_PER_POLL = 5
 async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -> PollOutcome:
     """Poll one board. Never raises for a board's own failure: the outcome says what failed."""
     started = time.monotonic()
-    state = await asyncio.to_thread(store.board_state, board.id)
+    state = await _board_state(store, board.id)
     first_poll = state.first_poll is None
     pages: list[list[Post]] = []
     success = PollOutcome(board_id=board.id, ok=True)
@@ -147,7 +147,9 @@ async def poll_board(board: Board, fetcher: Fetcher, store: Store, now: Clock) -
             elapsed_ms=_ms(started),
         )
     outcome = replace(success, pages=len(pages), elapsed_ms=_ms(started))
-    log.info(
+    # An unchanged board is not an event worth a journal line at 10,000 boards a minute.
+    log.log(
+        logging.DEBUG if outcome.unchanged else logging.INFO,
         "board=%s new=%d announced=%d pages=%d ms=%d%s",
         board.id,
         len(outcome.new),
@@ -170,6 +172,14 @@ def parse_page(
         )
     except LayoutError as e:
         raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
+
+
+async def _board_state(store: Store, board_id: str) -> BoardState:
+    """The board's poll state: from the store's cache without a thread hop, when it has it."""
+    cached = store.cached_board_state(board_id)
+    if cached is not None:
+        return cached
+    return await asyncio.to_thread(store.board_state, board_id)
 
 
 def _timed(post: Post, seen_at: datetime, tz: tzinfo) -> Post:
@@ -226,7 +236,7 @@ async def write_feed(board: Board, store: Store, *, force: bool = False) -> bool
     The "dirty" mark is set in the same transaction that records posts and cleared only
     after the file is durably in place: a crash in between makes the next run write it.
     """
-    state = await asyncio.to_thread(store.board_state, board.id)
+    state = await _board_state(store, board.id)
     if not (force or state.feed_dirty or not board.feed_path.exists()):
         return False
     if state.first_poll is None:

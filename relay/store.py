@@ -95,6 +95,9 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise StateError(f"{path}: cannot use the state file: {e}") from e
         self._lock = threading.Lock()
+        # Poll state per board, read on every poll: cached, and dropped by every write that
+        # touches the board (this process is the only writer of the boards table: StateLock).
+        self._boards: dict[str, BoardState] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -130,11 +133,25 @@ class Store:
 
     def board_state(self, board_id: str) -> BoardState:
         """One board's poll state, without the counts (cheap: read on every poll)."""
-        rows = self._query(
-            "SELECT *, 0 AS n_posts, 0 AS n_pending, 0 AS n_failed FROM boards WHERE id = ?",
-            (board_id,),
-        )
-        return _board_state(rows[0]) if rows else _empty_state(board_id)
+        cached = self._boards.get(board_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT *, 0 AS n_posts, 0 AS n_pending, 0 AS n_failed FROM boards WHERE id = ?",
+                (board_id,),
+            )
+            cursor.row_factory = sqlite3.Row
+            row = cursor.fetchone()
+            if row is None:
+                return _empty_state(board_id)
+            state = _board_state(row)
+            self._boards[board_id] = state
+        return state
+
+    def cached_board_state(self, board_id: str) -> BoardState | None:
+        """The cached poll state, if any: lets a caller skip a thread hop for a read."""
+        return self._boards.get(board_id)
 
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
         """Poll state with post and delivery counts, for `relay status`."""
@@ -189,6 +206,7 @@ class Store:
         """Record one successful poll, all or nothing."""
         stamp = _iso(now)
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute("INSERT OR IGNORE INTO boards (id) VALUES (?)", (board_id,))
             for item in new:
                 post, article = item.post, item.article
@@ -253,6 +271,7 @@ class Store:
     def record_unchanged(self, board_id: str, now: datetime) -> None:
         """A 304 or an identical body: the poll succeeded and nothing else moves."""
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute(
                 "UPDATE boards SET last_poll = ?, last_success = ?, failures = 0, "
                 "last_reason = '', last_error = '' WHERE id = ?",
@@ -262,6 +281,7 @@ class Store:
     def record_failure(self, board_id: str, now: datetime, reason: str, error: str) -> int:
         """Count a failed poll; nothing else of the board's state moves. Returns the count."""
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute("INSERT OR IGNORE INTO boards (id) VALUES (?)", (board_id,))
             db.execute(
                 "UPDATE boards SET last_poll = ?, failures = failures + 1, last_reason = ?, "
@@ -273,6 +293,7 @@ class Store:
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None:
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute("UPDATE boards SET alarmed = ? WHERE id = ?", (int(alarmed), board_id))
 
     # --- posts and feeds ------------------------------------------------------------------
@@ -314,6 +335,7 @@ class Store:
 
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute(
                 "UPDATE posts SET excerpt = ?, text = ?, image = ?, article_fetched = 1 "
                 "WHERE board_id = ? AND id = ?",
@@ -323,6 +345,7 @@ class Store:
 
     def mark_feed_written(self, board_id: str) -> None:
         with self._transaction() as db:
+            self._boards.pop(board_id, None)  # under the lock: no stale re-read
             db.execute("UPDATE boards SET feed_dirty = 0 WHERE id = ?", (board_id,))
 
     # --- deliveries -----------------------------------------------------------------------
