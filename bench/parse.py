@@ -12,8 +12,8 @@ BeautifulSoup" is a measurement, not a hope.
 
 Inputs live in bench/pages/ with a manifest (URL, preset, clock, zone, Content-Type), so every
 run parses the same bytes. `--write-pages` renders the Rhymix default skin (the seed board) and
-the Gnuboard5 basic skin with the bundled simulator's renderers at a fixed clock, and copies
-the sketchbook5 and Gnuboard 4 pages of tests/corpus/ when they exist.
+the Gnuboard5 basic skin with the bundled simulator's renderers at a fixed clock; the manifest
+also names the sketchbook5 and Gnuboard 4 pages of tests/corpus/, read in place.
 
 The BeautifulSoup side is a port of parse.py's list reading: the preset's CSS selectors (run by
 soupsieve), the same id regexes, fallbacks and date parser. Before anything is timed, both sides
@@ -116,7 +116,7 @@ def _board(engine: str, name: str, now: datetime, **knobs: Any) -> SimBoard:
 
 
 def write_pages() -> list[PageSpec]:
-    """Render (and copy) the inputs into bench/pages/ and write the manifest."""
+    """Render the inputs into bench/pages/ and write the manifest."""
     now = datetime.fromisoformat(NOW)
     seed = load_seed()["board"]
     rhymix = _board("rhymix", seed["mid"], now, title=seed["title"], page_size=20)
@@ -125,7 +125,7 @@ def write_pages() -> list[PageSpec]:
     gnu_cp949 = _board("gnuboard", "free", now, encoding="cp949", **gnu_args)
     sim = "relay.sim renderer, seed posts"
     gnu_url = HOST + gnu.list_path(1)
-    pages = [
+    pages: list[tuple[PageSpec, bytes | None]] = [
         (
             PageSpec("rhymix_default", "rhymix_default.html", "rhymix", HOST + rhymix.list_path(1),
                      "text/html; charset=UTF-8", source=f"{sim}, Rhymix default skin"),
@@ -151,16 +151,24 @@ def write_pages() -> list[PageSpec]:
         if not (html.is_file() and expected.is_file()):
             continue
         meta = json.loads(expected.read_text(encoding="utf-8"))
-        spec = PageSpec(name, f"{name}.html", meta["engine"], meta["url"], meta["content_type"],
-                        meta["now"], meta["timezone"], f"tests/corpus/{file}")  # fmt: skip
-        pages.append((spec, html.read_bytes()))
+        # Read in place (a path relative to the repository), not copied into bench/pages/.
+        spec = PageSpec(name, f"tests/corpus/{file}", meta["engine"], meta["url"],
+                        meta["content_type"], meta["now"], meta["timezone"],
+                        f"tests/corpus/{file}")  # fmt: skip
+        pages.append((spec, None))
     PAGES.mkdir(parents=True, exist_ok=True)
     for spec, body in pages:
-        (PAGES / spec.file).write_bytes(body)
+        if body is not None:
+            (PAGES / spec.file).write_bytes(body)
     specs = [spec for spec, _ in pages]
     text = json.dumps([asdict(s) for s in specs], ensure_ascii=False, indent=2)
     MANIFEST.write_text(text + "\n", encoding="utf-8")
     return specs
+
+
+def page_path(spec: PageSpec) -> Path:
+    """A rendered page in bench/pages/, or a corpus page where it lives (tests/corpus/)."""
+    return ROOT / spec.file if "/" in spec.file else PAGES / spec.file
 
 
 def load_pages() -> list[PageSpec]:
@@ -356,7 +364,7 @@ def cases(specs: Iterable[PageSpec]) -> list[Case]:
     out = []
     for spec in specs:
         if spec.parse:
-            body = (PAGES / spec.file).read_bytes()
+            body = page_path(spec).read_bytes()
             html = decode_html(body, spec.content_type).text
             now, tz = datetime.fromisoformat(spec.now), ZoneInfo(spec.tz)
             out.append(Case(spec, len(body), html, PRESETS[spec.preset], now, tz))
@@ -437,7 +445,7 @@ def time_decoding(specs: list[PageSpec], iterations: int) -> list[dict[str, Any]
     """decode_html on each cp949 input, as served and with no charset in the header."""
     out = []
     for spec in specs:
-        body = (PAGES / spec.file).read_bytes()
+        body = page_path(spec).read_bytes()
         if decode_html(body, spec.content_type).encoding != "cp949":
             continue
         for content_type in dict.fromkeys((spec.content_type, "text/html")):
