@@ -28,15 +28,3 @@ def parse_duration(value: object) -> float:
         raise ValueError(f'"{value}" is not a positive duration')
     return seconds
 
-
-def format_duration(seconds: float) -> str:
-    """The shortest readable form: 90 -> "1m30s", 3600 -> "1h"."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    whole = int(round(seconds))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if whole >= size:
-            parts.append(f"{whole // size}{unit}")
-            whole %= size
-    return "".join(parts) or "0s"
