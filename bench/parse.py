@@ -1,4 +1,5 @@
-"""Benchmark: `relay.parse.parse_list` (selectolax) against the same extraction in BeautifulSoup.
+"""Benchmark: `relay.core.parse.parse_list` (selectolax) against the same extraction in
+BeautifulSoup.
 
 Why: board-relay polls many boards on a small machine, and the usual way to write a board relay
 is BeautifulSoup with the stdlib "html.parser". This measures what selectolax buys on list pages
@@ -52,13 +53,13 @@ from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup, Tag
 
-from relay.engines import HIDDEN, PRESETS, Selectors
-from relay.errors import LayoutError
-from relay.models import Post
-from relay.parse import canonical_post_url, parse_list, post_id
+from relay.core.engines import HIDDEN, PRESETS, Selectors
+from relay.core.errors import LayoutError
+from relay.core.models import Post
+from relay.core.parse import canonical_post_url, parse_list, post_id
+from relay.core.text import decode_html, fold_whitespace, parse_board_date
 from relay.sim import load_seed, render_gnuboard, render_rhymix
 from relay.sim.board import SimBoard
-from relay.text import decode_html, fold_whitespace, parse_board_date
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "bench" / "pages"
@@ -83,7 +84,7 @@ class PageSpec:
 
     name: str
     file: str  # in bench/pages/
-    preset: str  # a key of relay.engines.PRESETS
+    preset: str  # a key of relay.core.engines.PRESETS
     url: str  # the list URL the page came from (relative links resolve against it)
     content_type: str  # as served; decode_html reads the charset from it
     now: str = NOW  # aware ISO 8601: short and relative board dates resolve against it

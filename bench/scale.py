@@ -28,7 +28,8 @@ How it runs (the parts are separate processes, like in production):
 - the fake Bot API (tests/fakebot.py) runs in a thread of this process; each board has its
   own channel, so Telegram's 20-messages-per-minute group limit never queues a message.
 - the relay is `relay run -c CONFIG`, started as `scale.py _relay CONFIG`: that calls
-  `relay.cli.main(["run", "-c", CONFIG])` after one logging change, since relay.logs silences
+  `relay.entry.cli.main(["run", "-c", CONFIG])` after one logging change, since
+  relay.service.logs silences
   APScheduler: the executor's "Running job" record is let through (shortened to its two
   timestamps), its "executed successfully" record is dropped. Nothing in relay/ is patched.
   The cost is one short log line per poll, next to the one line per poll the relay writes.
@@ -154,14 +155,14 @@ class _RunningJob(logging.Filter):
 
 
 def relay_main(argv: list[str]) -> int:
-    from relay.cli import main
+    from relay.entry.cli import main
 
     executor = logging.getLogger("apscheduler.executors.default")
-    executor.setLevel(logging.INFO)  # relay.logs sets the parent "apscheduler" to WARNING
+    executor.setLevel(logging.INFO)  # relay.service.logs sets the parent "apscheduler" to WARNING
     executor.addFilter(_RunningJob())
-    # The bench counts polls from relay.cycle's line per poll; an unchanged poll logs it at
+    # The bench counts polls from relay.pipeline.cycle's line per poll; an unchanged poll logs it at
     # DEBUG (not worth a journal line in production), so let that one logger through.
-    logging.getLogger("relay.cycle").setLevel(logging.DEBUG)
+    logging.getLogger("relay.pipeline.cycle").setLevel(logging.DEBUG)
     return main(["run", "-c", argv[0]])
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from relay.config import Config, load_config
+from relay.core.config import Config, load_config
 from relay.sim import BoardSimulator
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"

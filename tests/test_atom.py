@@ -1,4 +1,4 @@
-"""relay.atom renders a board's posts as Atom bytes; tests/atomcheck.py judges every feed here.
+"""relay.core.atom renders a board's posts as Atom bytes; tests/atomcheck.py judges every feed here.
 
 The first part checks the checker itself (each rule must fail on a feed that breaks it, or it
 could pass anything). The rest are scenarios of what boards really give: Korean titles, markup
@@ -21,8 +21,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from relay.atom import EMPTY_FEED_UPDATED, render_feed, xml_safe
-from relay.models import FeedInfo, StoredPost
+from relay.core.atom import EMPTY_FEED_UPDATED, render_feed, xml_safe
+from relay.core.models import FeedInfo, StoredPost
 
 KST = ZoneInfo("Asia/Seoul")
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.config import load_config, load_token
-from relay.errors import ConfigError
+from relay.core.config import load_config, load_token
+from relay.core.errors import ConfigError
 
 BOARD = '[[boards]]\nid = "ranknews"\nurl = "http://127.0.0.1:9/ranknews"\n'
 

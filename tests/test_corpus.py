@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relay.engines import PRESETS
-from relay.parse import canonical_post_url, parse_article, parse_list
-from relay.text import decode_html
+from relay.core.engines import PRESETS
+from relay.core.parse import canonical_post_url, parse_article, parse_list
+from relay.core.text import decode_html
 
 CORPUS = Path(__file__).parent / "corpus"
 LISTS = sorted(

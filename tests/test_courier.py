@@ -1,4 +1,5 @@
-"""relay.courier against the fake Bot API on loopback: what is sent, and how each failure is
+"""relay.adapters.courier against the fake Bot API on loopback: what is sent, and how each
+failure is
 classified (transient: retry later; permanent: retrying will not help)."""
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from telegram.error import (
     TimedOut,
 )
 
-from relay.courier import Courier, Pace, ServerError, classify
-from relay.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from relay.models import OutgoingMessage
+from relay.adapters.courier import Courier, Pace, ServerError, classify
+from relay.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from relay.core.models import OutgoingMessage
 
 NO_PACE = Pace(per_chat_interval=0, group_max=0, group_period=0, bot_max=0, bot_period=0)
 CHANNEL = "@relay_test"

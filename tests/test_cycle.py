@@ -13,14 +13,14 @@ import pytest
 from atomcheck import assert_valid_atom
 from conftest import make_config
 
-from relay import cycle
-from relay.config import Board, Config
-from relay.cycle import poll_board, poll_boards
-from relay.errors import FeedWriteError
-from relay.fetch import Fetcher
-from relay.models import PollOutcome
+from relay.adapters.fetch import Fetcher
+from relay.adapters.store import Store
+from relay.core.config import Board, Config
+from relay.core.errors import FeedWriteError
+from relay.core.models import PollOutcome
+from relay.pipeline import cycle
+from relay.pipeline.cycle import poll_board, poll_boards
 from relay.sim import BoardSimulator, SimBoard
-from relay.store import Store
 
 
 def now() -> datetime:

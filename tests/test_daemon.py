@@ -18,7 +18,7 @@ import pytest
 from atomcheck import assert_valid_atom
 from conftest import TOKEN, write_config
 
-from relay.backoff import BACKOFF_CAP, BoardBackoff, failure_delay
+from relay.core.backoff import BACKOFF_CAP, BoardBackoff, failure_delay
 from relay.sim import BoardSimulator, SimBoard
 
 
@@ -195,7 +195,7 @@ def test_sighup_reloads_boards_and_keeps_the_old_config_when_the_new_is_bad(
     assert running.process.poll() is None
     health = _get(base + "/healthz")
     assert health is not None and health.status_code == 200
-    path.write_text(good.split("\n[[boards]]\nid = \"later\"")[0], encoding="utf-8")
+    path.write_text(good.split('\n[[boards]]\nid = "later"')[0], encoding="utf-8")
     running.process.send_signal(signal.SIGHUP)
     wait_for(lambda: "1 removed" in running.log, what="the removal")
     later.clear_requests()

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from conftest import TOKEN, make_config, run_relay, write_config
 
-from relay import deliver
-from relay.config import Config
-from relay.courier import Courier, Pace
-from relay.cycle import poll_boards
-from relay.deliver import Deliverer, DrainReport
-from relay.fetch import Fetcher
+from relay.adapters.courier import Courier, Pace
+from relay.adapters.fetch import Fetcher
+from relay.adapters.store import Store
+from relay.core.config import Config
+from relay.pipeline import deliver
+from relay.pipeline.cycle import poll_boards
+from relay.pipeline.deliver import Deliverer, DrainReport
 from relay.sim import BoardSimulator, SimBoard
-from relay.store import Store
 
 FAST = Pace(per_chat_interval=0, group_max=0, bot_max=0)
 NASTY = '<script>alert("x")</script> & 뉴스 "인용" 🇰🇷😀 <b>굵게</b> a<b & c>d'
@@ -194,7 +194,7 @@ async def test_permanent_failure_marks_failed_logs_once_and_blocks_nobody(
     [lost] = [str(news.add_post("없는 채팅", "x", "<p>x</p>").id)]
     other.add_post("도착", "x", "<p>x</p>")
     await rig.poll()
-    with caplog.at_level(logging.ERROR, logger="relay.deliver"):
+    with caplog.at_level(logging.ERROR, logger="relay.pipeline.deliver"):
         report = await rig.drain()
     assert report.failed == 1 and report.sent == 1
     assert rig.delivery(lost)["status"] == "failed"

@@ -254,7 +254,7 @@ def test_config_listens_on_loopback_only(config: dict[str, object]) -> None:
 
 
 def test_config_loads_as_the_service_would_load_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relay.config import load_config
+    from relay.core.config import load_config
 
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/relay.service")
     loaded = load_config(CONFIG)

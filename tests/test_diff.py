@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.diff import Known, needs_next_page, plan_poll
-from relay.models import Post
+from relay.core.diff import Known, needs_next_page, plan_poll
+from relay.core.models import Post
 
 
 def post(pid: int, number: int | None = None, *, notice: bool = False, title: str = "") -> Post:
@@ -214,7 +214,7 @@ def test_every_new_id_is_announced_exactly_once_whatever_the_deletes_and_shifts(
 
 
 def test_page_urls_per_engine() -> None:
-    from relay.engines import CUSTOM, GNUBOARD, RHYMIX, page_url
+    from relay.core.engines import CUSTOM, GNUBOARD, RHYMIX, page_url
 
     assert page_url("https://s.kr/ranknews", 3, RHYMIX) == "https://s.kr/ranknews/page/3"
     assert page_url("https://s.kr/index.php?mid=news", 2, RHYMIX) == (
@@ -241,7 +241,7 @@ def post_with_id(pid: str) -> Post:
 
 
 def test_post_urls_lose_list_state_but_keep_the_rest_byte_for_byte() -> None:
-    from relay.parse import canonical_post_url
+    from relay.core.parse import canonical_post_url
 
     assert canonical_post_url("https://s.kr/news/123") == "https://s.kr/news/123"
     assert (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from relay.errors import FetchError
-from relay.fetch import Fetcher, parse_retry_after
+from relay.adapters.fetch import Fetcher, parse_retry_after
+from relay.core.errors import FetchError
 from relay.sim import BoardSimulator, SimBoard
 
 

@@ -1,4 +1,4 @@
-"""relay.files.write_atomically: a feed file is replaced whole or not at all.
+"""relay.adapters.files.write_atomically: a feed file is replaced whole or not at all.
 
 Failures are real where the OS lets an unprivileged test make them (a file size limit set with
 RLIMIT_FSIZE in a child process, a folder that is a file, a read-only folder when not root);
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from relay import files
-from relay.errors import FeedWriteError
-from relay.files import write_atomically
+from relay.adapters import files
+from relay.adapters.files import write_atomically
+from relay.core.errors import FeedWriteError
 
 OLD = b"<feed>old</feed>\n"
 NEW = b"<feed>new \xed\x95\x9c</feed>\n" * 100
@@ -90,8 +90,8 @@ def test_file_size_limit_fails_cleanly(tmp_path: Path) -> None:
         f"""
         import resource, signal, sys
         from pathlib import Path
-        from relay.errors import FeedWriteError
-        from relay.files import write_atomically
+        from relay.core.errors import FeedWriteError
+        from relay.adapters.files import write_atomically
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing us
         resource.setrlimit(resource.RLIMIT_FSIZE, ({len(OLD) + 10}, {len(OLD) + 10}))
         try:

@@ -9,20 +9,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 PURE = [
-    "relay.models",
-    "relay.errors",
-    "relay.engines",
-    "relay.text",
-    "relay.parse",
-    "relay.diff",
-    "relay.atom",
-    "relay.message",
-    "relay.config",
-    "relay.report",
-    "relay.backoff",
-    "relay.status",
-    "relay.preview",
-    "relay.durations",
+    "relay.core.models",
+    "relay.core.errors",
+    "relay.core.engines",
+    "relay.core.text",
+    "relay.core.parse",
+    "relay.core.diff",
+    "relay.core.atom",
+    "relay.core.message",
+    "relay.core.config",
+    "relay.core.report",
+    "relay.core.backoff",
+    "relay.core.status",
+    "relay.core.preview",
+    "relay.core.durations",
 ]
 IO_LIBRARIES = ["httpx", "sqlite3", "telegram", "apscheduler", "aiohttp", "prometheus_client"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from relay.engines import GNUBOARD, RHYMIX
-from relay.parse import parse_list
+from relay.core.engines import GNUBOARD, RHYMIX
+from relay.core.parse import parse_list
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 2, 5, 18, 0, tzinfo=SEOUL)

@@ -1,4 +1,5 @@
-"""relay.logs: one line per event on stderr, and the bot token never in it -- not from httpx,
+"""relay.service.logs: one line per event on stderr, and the bot token never in it -- not from
+httpx,
 not from PTB's debug lines, not from a traceback -- even at DEBUG level."""
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from fakebot import FakeBot
 
-from relay.courier import Courier, Pace
-from relay.errors import DeliveryError
-from relay.logs import REDACTED, add_secret, setup_logging
-from relay.models import OutgoingMessage
+from relay.adapters.courier import Courier, Pace
+from relay.core.errors import DeliveryError
+from relay.core.models import OutgoingMessage
+from relay.service.logs import REDACTED, add_secret, setup_logging
 
 NO_PACE = Pace(per_chat_interval=0, group_max=0, group_period=0, bot_max=0, bot_period=0)
 TOKEN = "555000111:AAsecretSECRETsecretSECRETsecret12345"
@@ -75,9 +76,9 @@ def test_tokens_that_were_never_registered_are_redacted_by_shape(
 
 def test_one_line_per_event_level_logger_message(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("INFO")
-    logging.getLogger("relay.cycle").info("board %s: %d new", "news", 3)
-    logging.getLogger("relay.cycle").debug("not shown")
-    assert capsys.readouterr().err == "INFO relay.cycle: board news: 3 new\n"
+    logging.getLogger("relay.pipeline.cycle").info("board %s: %d new", "news", 3)
+    logging.getLogger("relay.pipeline.cycle").debug("not shown")
+    assert capsys.readouterr().err == "INFO relay.pipeline.cycle: board news: 3 new\n"
 
 
 def test_the_filter_cleans_the_record_for_later_handlers() -> None:

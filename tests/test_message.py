@@ -1,7 +1,7 @@
-"""relay.message: the layout, escaping, Telegram's 4096-unit limit and template validation.
+"""relay.core.message: the layout, escaping, Telegram's 4096-unit limit and template validation.
 
 Every produced text is also run through the fake Bot API's own HTML parser (tests/fakebot.py,
-written apart from relay.message), so the two implementations check each other.
+written apart from relay.core.message), so the two implementations check each other.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fakebot import parse_entities, telegram_units
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.message import (
+from relay.core.message import (
     MAX_LENGTH,
     format_message,
     shorten,
@@ -25,7 +25,7 @@ from relay.message import (
     utf16_len,
     validate_template,
 )
-from relay.models import LinkPreview, StoredPost
+from relay.core.models import LinkPreview, StoredPost
 
 SEOUL = ZoneInfo("Asia/Seoul")
 FIRST_SEEN = datetime(2025, 2, 5, 6, 32, tzinfo=UTC)  # 15:32 in Seoul
@@ -284,7 +284,7 @@ def test_format_message_refuses_an_invalid_template() -> None:
 
 def test_the_module_is_pure() -> None:
     code = (
-        "import sys, relay.message; "
+        "import sys, relay.core.message; "
         "bad = {'telegram', 'httpx', 'sqlite3', 'aiohttp', 'apscheduler'} & set(sys.modules); "
         "sys.exit(sorted(bad) or 0)"
     )

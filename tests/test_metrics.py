@@ -1,4 +1,4 @@
-"""relay.metrics: what a Prometheus scrape would read after the service counted some events.
+"""relay.service.metrics: what a Prometheus scrape would read after the service counted some events.
 
 Every assertion goes through render() and prometheus_client's own text parser, so the tests
 check the exposition a scraper sees, not the object's internals.
@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.metrics import Metrics
-from relay.models import PollOutcome, StoredPost
+from relay.core.models import PollOutcome, StoredPost
+from relay.service.metrics import Metrics
 
 NOW = datetime(2025, 2, 5, 12, 0, tzinfo=UTC)
 

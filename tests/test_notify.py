@@ -1,4 +1,4 @@
-"""relay.notify speaks sd_notify: the exact datagrams reach a real AF_UNIX socket.
+"""relay.service.notify speaks sd_notify: the exact datagrams reach a real AF_UNIX socket.
 
 Each test binds a SOCK_DGRAM socket where systemd would (a path in tmp_path, or an abstract
 name), points $NOTIFY_SOCKET at it and reads back what arrived, byte for byte.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import notify
+from relay.service import notify
 
 # Linux's sun_path holds 108 bytes; pytest's tmp_path for a long test name can exceed it.
 SUN_PATH_MAX = 107

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relay.engines import CUSTOM, GNUBOARD, RHYMIX
-from relay.errors import LayoutError
-from relay.parse import parse_article, parse_list
+from relay.core.engines import CUSTOM, GNUBOARD, RHYMIX
+from relay.core.errors import LayoutError
+from relay.core.parse import parse_article, parse_list
 
 NOW = datetime(2025, 2, 5, 7, 0, tzinfo=UTC)
 SEOUL = ZoneInfo("Asia/Seoul")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from relay.errors import StateError
-from relay.lock import StateLock
-from relay.migrations import MIGRATIONS
-from relay.models import Article, Post
-from relay.store import NewPost, Store
+from relay.adapters.lock import StateLock
+from relay.adapters.migrations import MIGRATIONS
+from relay.adapters.store import NewPost, Store
+from relay.core.errors import StateError
+from relay.core.models import Article, Post
 
 NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relay.text import decode_html, excerpt, fold_whitespace, parse_board_date
+from relay.core.text import decode_html, excerpt, fold_whitespace, parse_board_date
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 2, 5, 16, 0, tzinfo=SEOUL)

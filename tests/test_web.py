@@ -1,4 +1,4 @@
-"""relay.web: a real listener on 127.0.0.1 (port 0), asked by httpx as a feed reader would.
+"""relay.service.web: a real listener on 127.0.0.1 (port 0), asked by httpx as a feed reader would.
 
 The feeds folder sits inside tmp_path next to a `secret.atom` that no request may ever return:
 every traversal test checks both the 404 and that the secret bytes never came back.
@@ -18,10 +18,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.files import write_atomically
-from relay.metrics import Metrics
-from relay.models import PollOutcome
-from relay.web import Health, WebServer, start_web
+from relay.adapters.files import write_atomically
+from relay.core.models import PollOutcome
+from relay.service.metrics import Metrics
+from relay.service.web import Health, WebServer, start_web
 
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"/>\n'
 SECRET = b"SECRET-OUTSIDE-FEEDS-DIR"

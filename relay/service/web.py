@@ -27,7 +27,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from relay.metrics import Metrics
+from relay.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from relay.models import LinkPreview, OutgoingMessage, StoredPost
+from relay.core.models import LinkPreview, OutgoingMessage, StoredPost
 
 MAX_LENGTH = 4096  # Telegram's limit for a text message, UTF-16 units after entity parsing
 ELLIPSIS = "…"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from relay.models import Post, id_sort_key
+from relay.core.models import Post, id_sort_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
-from relay.engines import HIDDEN, Selectors
-from relay.errors import LayoutError
-from relay.parse import base_url, parse_article, parse_list, post_id
-from relay.report import posts_table
+from relay.core.engines import HIDDEN, Selectors
+from relay.core.errors import LayoutError
+from relay.core.parse import base_url, parse_article, parse_list, post_id
+from relay.core.report import posts_table
 
 _FIELDS = ("link", "number", "title", "author", "date", "notice", "comments")
 

@@ -18,19 +18,19 @@ from datetime import datetime, tzinfo
 from datetime import time as clock_time
 from urllib.parse import urlsplit
 
-from relay.atom import render_feed
-from relay.config import Board
-from relay.diff import needs_next_page, plan_poll, wanted
-from relay.engines import page_url
-from relay.errors import FeedWriteError, FetchError, LayoutError
-from relay.fetch import Fetcher
-from relay.files import write_atomically
-from relay.models import Article, FeedInfo, PollOutcome, Post, StoredPost
-from relay.parse import parse_article, parse_list
-from relay.store import BoardState, NewPost, Store
-from relay.text import decode_html
+from relay.adapters.fetch import Fetcher
+from relay.adapters.files import write_atomically
+from relay.adapters.store import BoardState, NewPost, Store
+from relay.core.atom import render_feed
+from relay.core.config import Board
+from relay.core.diff import needs_next_page, plan_poll, wanted
+from relay.core.engines import page_url
+from relay.core.errors import FeedWriteError, FetchError, LayoutError
+from relay.core.models import Article, FeedInfo, PollOutcome, Post, StoredPost
+from relay.core.parse import parse_article, parse_list
+from relay.core.text import decode_html
 
-log = logging.getLogger("relay.cycle")
+log = logging.getLogger("relay.pipeline.cycle")
 
 Clock = Callable[[], datetime]
 ARTICLE_RETRIES_PER_POLL = 5

@@ -1,6 +1,6 @@
 """The config file's schema: pydantic models of the TOML tables, validated once.
 
-Pure: no I/O. `relay.config` reads the file, runs this schema and resolves the result into
+Pure: no I/O. `relay.core.config` reads the file, runs this schema and resolves the result into
 the typed `Config` the rest of the relay uses. Unknown keys are errors (`extra="forbid"`):
 a typo such as `intervall` must not be ignored silently.
 """
@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from relay import DEFAULT_USER_AGENT
-from relay.durations import parse_duration
-from relay.models import LinkPreview
+from relay.core.durations import parse_duration
+from relay.core.models import LinkPreview
 
 
 def _duration(value: object) -> float:
@@ -165,7 +165,7 @@ class BoardSection(_Strict):
     @classmethod
     def _telegram_template(cls, value: str | None) -> str | None:
         if value is not None:
-            from relay.message import validate_template
+            from relay.core.message import validate_template
 
             validate_template(value)
         return value

@@ -24,7 +24,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from relay.models import PollOutcome
+from relay.core.models import PollOutcome
 
 # The classic text format, which generate_latest() writes; every Prometheus version reads it.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -12,13 +12,13 @@ import asyncio
 import html
 import logging
 
-from relay.config import Board, Config
-from relay.deliver import Sender
-from relay.errors import DeliveryError
-from relay.models import OutgoingMessage, PollOutcome
-from relay.store import Store
+from relay.adapters.store import Store
+from relay.core.config import Board, Config
+from relay.core.errors import DeliveryError
+from relay.core.models import OutgoingMessage, PollOutcome
+from relay.pipeline.deliver import Sender
 
-log = logging.getLogger("relay.alarms")
+log = logging.getLogger("relay.service.alarms")
 
 
 def alarm_text(board: Board, outcome: PollOutcome, failures: int) -> str:

@@ -27,4 +27,3 @@ def parse_duration(value: object) -> float:
     if seconds <= 0:
         raise ValueError(f'"{value}" is not a positive duration')
     return seconds
-

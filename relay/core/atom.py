@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 from feedgen.feed import FeedGenerator
 
 from relay import PROJECT_URL, __version__
-from relay.models import FeedInfo, StoredPost, id_sort_key
+from relay.core.models import FeedInfo, StoredPost, id_sort_key
 
 TAG_DATE = "2025"
 # <updated> of a feed with no entries: a fixed instant, so that an empty feed is byte-stable too.

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from relay.config import Config
-from relay.report import table, when
+from relay.core.config import Config
+from relay.core.report import table, when
 
 if TYPE_CHECKING:
-    from relay.store import BoardState
+    from relay.adapters.store import BoardState
 
 STALE_INTERVALS = 3
 

@@ -1,6 +1,6 @@
 """TOML file -> typed `Config`, with errors that name the board and the key.
 
-Reads the one file (and the token file, on request), validates it with `relay.schema`, and
+Reads the one file (and the token file, on request), validates it with `relay.core.schema`, and
 resolves it: defaults applied, engine presets merged, relative paths made absolute against
 the config file's folder, so the service behaves the same whatever its working directory.
 """
@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from relay.engines import PRESETS, SELECTOR_KEYS, Selectors
-from relay.errors import ConfigError
-from relay.models import LinkPreview
-from relay.schema import ConfigFile, zone
+from relay.core.engines import PRESETS, SELECTOR_KEYS, Selectors
+from relay.core.errors import ConfigError
+from relay.core.models import LinkPreview
+from relay.core.schema import ConfigFile, zone
 
 TOKEN_ENV = "RELAY_TELEGRAM_TOKEN"
 CONFIG_ENV = "RELAY_CONFIG"
@@ -186,7 +186,7 @@ def _resolve(parsed: ConfigFile, path: Path) -> Config:
         }
         selectors = PRESETS[section.engine].merged(overrides)
         try:
-            from relay.parse import check_selectors
+            from relay.core.parse import check_selectors
 
             check_selectors(selectors)
         except ValueError as e:

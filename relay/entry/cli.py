@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from relay import __version__
-from relay.config import Config, default_config_path, load_config, load_token
-from relay.errors import (
+from relay.adapters.fetch import Fetcher
+from relay.core.config import Config, default_config_path, load_config, load_token
+from relay.core.errors import (
     ConfigError,
     DeliveryError,
     FetchError,
@@ -26,8 +27,7 @@ from relay.errors import (
     StateError,
     TransientDeliveryError,
 )
-from relay.fetch import Fetcher
-from relay.logs import add_secret, setup_logging
+from relay.service.logs import add_secret, setup_logging
 
 log = logging.getLogger("relay")
 
@@ -56,12 +56,12 @@ async def open_sender(
     With `strict=False` (the service), a Telegram that cannot be reached right now is only
     a warning: feeds go on, and deliveries wait in the queue until it answers.
     """
-    from relay.deliver import DryRunSender
+    from relay.pipeline.deliver import DryRunSender
 
     if dry_run or not config.sends:
         yield DryRunSender()
         return
-    from relay.courier import Courier, Pace
+    from relay.adapters.courier import Courier, Pace
 
     token = load_token(config)
     add_secret(token)
@@ -93,8 +93,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
-    from relay.cycle import parse_page
-    from relay.report import posts_table
+    from relay.core.report import posts_table
+    from relay.pipeline.cycle import parse_page
 
     config = _config(args)
     failed = 0
@@ -128,10 +128,10 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from relay import DEFAULT_USER_AGENT
-    from relay.engines import PRESETS, SELECTOR_KEYS
-    from relay.parse import check_selectors
-    from relay.preview import preview_page
-    from relay.text import decode_html
+    from relay.core.engines import PRESETS, SELECTOR_KEYS
+    from relay.core.parse import check_selectors
+    from relay.core.preview import preview_page
+    from relay.core.text import decode_html
 
     overrides: dict[str, str | tuple[str, ...]] = {}
     for item in args.selector or []:
@@ -166,10 +166,10 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 
 
 async def cmd_once(args: argparse.Namespace) -> int:
-    from relay.cycle import poll_boards
-    from relay.deliver import Deliverer
-    from relay.lock import StateLock
-    from relay.store import Store
+    from relay.adapters.lock import StateLock
+    from relay.adapters.store import Store
+    from relay.pipeline.cycle import poll_boards
+    from relay.pipeline.deliver import Deliverer
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)
@@ -208,8 +208,8 @@ async def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.status import board_report
-    from relay.store import Store
+    from relay.adapters.store import Store
+    from relay.core.status import board_report
 
     config = _config(args)
     if not config.state.exists():
@@ -226,7 +226,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from relay.store import Store
+    from relay.adapters.store import Store
 
     config = _config(args)
     board = config.board(args.board).id if args.board else None
@@ -243,14 +243,14 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from relay.daemon import run_service
+    from relay.service.daemon import run_service
 
     config_path = Path(args.config) if args.config else default_config_path()
     return asyncio.run(run_service(config_path, dry_run=args.dry_run))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from relay.demo import run_demo
+    from relay.entry.demo import run_demo
 
     return asyncio.run(
         run_demo(Path(args.dir), port=args.port, duration=args.duration, add_every=args.add_every)

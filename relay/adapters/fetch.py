@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from relay.errors import FetchError
+from relay.core.errors import FetchError
 
 # Statuses that mean "you are being kept out", not "the board is down".
 _BLOCKING = {403, 429, 430}

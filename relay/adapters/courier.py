@@ -7,7 +7,7 @@ delivery pending. Every failure is classified in `classify`, once.
 
 The token is a secret. It appears in no error message or repr made here; PTB's own leaks
 (its "Bot API URL" debug line, `repr(Bot)`, the InvalidToken that `Bot.initialize` raises
-with the token inside) are avoided or left to relay.logs' redaction.
+with the token inside) are avoided or left to relay.service.logs' redaction.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from telegram.error import (
 from telegram.request import HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
-from relay.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from relay.models import OutgoingMessage
+from relay.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from relay.core.models import OutgoingMessage
 
 DEFAULT_API_URL = "https://api.telegram.org"
 

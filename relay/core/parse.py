@@ -15,10 +15,10 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from relay.engines import CSS_KEYS, HIDDEN, Selectors
-from relay.errors import LayoutError
-from relay.models import Article, Post
-from relay.text import excerpt, fold_whitespace, parse_board_date
+from relay.core.engines import CSS_KEYS, HIDDEN, Selectors
+from relay.core.errors import LayoutError
+from relay.core.models import Article, Post
+from relay.core.text import excerpt, fold_whitespace, parse_board_date
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from relay.diff import Known
-from relay.errors import StateError
-from relay.migrations import MIGRATIONS
-from relay.models import Article, Post, StoredPost
+from relay.adapters.migrations import MIGRATIONS
+from relay.core.diff import Known
+from relay.core.errors import StateError
+from relay.core.models import Article, Post, StoredPost
 
 ARTICLE_TRIES = 3  # fetches of one article page before its excerpt is given up
 

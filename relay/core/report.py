@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from relay.models import Post
+from relay.core.models import Post
 
 
 def width(text: str) -> int:

@@ -1,7 +1,7 @@
 """`relay run`: the long-running service. APScheduler polls, a worker sends, systemd watches.
 
 - One interval job per board (jitter ±10%, coalesce, max_instances=1, misfire grace of one
-  interval). A failing board backs off (relay.backoff) by skipping fires, so it never delays
+  interval). A failing board backs off (relay.core.backoff) by skipping fires, so it never delays
   another board.
 - Deliveries are sent by one worker as soon as a poll creates them (an Event wakes it).
 - SIGTERM/SIGINT: pause the scheduler, let in-flight polls and the current send finish
@@ -26,25 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from relay import notify
-from relay.alarms import Alarms
-from relay.backoff import BoardBackoff
-from relay.config import Board, Config, load_config
-from relay.cycle import poll_board, write_feed
-from relay.deliver import Deliverer, DryRunSender, Sender
-from relay.errors import ConfigError, DeliveryError, StateError
-from relay.fetch import Fetcher
-from relay.lock import StateLock
-from relay.metrics import Metrics
-from relay.models import PollOutcome
-from relay.schema import split_listen
-from relay.status import board_health
-from relay.store import Store
+from relay.adapters.fetch import Fetcher
+from relay.adapters.lock import StateLock
+from relay.adapters.store import Store
+from relay.core.backoff import BoardBackoff
+from relay.core.config import Board, Config, load_config
+from relay.core.errors import ConfigError, DeliveryError, StateError
+from relay.core.models import PollOutcome
+from relay.core.schema import split_listen
+from relay.core.status import board_health
+from relay.pipeline.cycle import poll_board, write_feed
+from relay.pipeline.deliver import Deliverer, DryRunSender, Sender
+from relay.service import notify
+from relay.service.alarms import Alarms
+from relay.service.metrics import Metrics
 
 if TYPE_CHECKING:
-    from relay.web import Health, WebServer
+    from relay.service.web import Health, WebServer
 
-log = logging.getLogger("relay.daemon")
+log = logging.getLogger("relay.service.daemon")
 
 STOP_GRACE = 6.0  # seconds in-flight polls get after SIGTERM (systemd waits TimeoutStopSec)
 
@@ -185,7 +185,7 @@ class Service:
     # --- health, reload, stop -----------------------------------------------------------
 
     def health(self) -> Health:
-        from relay.web import Health
+        from relay.service.web import Health
 
         now = self.now()
         running = self.scheduler.running and not self.stopping.is_set()
@@ -268,7 +268,7 @@ async def run_service(
     )
     try:
         async with contextlib.AsyncExitStack() as stack:
-            from relay.cli import make_fetcher, open_sender
+            from relay.entry.cli import make_fetcher, open_sender
 
             fetcher = await stack.enter_async_context(make_fetcher(config))
             sender = await stack.enter_async_context(
@@ -297,7 +297,7 @@ async def _serve(
         await write_feed(board, service.store)
     web: WebServer | None = None
     if config.listen:
-        from relay.web import start_web  # aiohttp: ~10 MB, loaded only when serving
+        from relay.service.web import start_web  # aiohttp: ~10 MB, loaded only when serving
 
         host, port = split_listen(config.listen)
         web = await start_web(

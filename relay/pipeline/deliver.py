@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
-from relay.config import Config
-from relay.errors import DeliveryError, PermanentDeliveryError
-from relay.message import format_message
-from relay.models import OutgoingMessage
-from relay.store import Delivery, Store
+from relay.adapters.store import Delivery, Store
+from relay.core.config import Config
+from relay.core.errors import DeliveryError, PermanentDeliveryError
+from relay.core.message import format_message
+from relay.core.models import OutgoingMessage
 
-log = logging.getLogger("relay.deliver")
+log = logging.getLogger("relay.pipeline.deliver")
 
 BACKOFF_BASE = 5.0  # seconds before the first retry of a transient failure
 BACKOFF_CAP = 1800.0  # never wait longer than this between two tries (unless Telegram says so)

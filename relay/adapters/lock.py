@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from relay.errors import StateError
+from relay.core.errors import StateError
 
 
 class StateLock:

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from relay.errors import FeedWriteError
+from relay.core.errors import FeedWriteError
 
 FILE_MODE = 0o644  # mkstemp makes 0600, which a web server running as another user cannot read
 

@@ -1,0 +1,1 @@
+"""Adapters: one module per outside system (HTTP, the state, Telegram, files)."""

@@ -1,0 +1,1 @@
+"""Entry points: the command line, the composition root and the demo."""

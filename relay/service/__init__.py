@@ -1,0 +1,1 @@
+"""The long-running service: scheduler, listener, metrics, systemd notify, alarms, logging."""
