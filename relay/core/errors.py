@@ -6,6 +6,7 @@ RelayError
 ├── LayoutError          a list page parsed to zero rows: the layout changed or a block page came
 ├── FeedWriteError       the Atom file could not be replaced; the old one is intact
 ├── StateError           the state file cannot be used (locked by another process, newer schema)
+├── StartError           the service cannot start (listen address busy, a folder not writable)
 └── DeliveryError        Telegram refused or failed a message
     ├── TransientDeliveryError   retry later (timeouts, network, 5xx, 429)
     └── PermanentDeliveryError   retrying will not help (chat not found, bot kicked, bad HTML)
@@ -58,6 +59,10 @@ class FeedWriteError(RelayError):
 
 class StateError(RelayError):
     """The state store cannot be opened or used."""
+
+
+class StartError(RelayError):
+    """The service cannot start: an OS resource it needs is refused. One line, exit 1."""
 
 
 class DeliveryError(RelayError):

@@ -1,85 +1,38 @@
 """Entry points: `relay check | preview | once | status | retry | run | demo`.
 
-The composition root: the only place that builds the store, the fetcher and the courier from
-the config. Exit codes: 0 all well, 1 a board or a delivery failed, 2 a config (usage) error.
+The commands parse their arguments, load the config and get every part they use from the
+composition root (`relay.entry.wiring`). Exit codes: 0 all well, 1 a board or a delivery
+failed (or the service could not start), 2 a config (usage) error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from relay import __version__
 from relay.adapters.fetch import Fetcher
-from relay.core.config import Config, default_config_path, load_config, load_token
+from relay.core.clock import Clock
+from relay.core.config import Config, default_config_path, load_config
 from relay.core.errors import (
     ConfigError,
     DeliveryError,
     FetchError,
     LayoutError,
+    StartError,
     StateError,
-    TransientDeliveryError,
 )
-from relay.service.logs import add_secret, setup_logging
+from relay.entry.wiring import assemble, make_fetcher, open_sender, open_state
+from relay.service.logs import setup_logging
 
 log = logging.getLogger("relay")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def make_fetcher(config: Config) -> Fetcher:
-    return Fetcher(
-        user_agent=config.user_agent,
-        timeout=config.timeout,
-        max_bytes=config.max_page_bytes,
-        host_delay=config.host_delay,
-    )
-
-
-@contextlib.asynccontextmanager
-async def open_sender(
-    config: Config, *, dry_run: bool, strict: bool = True
-) -> AsyncIterator[object]:
-    """The courier (or the dry-run printer). A wrong token fails here, at start.
-
-    With `strict=False` (the service), a Telegram that cannot be reached right now is only
-    a warning: feeds go on, and deliveries wait in the queue until it answers.
-    """
-    from relay.pipeline.deliver import DryRunSender
-
-    if dry_run or not config.sends:
-        yield DryRunSender()
-        return
-    from relay.adapters.courier import Courier, Pace
-
-    token = load_token(config)
-    add_secret(token)
-    pace = Pace(
-        per_chat_interval=config.per_chat_interval,
-        group_max=config.group_per_minute,
-        bot_max=config.bot_per_second,
-    )
-    async with Courier(token, config.api_url, pace=pace) as courier:
-        try:
-            name = await courier.check()
-        except TransientDeliveryError as e:
-            if strict:
-                raise
-            log.warning("telegram not reachable at start (%s): deliveries wait for it", e)
-        else:
-            log.info("telegram bot @%s ready", name)
-        yield courier
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -97,13 +50,14 @@ async def cmd_check(args: argparse.Namespace) -> int:
     from relay.pipeline.cycle import parse_page
 
     config = _config(args)
+    clock = Clock()
     failed = 0
     async with make_fetcher(config) as fetcher:
         for board in config.boards:
             print(f"== {board.id}: {board.title} ({board.engine}) {board.url}")
             try:
                 page = await fetcher.get(board.url)
-                posts = parse_page(page.body, page.content_type, page.url, board, utc_now())
+                posts = parse_page(page.body, page.content_type, page.url, board, clock.wall())
             except (FetchError, LayoutError) as e:
                 failed += 1
                 print(f"FAILED ({e.reason}): {e}\n")
@@ -157,7 +111,9 @@ async def cmd_preview(args: argparse.Namespace) -> int:
         f"fetched {len(page.body):,} bytes, decoded as {decoded.encoding} (from {decoded.source})"
     )
     tz = ZoneInfo(args.timezone)
-    for line in preview_page(decoded.text, url=page.url, selectors=selectors, now=utc_now(), tz=tz):
+    for line in preview_page(
+        decoded.text, url=page.url, selectors=selectors, now=Clock().wall(), tz=tz
+    ):
         print(line)
     return EXIT_OK
 
@@ -166,20 +122,16 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 
 
 async def cmd_once(args: argparse.Namespace) -> int:
-    from relay.adapters.lock import StateLock
-    from relay.adapters.store import Store
     from relay.pipeline.cycle import poll_boards
     from relay.pipeline.deliver import Deliverer
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)
     dry_run = args.dry_run or config.dry_run
-    lock = StateLock(config.state)
-    lock.acquire()
-    store = Store(config.state)
-    try:
-        async with make_fetcher(config) as fetcher:
-            outcomes = await poll_boards(boards, fetcher, store, utc_now, config.concurrency)
+    async with assemble(config, dry_run=dry_run, strict_telegram=True) as parts:
+        outcomes = await poll_boards(
+            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency
+        )
         for outcome in outcomes:
             if outcome.ok:
                 print(
@@ -191,50 +143,39 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 print(f"{outcome.board_id}: FAILED ({outcome.reason}): {outcome.error}")
         failed = any(not o.ok for o in outcomes)
         if config.sends or dry_run:
-            async with open_sender(config, dry_run=dry_run) as sender:
-                deliverer = Deliverer(config, store, sender, utc_now, dry_run=dry_run)  # type: ignore[arg-type]
-                loop = asyncio.get_running_loop()
-                report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)
-            if not dry_run:
+            deliverer = Deliverer(
+                config, parts.state, parts.sender, parts.clock.wall, dry_run=parts.dry_run
+            )
+            loop = asyncio.get_running_loop()
+            report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)
+            if not parts.dry_run:
                 print(
                     f"telegram: {report.sent} sent, {report.failed} failed, "
                     f"{report.deferred} pending"
                 )
             failed = failed or report.failed > 0
-    finally:
-        store.close()
-        lock.release()
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.adapters.store import Store
     from relay.core.status import board_report
 
     config = _config(args)
     if not config.state.exists():
         print(f"no state yet at {config.state}: run `relay once` or `relay run` first")
         return EXIT_OK
-    store = Store(config.state)
-    try:
-        states = store.board_states(b.id for b in config.boards)
-        report, healthy = board_report(config, states, utc_now())
-    finally:
-        store.close()
+    with open_state(config, lock=False) as state:
+        states = state.board_states(b.id for b in config.boards)
+        report, healthy = board_report(config, states, Clock().wall())
     print(report)
     return EXIT_OK if healthy else EXIT_FAILED
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from relay.adapters.store import Store
-
     config = _config(args)
     board = config.board(args.board).id if args.board else None
-    store = Store(config.state)
-    try:
-        count = store.requeue_failed(board)
-    finally:
-        store.close()
+    with open_state(config, lock=False) as state:
+        count = state.requeue_failed(board)
     print(f"{count} failed deliveries put back in the queue" + (f" for {board}" if board else ""))
     return EXIT_OK
 
@@ -243,7 +184,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from relay.service.daemon import run_service
+    from relay.entry.wiring import run_service
 
     config_path = Path(args.config) if args.config else default_config_path()
     return asyncio.run(run_service(config_path, dry_run=args.dry_run))
@@ -347,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except StateError as e:
         print(f"relay: state error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except StartError as e:
+        print(f"relay: cannot start: {e}", file=sys.stderr)
         return EXIT_FAILED
     except DeliveryError as e:
         print(f"relay: telegram: {e}", file=sys.stderr)

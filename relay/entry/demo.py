@@ -16,7 +16,7 @@ import socket
 import threading
 from pathlib import Path
 
-from relay.service.daemon import run_service
+from relay.entry.wiring import run_service
 from relay.sim import BoardSimulator, SimBoard, seed_board
 
 DEMO_TITLES = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Callable
 
 from relay.adapters.store import Store
 from relay.core.config import Board, Config
@@ -40,11 +41,13 @@ def recovery_text(board: Board) -> str:
 
 
 class Alarms:
-    def __init__(self, config: Config, store: Store, sender: Sender, *, dry_run: bool) -> None:
-        self.config = config
+    """Tells the admin chat of breaks and recoveries. `config` is read at each use, so a
+    reload is seen without patching this object."""
+
+    def __init__(self, config: Callable[[], Config], store: Store, sender: Sender) -> None:
+        self._config = config
         self._store = store
         self._sender = sender
-        self._dry_run = dry_run
         self._alarmed: dict[str, bool] = {}
 
     async def after_poll(self, board: Board, outcome: PollOutcome, failures: int) -> None:
@@ -53,7 +56,7 @@ class Alarms:
             self._alarmed[board.id] = state.alarmed
         alarmed = self._alarmed[board.id]
         breaking = not outcome.ok and (
-            failures >= self.config.alarm_after or outcome.reason == "layout"
+            failures >= self._config().alarm_after or outcome.reason == "layout"
         )
         if breaking and not alarmed:
             log.error(
@@ -72,7 +75,7 @@ class Alarms:
 
     async def _tell(self, text: str) -> bool:
         """Send to the admin chat; True when the operator has been told (or there is no chat)."""
-        chat = self.config.admin_chat
+        chat = self._config().admin_chat
         if not chat:
             return True
         try:

@@ -21,7 +21,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from relay.core.models import PollOutcome
@@ -64,6 +70,7 @@ class Metrics:
 
     Series (all prefixed `relay_`): polls_total{board,result}, poll_failures_total{board,reason},
     new_posts_total{board}, deliveries_total{board,result}, deliveries_pending{board},
+    task_restarts_total{task},
     last_success_timestamp_seconds{board}, boards, poll_duration_seconds (histogram), and the
     process_* series of the process collector (Linux only: it reads /proc).
     """
@@ -80,6 +87,13 @@ class Metrics:
             "relay_poll_duration_seconds",
             "Time one poll of one board took, all boards together.",
             buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        # A handful of task names at most: a plain labelled Counter is fine here.
+        self._restarts = Counter(
+            "relay_task_restarts",
+            "Supervised tasks (deliveries, scheduler, watchdog) that died and were restarted.",
+            ["task"],
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)
@@ -103,6 +117,9 @@ class Metrics:
                 reason = outcome.reason.strip()[:MAX_REASON_CHARS] or "unknown"
                 board.failures[reason] = board.failures.get(reason, 0) + 1
         self._duration.observe(max(outcome.elapsed_ms, 0) / 1000)
+
+    def task_restarted(self, task: str) -> None:
+        self._restarts.labels(task=task).inc()
 
     def delivery_sent(self, board_id: str) -> None:
         with self._lock:

@@ -17,20 +17,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+from relay.core.clock import utc_now
 
 Engine = Literal["rhymix", "gnuboard"]
 UrlStyle = Literal["short", "long"]
 CharsetHeader = bool | Literal["wrong"]
 FAULT_KINDS = frozenset({"slow", "reset", "truncated", "zero_rows", "challenge", "huge"})
-
-
-def utc_now() -> datetime:
-    """The default clock: aware UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)

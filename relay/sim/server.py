@@ -23,8 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
+from relay.core.clock import utc_now
 from relay.sim import render_gnuboard, render_gnuboard_view, render_rhymix
-from relay.sim.board import Fault, SimBoard, SimRequest, utc_now
+from relay.sim.board import Fault, SimBoard, SimRequest
 from relay.sim.pages import CHALLENGE_HEADERS, challenge_page, error_page
 
 GIF_1X1 = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"  # noqa: E501

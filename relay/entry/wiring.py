@@ -1,0 +1,136 @@
+"""The composition root: the one place that builds board-relay's parts from a `Config`.
+
+`check`, `once`, `run` and `demo` all get their fetcher, state, sender, clocks and random
+source from here; no other module constructs an adapter, so a second state implementation or
+a fake clock is one change in this file. Entering `assemble` takes the single-instance lock
+before the state is opened and releases it last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from relay.adapters.fetch import Fetcher
+from relay.adapters.lock import StateLock
+from relay.adapters.store import Store
+from relay.core.clock import Clock
+from relay.core.config import Config, load_config, load_token
+from relay.core.errors import TransientDeliveryError
+from relay.pipeline.deliver import DryRunSender, Sender
+from relay.service.logs import add_secret
+from relay.service.parts import Parts
+
+log = logging.getLogger("relay")
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    return Fetcher(
+        user_agent=config.user_agent,
+        timeout=config.timeout,
+        max_bytes=config.max_page_bytes,
+        host_delay=config.host_delay,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_sender(
+    config: Config, *, dry_run: bool, strict: bool = True, clock: Clock | None = None
+) -> AsyncIterator[Sender]:
+    """The courier (or the dry-run printer). A wrong token fails here, at start.
+
+    With `strict=False` (the service), a Telegram that cannot be reached right now is only
+    a warning: feeds go on, and deliveries wait in the queue until it answers.
+    """
+    if dry_run or not config.sends:
+        yield DryRunSender()
+        return
+    from relay.adapters.courier import Courier, Pace  # python-telegram-bot: loaded when sending
+
+    token = load_token(config)
+    add_secret(token)
+    pace = Pace(
+        per_chat_interval=config.per_chat_interval,
+        group_max=config.group_per_minute,
+        bot_max=config.bot_per_second,
+    )
+    async with Courier(token, config.api_url, pace=pace) as courier:
+        try:
+            name = await courier.check()
+        except TransientDeliveryError as e:
+            if strict:
+                raise
+            log.warning("telegram not reachable at start (%s): deliveries wait for it", e)
+        else:
+            log.info("telegram bot @%s ready", name)
+        yield courier
+
+
+@contextlib.contextmanager
+def open_state(config: Config, *, lock: bool = True) -> Iterator[Store]:
+    """The state, under the single-instance lock unless `lock=False` (read-only commands and
+    `relay retry`, which only touch rows that the running service re-reads)."""
+    with contextlib.ExitStack() as stack:
+        if lock:
+            state_lock = StateLock(config.state)
+            state_lock.acquire()
+            stack.callback(state_lock.release)
+        store = Store(config.state)
+        stack.callback(store.close)
+        yield store
+
+
+@contextlib.asynccontextmanager
+async def assemble(
+    config: Config,
+    *,
+    dry_run: bool,
+    strict_telegram: bool,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[Parts]:
+    """Every part, opened in order (lock, state, fetcher, sender) and closed in reverse."""
+    clock = clock or Clock()
+    with open_state(config) as state:
+        async with contextlib.AsyncExitStack() as stack:
+            fetcher = await stack.enter_async_context(make_fetcher(config))
+            sender = await stack.enter_async_context(
+                open_sender(config, dry_run=dry_run, strict=strict_telegram, clock=clock)
+            )
+            yield Parts(
+                config=config,
+                state=state,
+                fetcher=fetcher,
+                sender=sender,
+                clock=clock,
+                rng=rng or random.Random(),
+                dry_run=dry_run or isinstance(sender, DryRunSender),
+            )
+
+
+async def run_service(
+    config_path: Path,
+    *,
+    dry_run: bool = False,
+    started: asyncio.Event | None = None,
+    web_url: list[str] | None = None,
+) -> int:
+    """`relay run`: load, assemble, serve until SIGTERM. ConfigError (exit 2) before anything
+    starts; the exit code of the service otherwise."""
+    from relay.service.run import serve
+
+    config = load_config(config_path)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    # The worker threads run state calls (serialized by the state's lock anyway) and feed
+    # writes: two are plenty, and each thread more costs a malloc arena of resident memory.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-io")
+    )
+    async with assemble(config, dry_run=dry_run or config.dry_run, strict_telegram=False) as parts:
+        return await serve(parts, config_path, started=started, web_url=web_url)

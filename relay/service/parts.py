@@ -1,0 +1,29 @@
+"""The parts a running relay is made of, as one record the composition root hands down.
+
+Built only by `relay.entry.wiring`; the service and the commands receive it and build
+nothing themselves, so one place decides which state, fetcher, sender and clocks are used.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from relay.adapters.fetch import Fetcher
+from relay.adapters.store import Store
+from relay.core.clock import Clock
+from relay.core.config import Config
+from relay.pipeline.deliver import Sender
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Everything `relay once` and `relay run` work with. `dry_run`: messages are printed."""
+
+    config: Config
+    state: Store
+    fetcher: Fetcher
+    sender: Sender
+    clock: Clock
+    rng: random.Random
+    dry_run: bool

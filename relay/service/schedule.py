@@ -1,0 +1,152 @@
+"""When each board is polled: one APScheduler interval job per board, kept on the monotonic clock.
+
+APScheduler 3 runs its triggers on the wall clock. Left alone, a wall-clock step backwards
+(NTP, a resumed VM) would put every next run an hour into the future — no board polled, and
+`/healthz` green — and a step forwards would make every job overdue at once. Two guards:
+- `follow_clock_steps` watches the offset between the wall and the monotonic clock and, when
+  it jumps, shifts every job's next run by the same step, so each board keeps its place;
+- `PollSpacing` (checked by every poll job) refuses a poll less than `MIN_GAP` intervals after
+  the previous one *by the monotonic clock*, so whatever fires early after a step is skipped
+  instead of polling thousands of boards at once.
+
+APScheduler 3's jitter is a delay (0..jitter) added to each fire: a trigger of 0.9 x interval
+with 0.1 x interval of jitter gives gaps of 90-100 % of the interval, so a new post never
+waits more than one interval to be seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from relay.core.config import Board
+
+log = logging.getLogger("relay.schedule")
+
+CLOCK_CHECK_EVERY = 0.5  # seconds between two looks at the clocks
+CLOCK_STEP = 2.0  # seconds: a change of the wall-minus-monotonic offset larger than this is a step
+MIN_GAP = 0.85  # intervals: the shortest gap between two polls of a board (jitter gives 0.9+)
+FIRST_POLL_SPREAD = 0.1  # seconds per board over which first polls are spread (at most 1 interval)
+
+PollJob = Callable[[str], Coroutine[Any, Any, None]]
+
+
+class PollSpacing:
+    """The monotonic time of each board's last poll start: a poll sooner than MIN_GAP
+    intervals after the last is refused (a fire pulled forward by a clock step)."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._started: dict[str, float] = {}
+
+    def admit(self, board: Board) -> bool:
+        now = self._monotonic()
+        last = self._started.get(board.id)
+        if last is not None and now - last < MIN_GAP * board.interval:
+            return False
+        self._started[board.id] = now
+        return True
+
+    def forget(self, board_id: str) -> None:
+        """A changed or removed board starts afresh (a changed board is polled soon)."""
+        self._started.pop(board_id, None)
+
+
+class Schedule:
+    """The scheduler and its jobs; `job(board_id)` is called for each fire."""
+
+    def __init__(
+        self,
+        job: PollJob,
+        *,
+        wall: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
+        self._job = job
+        self._wall = wall
+        self._monotonic = monotonic
+        self._rng = rng
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def start(self, boards: tuple[Board, ...]) -> None:
+        """Start the scheduler with one job per board. First polls are spread over 0.1 s per
+        board, at most an interval: a lone board starts at once, thousands evenly."""
+        self.scheduler.start()
+        spread = FIRST_POLL_SPREAD * len(boards)
+        for board in boards:
+            self.add(board, self._rng.uniform(0, min(board.interval, spread)))
+
+    def add(self, board: Board, first_in: float) -> None:
+        """Add or replace the board's job; its first fire comes `first_in` seconds from now."""
+        start = self._wall() + timedelta(seconds=first_in)
+        self.scheduler.add_job(
+            self._job,
+            "interval",
+            args=[board.id],
+            id=board.id,
+            name=board.id,
+            seconds=board.interval * 0.9,
+            jitter=board.interval * 0.1,
+            start_date=start,
+            next_run_time=start,
+            coalesce=True,
+            max_instances=1,
+            # No grace limit: a late fire runs (coalesced to one); PollSpacing refuses the
+            # ones that come too soon. A limit would log a warning per board after a step.
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+    def remove(self, board_id: str) -> None:
+        if self.scheduler.get_job(board_id) is not None:
+            self.scheduler.remove_job(board_id)
+
+    def pause(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.pause()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def shift(self, seconds: float) -> int:
+        """Move every job's next run by `seconds` (the size of a wall-clock step)."""
+        moved = 0
+        step = timedelta(seconds=seconds)
+        for job in self.scheduler.get_jobs():
+            if job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + step)
+                moved += 1
+        self.scheduler.wakeup()
+        return moved
+
+    def _offset(self) -> float:
+        return self._wall().timestamp() - self._monotonic()
+
+    async def follow_clock_steps(self) -> None:
+        """Runs for the service's life (under the supervisor): shifts the jobs when the wall
+        clock steps, and fails loudly if the scheduler stopped running."""
+        offset = self._offset()
+        while True:
+            await asyncio.sleep(CLOCK_CHECK_EVERY)
+            if not self.scheduler.running:
+                raise RuntimeError("the scheduler is not running")
+            now = self._offset()
+            step = now - offset
+            offset = now
+            if abs(step) > CLOCK_STEP:
+                moved = self.shift(step)
+                log.warning(
+                    "the wall clock stepped %+.0fs: %d board schedules moved with it", step, moved
+                )
