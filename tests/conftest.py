@@ -103,3 +103,38 @@ def run_relay(
         env=full_env,
         cwd=cwd,
     )
+
+
+def need_program(name: str, package: str) -> str:
+    """The path of a system program a test needs, installed with apt-get when it is missing
+    (the machines run Debian and the tests run as root). Never a skip: a test that cannot get
+    its program fails, so CI cannot pass with a feature untested."""
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+
+        def apt(*args: str) -> int:
+            done = subprocess.run(["apt-get", *args], capture_output=True, env=env, timeout=900)
+            return done.returncode
+
+        install = ("install", "-y", "--no-install-recommends", package)
+        if apt(*install) != 0:  # the package lists may be missing or stale: update once
+            apt("update")
+            apt(*install)
+        found = shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is needed (Debian package {package}) and could not be installed")
+    return found
+
+
+def as_unprivileged(command: list[str]) -> list[str]:
+    """`command` run without root's power to write anywhere: as root, the child loses
+    CAP_DAC_OVERRIDE and friends (setpriv), so a read-only folder is read-only to it."""
+    if os.geteuid() != 0:
+        return command
+    caps = "-dac_override,-dac_read_search,-fowner"
+    return [need_program("setpriv", "util-linux"), f"--bounding-set={caps}", *command]

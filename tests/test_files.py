@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import as_unprivileged
 
 from relay.adapters import files
 from relay.adapters.files import write_atomically
@@ -170,15 +171,30 @@ def test_a_path_that_is_a_folder_is_reported(tmp_path: Path) -> None:
     assert (tmp_path / "f.atom" / "keep").read_bytes() == OLD
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_folder_is_reported(tmp_path: Path) -> None:
+    """Run in a child without root's override capabilities (the tests run as root, and root
+    writes into read-only folders)."""
     path = tmp_path / "f.atom"
     path.write_bytes(OLD)
     tmp_path.chmod(0o555)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from relay.adapters.files import write_atomically\n"
+        "from relay.core.errors import FeedWriteError\n"
+        "try:\n"
+        f"    write_atomically(Path({str(path)!r}), {NEW!r})\n"
+        "except FeedWriteError as e:\n"
+        "    print(e)\n"
+        "    sys.exit(3)\n"
+    )
     try:
-        with pytest.raises(FeedWriteError, match=os.strerror(errno.EACCES)):
-            write_atomically(path, NEW)
+        child = subprocess.run(
+            as_unprivileged([sys.executable, "-c", code]), capture_output=True, text=True
+        )
     finally:
         tmp_path.chmod(0o755)
+    assert child.returncode == 3, child.stderr
+    assert os.strerror(errno.EACCES) in child.stdout
     assert path.read_bytes() == OLD
     assert listing(tmp_path) == ["f.atom"]

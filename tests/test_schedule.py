@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
-
 from conftest import make_config
+
 from relay.core.clock import Clock
 from relay.core.config import Board
 from relay.service.schedule import MIN_GAP, PollSpacing, Schedule
@@ -56,7 +56,9 @@ async def wait_for_fires(fires: Fires, moment: float, count: int, timeout: float
 async def test_a_wall_clock_step_back_does_not_stop_the_polls(tmp_path: Path) -> None:
     (board,) = boards(tmp_path, 1, "1s")
     fires = Fires()
-    schedule = Schedule(fires.job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(1))
+    schedule = Schedule(
+        fires.job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(1)
+    )
     schedule.start((board,))
     guard = asyncio.create_task(schedule.follow_clock_steps())
     try:
@@ -113,7 +115,9 @@ def test_poll_spacing_refuses_a_poll_sooner_than_min_gap(tmp_path: Path) -> None
 
 async def test_shift_moves_every_job_by_the_step(tmp_path: Path) -> None:
     two = boards(tmp_path, 2, "1m")
-    schedule = Schedule(Fires().job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(3))
+    schedule = Schedule(
+        Fires().job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(3)
+    )
     schedule.start(two)
     schedule.pause()
     try:

@@ -1,49 +1,61 @@
-"""One relay process per state file: an exclusive advisory lock (flock) beside it.
+"""One relay process per state: an exclusive advisory lock (flock) on the state's folder.
 
-Two processes on one state would announce the same posts twice. The kernel drops the lock
-when the process dies, so a crash (even kill -9) never leaves a stale lock behind.
+Two processes on one state would announce the same posts twice. The lock is taken on the
+folder itself, not on a file beside the state: deleting a lock file (or the state file) must
+not let a second `relay run` in. The kernel drops the lock when the process dies, so a crash
+(even kill -9) never leaves a stale lock. One folder holds one state (systemd's
+StateDirectory= gives each service its own). A note file names the holder for the error
+message only; it is not the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
-from typing import IO
 
-from relay.core.errors import StateError
+from relay.core.errors import StartError, StateError
 
 
 class StateLock:
-    """An exclusive advisory lock next to the state file: one relay process per state.
-
-    Two processes on one state would announce the same posts twice.
-    """
+    """The single-instance lock of a state. `acquire` raises StateError when it is held."""
 
     def __init__(self, state_path: Path) -> None:
-        self.path = state_path.with_name(state_path.name + ".lock")
-        self._file: IO[str] | None = None
+        self.state_path = state_path
+        self.folder = state_path.parent
+        self.note = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held for the process's life
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StartError(f"{self.folder}: cannot use the state folder: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            os.close(fd)
+            holder = "another process"
+            with contextlib.suppress(OSError):
+                holder = self.note.read_text(encoding="utf-8").strip() or holder
             raise StateError(
-                f"{self.path.with_suffix('')}: in use by {holder}: only one relay may run on a "
-                "state file (both would announce the same posts)"
+                f"{self.state_path}: in use by {holder}: only one relay may run on a state "
+                "folder (both would announce the same posts)"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._file = handle
+        try:
+            self.note.write_text(f"pid {os.getpid()}\n", encoding="utf-8")
+        except OSError as e:
+            os.close(fd)
+            raise StartError(
+                f"{self.folder}: the state folder is not writable: {e.strerror}"
+            ) from None
+        self._fd = fd
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.note.unlink()
+            os.close(self._fd)
+            self._fd = None

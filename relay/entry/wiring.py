@@ -18,6 +18,7 @@ from pathlib import Path
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
+from relay.adapters.state_file import FileIdentity
 from relay.adapters.store import Store
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_token
@@ -110,6 +111,7 @@ async def assemble(
                 clock=clock,
                 rng=rng or random.Random(),
                 dry_run=dry_run or isinstance(sender, DryRunSender),
+                check_state=FileIdentity.of(config.state).check,
             )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from relay.core.backoff import BoardBackoff
 from relay.core.config import Board, Config, load_config
-from relay.core.errors import ConfigError
+from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
 from relay.core.status import board_health
 from relay.pipeline.cycle import poll_board
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("relay.daemon")
 
 STOP_GRACE = 6.0  # seconds in-flight polls get after SIGTERM (systemd waits TimeoutStopSec)
+STATE_CHECK_EVERY = 2.0  # seconds between two checks that the state file is still ours
 WORKER_IDLE = 5.0  # seconds the delivery worker sleeps when nothing is due (a poll wakes it)
 
 
@@ -65,12 +66,14 @@ class Service:
             self.poll_job, wall=parts.clock.wall, monotonic=parts.clock.monotonic, rng=parts.rng
         )
         self.spacing = PollSpacing(parts.clock.monotonic)
+        self.stopping = asyncio.Event()
         self.supervisor = Supervisor(
-            monotonic=parts.clock.monotonic, on_restart=self.metrics.task_restarted
+            monotonic=parts.clock.monotonic,
+            stopping=self.stopping,
+            on_restart=self.metrics.task_restarted,
         )
         self.backoffs: dict[str, BoardBackoff] = {}
         self.started = self.clock.steady()
-        self.stopping = asyncio.Event()
         self.wake_deliverer = asyncio.Event()
         self._inflight: set[asyncio.Task[PollOutcome]] = set()
         # Bounds the polls in flight: with 10,000 boards firing, an unbounded fan-out queues
@@ -155,6 +158,16 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await self.wake_deliverer.wait()
+
+    async def watch_state(self) -> None:
+        """Stop the service (exit 1) when the state file is deleted or replaced under it."""
+        while True:
+            await asyncio.sleep(STATE_CHECK_EVERY)
+            try:
+                await asyncio.to_thread(self.parts.check_state)
+            except StateError as e:
+                self.supervisor.give_up("state", str(e))
+                return
 
     # --- health, reload, stop -----------------------------------------------------------
 

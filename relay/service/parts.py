@@ -7,6 +7,7 @@ nothing themselves, so one place decides which state, fetcher, sender and clocks
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.adapters.fetch import Fetcher
@@ -27,3 +28,4 @@ class Parts:
     clock: Clock
     rng: random.Random
     dry_run: bool
+    check_state: Callable[[], None] = lambda: None  # raises StateError if the state was swapped

@@ -3,8 +3,10 @@
 APScheduler 3 runs its triggers on the wall clock. Left alone, a wall-clock step backwards
 (NTP, a resumed VM) would put every next run an hour into the future — no board polled, and
 `/healthz` green — and a step forwards would make every job overdue at once. Two guards:
-- `follow_clock_steps` watches the offset between the wall and the monotonic clock and, when
-  it jumps, shifts every job's next run by the same step, so each board keeps its place;
+- the offset between the wall and the monotonic clock is checked before the scheduler looks
+  for due jobs (a subclass hook, so a step is seen before any job is judged overdue) and every
+  half second by `follow_clock_steps` (so a scheduler asleep for an hour is woken); when it
+  jumps, every job's next run moves by the same step, and each board keeps its place;
 - `PollSpacing` (checked by every poll job) refuses a poll less than `MIN_GAP` intervals after
   the previous one *by the monotonic clock*, so whatever fires early after a step is skipped
   instead of polling thousands of boards at once.
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from relay.core.config import Board
 
@@ -58,6 +61,19 @@ class PollSpacing:
         self._started.pop(board_id, None)
 
 
+class _SteadyScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler has no types
+    """APScheduler's asyncio scheduler with a hook run before each look for due jobs."""
+
+    def __init__(self, before_processing: Callable[[], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._before_processing = before_processing
+
+    def _process_jobs(self) -> float | None:
+        self._before_processing()
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 class Schedule:
     """The scheduler and its jobs; `job(board_id)` is called for each fire."""
 
@@ -73,7 +89,8 @@ class Schedule:
         self._wall = wall
         self._monotonic = monotonic
         self._rng = rng
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler = _SteadyScheduler(self.check_clock, timezone=UTC)
+        self._offset_seen = self._offset()
 
     @property
     def running(self) -> bool:
@@ -121,32 +138,40 @@ class Schedule:
             self.scheduler.shutdown(wait=False)
 
     def shift(self, seconds: float) -> int:
-        """Move every job's next run by `seconds` (the size of a wall-clock step)."""
+        """Move every job's next run by `seconds` (the size of a wall-clock step). Paused
+        meanwhile, so that 10,000 changes cost one wake-up of the scheduler, not 10,000."""
         moved = 0
         step = timedelta(seconds=seconds)
+        resume = self.scheduler.state == STATE_RUNNING
+        if resume:
+            self.scheduler.pause()
         for job in self.scheduler.get_jobs():
             if job.next_run_time is not None:
                 job.modify(next_run_time=job.next_run_time + step)
                 moved += 1
-        self.scheduler.wakeup()
+        if resume:
+            self.scheduler.resume()
         return moved
 
     def _offset(self) -> float:
         return self._wall().timestamp() - self._monotonic()
 
+    def check_clock(self) -> None:
+        """Shift the jobs if the wall clock stepped since the last check."""
+        now = self._offset()
+        step = now - self._offset_seen
+        self._offset_seen = now
+        if abs(step) > CLOCK_STEP:
+            moved = self.shift(step)
+            log.warning(
+                "the wall clock stepped %+.0fs: %d board schedules moved with it", step, moved
+            )
+
     async def follow_clock_steps(self) -> None:
-        """Runs for the service's life (under the supervisor): shifts the jobs when the wall
-        clock steps, and fails loudly if the scheduler stopped running."""
-        offset = self._offset()
+        """Runs for the service's life (under the supervisor): checks the clocks every half
+        second, and fails loudly if the scheduler stopped running."""
         while True:
             await asyncio.sleep(CLOCK_CHECK_EVERY)
             if not self.scheduler.running:
                 raise RuntimeError("the scheduler is not running")
-            now = self._offset()
-            step = now - offset
-            offset = now
-            if abs(step) > CLOCK_STEP:
-                moved = self.shift(step)
-                log.warning(
-                    "the wall clock stepped %+.0fs: %d board schedules moved with it", step, moved
-                )
+            self.check_clock()

@@ -30,6 +30,7 @@ class Supervisor:
         self,
         *,
         monotonic: Callable[[], float],
+        stopping: asyncio.Event | None = None,
         on_restart: Callable[[str], None] = lambda name: None,
         max_restarts: int = 5,
         window: float = 300.0,
@@ -42,11 +43,15 @@ class Supervisor:
         self._deaths: dict[str, deque[float]] = {}
         self.failed: dict[str, str] = {}  # task name -> why it was given up
         self.gave_up = asyncio.Event()
-        self._stopping = False
+        self._stop_requested = stopping or asyncio.Event()  # the service's own stop signal
 
     def start(self, name: str, factory: TaskFactory) -> None:
         """Run `factory()` as task `name`, for as long as the supervisor is not stopped."""
         self._tasks[name] = asyncio.create_task(self._keep(name, factory), name=name)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop_requested.is_set()
 
     async def _keep(self, name: str, factory: TaskFactory) -> None:
         deaths = self._deaths.setdefault(name, deque())
@@ -61,7 +66,7 @@ class Supervisor:
                 log.exception("task %s died: %s", name, e)
                 why = f"{type(e).__name__}: {e}"
             else:
-                if self._stopping:
+                if self._stopping or name in self.failed:  # stopped, or escalated itself
                     return
                 log.error("task %s ended although the service is running", name)
                 why = "ended unexpectedly"
@@ -79,10 +84,17 @@ class Supervisor:
             log.warning("task %s restarts in %.0fs", name, delay)
             await asyncio.sleep(delay)
 
+    def give_up(self, name: str, why: str) -> None:
+        """Escalate at once, without restarts: for a fault no restart can mend (the state
+        file replaced under the service)."""
+        self.failed[name] = why
+        log.critical("%s: %s", name, why)
+        self.gave_up.set()
+
     async def stop(self, timeout: float) -> None:
         """Stop restarting; wait up to `timeout` for the tasks to end by themselves, then
         cancel what is left."""
-        self._stopping = True
+        self._stop_requested.set()
         tasks = [t for t in self._tasks.values() if not t.done()]
         if not tasks:
             return

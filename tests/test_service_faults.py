@@ -1,0 +1,196 @@
+"""`relay run` meeting unlucky moments: wall-clock steps under libfaketime, stops mid-poll,
+start-up failures. Real processes, the board simulator and the fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import as_unprivileged, need_program, write_config
+from test_daemon import Running, wait_for
+
+from relay.sim import BoardSimulator, SimBoard
+
+
+def list_polls(board: SimBoard, since: float) -> int:
+    """List-page requests the simulator answered after `since` (monotonic)."""
+    cutoff = time.time() - (time.monotonic() - since)
+    return sum(
+        1
+        for r in board.requests
+        if "document_srl" not in r.path and r.at.timestamp() >= cutoff and "/20" not in r.path
+    )
+
+
+def libfaketime() -> str:
+    need_program("faketime", "faketime")
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    assert found, "libfaketime.so.1 not found after installing faketime"
+    return str(found[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["-3600", "+3600"])
+def test_polling_survives_a_real_wall_clock_step(
+    tmp_path: Path, sim: BoardSimulator, fakebot: Any, step: str
+) -> None:
+    """The relay runs under libfaketime with the monotonic clock left alone (as with an NTP
+    step); its wall clock jumps an hour back or forward while it runs. Polls must go on at
+    the board's interval, a post added after the step must reach the chat, and no storm."""
+    board = sim.add_board("news", "rhymix")
+    for i in range(3):
+        board.add_post(f"기존 {i}", "x", "<p>본문</p>")
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text("+0\n")
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
+    env = {
+        "LD_PRELOAD": libfaketime(),
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+    running = Running(path, env=env)
+    try:
+        wait_for(lambda: "running:" in running.log, what="start")
+        wait_for(lambda: list_polls(board, 0.0) >= 2, what="the first polls")
+        offset_file.write_text(f"{step}\n")
+        wait_for(lambda: "wall clock stepped" in running.log, timeout=10, what="the step")
+        stepped = time.monotonic()
+        time.sleep(4.0)
+        polls = list_polls(board, stepped)
+        assert 3 <= polls <= 6, polls  # about one a second: neither stalled nor a storm
+        board.add_post("시계가 바뀐 뒤의 글", "x", "<p>x</p>")
+        wait_for(
+            lambda: any("시계가 바뀐 뒤의 글" in m.text for m in fakebot.messages),
+            timeout=10,
+            what="the post added after the step",
+        )
+        assert running.stop() < 10
+        assert running.process.returncode == 0
+    finally:
+        running.kill()
+
+
+def test_sigterm_during_a_long_poll_logs_no_error(tmp_path: Path, sim: BoardSimulator) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    board.slow_delay = 30.0
+    path = write_config(tmp_path, [{"id": "news", "url": board.list_url, "interval": "1s"}])
+    running = Running(path)
+    try:
+        wait_for(lambda: "running:" in running.log, what="start")
+        time.sleep(1.5)
+        board.fault_next("slow", count=10)
+        time.sleep(2.0)
+        assert running.stop() < 10
+        assert running.process.returncode == 0
+        assert "Traceback" not in running.log and "CancelledError" not in running.log
+        assert " ERROR " not in running.log and "ERROR" not in running.log.split("stopping")[-1]
+    finally:
+        running.kill()
+
+
+def test_a_busy_listen_address_is_one_clear_line_and_exit_1(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write_config(
+            tmp_path,
+            [{"id": "news", "url": board.list_url}],
+            http={"listen": f"127.0.0.1:{port}"},
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", "run", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("relay:")]
+    assert len(lines) == 1 and f"listen 127.0.0.1:{port}" in lines[0], done.stderr
+
+
+def test_a_read_only_state_folder_is_one_clear_line_and_exit_1(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = write_config(folder, [{"id": "news", "url": board.list_url}])
+    folder.chmod(0o555)
+    try:
+        done = subprocess.run(
+            as_unprivileged([sys.executable, "-m", "relay", "once", "-c", str(path)]),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("relay:")]
+    assert len(lines) == 1 and str(folder) in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_the_state_file_swapped_under_a_running_relay_stops_it(
+    tmp_path: Path, sim: BoardSimulator, how: str
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    path = write_config(tmp_path, [{"id": "news", "url": board.list_url, "interval": "1s"}])
+    running = Running(path)
+    try:
+        wait_for(lambda: "board=news new=1" in running.log, what="the first poll")
+        state = tmp_path / "state.db"
+        if how == "deleted":
+            state.unlink()
+        else:
+            state.rename(tmp_path / "old.db")
+            state.write_bytes(b"")
+        running.process.wait(timeout=15)
+        assert running.process.returncode == 1
+        assert f"the state file was {how}" in running.log
+    finally:
+        running.kill()
+
+
+def test_deleting_the_lock_note_does_not_let_a_second_relay_in(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    path = write_config(tmp_path, [{"id": "news", "url": board.list_url, "interval": "1s"}])
+    running = Running(path)
+    try:
+        wait_for(lambda: "running:" in running.log, what="start")
+        for leftover in tmp_path.glob("*.lock"):
+            leftover.unlink()
+        second = subprocess.run(
+            [sys.executable, "-m", "relay", "once", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert "only one relay may run" in second.stderr
+    finally:
+        running.kill()
