@@ -41,8 +41,8 @@ class StateLock:
             with contextlib.suppress(OSError):
                 holder = self.note.read_text(encoding="utf-8").strip() or holder
             raise StateError(
-                f"{self.state_path}: in use by {holder}: only one relay may run on a state "
-                "folder (both would announce the same posts)"
+                f"{self.state_path}: in use by {holder}: only one relay may run on a state file "
+                f"(the lock is on its folder {self.folder}; two would announce the same posts)"
             ) from None
         try:
             self.note.write_text(f"pid {os.getpid()}\n", encoding="utf-8")
