@@ -276,6 +276,15 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# What an error that ends a command is called on stderr, and the exit code it gives.
+_FAILURE_LABELS: dict[type[Exception], tuple[str, int]] = {
+    ConfigError: ("config error", EXIT_CONFIG),
+    StateError: ("state error", EXIT_FAILED),
+    StartError: ("cannot start", EXIT_FAILED),
+    DeliveryError: ("telegram", EXIT_FAILED),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
@@ -283,17 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in _ASYNC_COMMANDS:
             return asyncio.run(_ASYNC_COMMANDS[args.command](args))
         return _COMMANDS[args.command](args)
-    except ConfigError as e:
-        print(f"relay: config error: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    except StateError as e:
-        print(f"relay: state error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    except StartError as e:
-        print(f"relay: cannot start: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    except DeliveryError as e:
-        print(f"relay: telegram: {e}", file=sys.stderr)
-        return EXIT_FAILED
+    except (ConfigError, StateError, StartError, DeliveryError) as e:
+        label, code = next(v for k, v in _FAILURE_LABELS.items() if isinstance(e, k))
+        print(f"relay: {label}: {e}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return 130
