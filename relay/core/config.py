@@ -73,8 +73,6 @@ TOKEN_ENV = "RELAY_TELEGRAM_TOKEN"
 CONFIG_ENV = "RELAY_CONFIG"
 POLITE_INTERVAL = 10.0  # seconds; below this a warning says it is impolite to real boards
 
-__all__ = ["Board", "Config", "ConfigError", "describe_errors", "load_config", "load_token"]
-
 
 class _Table(BaseModel):
     # strict: TOML values are typed already, so `true` is not the integer 1 and "5" not 5.
@@ -130,6 +128,7 @@ class HttpTable(_Table):
 
 
 _Engine = Literal["rhymix", "xe", "gnuboard", "custom"]
+_FEED_NAME: TypeAdapter[str] = TypeAdapter(FeedName)
 
 
 class Board(_Table):
@@ -166,8 +165,12 @@ class Board(_Table):
         if not isinstance(data, dict):
             return data
         relay: RelayTable = context_value(info, "relay")
-        defaults = {"interval": relay.interval, "timezone": relay.timezone}
-        filled = {**defaults, "max_rows": relay.max_rows, **data}
+        filled = {
+            "interval": relay.interval,
+            "timezone": relay.timezone,
+            "max_rows": relay.max_rows,
+            **data,
+        }
         if not filled.get("title") and isinstance(data.get("id"), str):
             filled["title"] = data["id"]  # an empty title reads as none at all
         return filled
@@ -178,8 +181,7 @@ class Board(_Table):
         relay: RelayTable = context_value(info, "relay")
         if isinstance(value, Path):  # the default: the file itself gives strings
             return relay.feeds_dir / f"{info.data.get('id', '')}.atom"
-        name = TypeAdapter(FeedName).validate_python(value, strict=True)
-        return relay.feeds_dir / name
+        return relay.feeds_dir / _FEED_NAME.validate_python(value, strict=True)
 
     @field_validator("selectors", mode="plain")
     @classmethod
