@@ -1,11 +1,23 @@
 """Config: every error names the board and the key; paths resolve against the file's folder."""
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
-from relay.core.config import load_config, load_token
+from relay.core.config import (
+    Config,
+    HttpTable,
+    RelayTable,
+    TelegramTable,
+    config_from_dict,
+    load_config,
+    load_token,
+)
 from relay.core.errors import ConfigError
+from relay.core.message import MessageSettings
+from relay.core.models import LinkPreview
 
 BOARD = '[[boards]]\nid = "ranknews"\nurl = "http://127.0.0.1:9/ranknews"\n'
 
@@ -132,3 +144,71 @@ def test_missing_token_file_is_a_clear_error(
     config = load_config(write(tmp_path, '[telegram]\ntoken_file = "nope"\n' + BOARD))
     with pytest.raises(ConfigError, match="token_file"):
         load_token(config)
+
+
+def test_template_errors_say_template_once(tmp_path: Path) -> None:
+    message = error_of(tmp_path, BOARD + 'template = "{nope}"\n')
+    assert 'boards[0] (id "ranknews"): template: unknown placeholder {nope}' in message
+    assert "template: template" not in message
+
+
+def test_config_is_frozen_and_compared_by_value(tmp_path: Path) -> None:
+    first = load_config(write(tmp_path, BOARD))
+    again = load_config(write(tmp_path, BOARD + 'title = "ranknews"\n'))  # the default, written
+    assert first == again and hash(first) == hash(again)
+    assert first.boards[0] == again.boards[0] and hash(first.boards[0]) == hash(again.boards[0])
+    changed = load_config(write(tmp_path, BOARD + 'interval = "3m"\n'))
+    assert changed.boards[0] != first.boards[0] and changed != first
+    with pytest.raises(ValidationError, match="frozen"):
+        first.boards[0].interval = 1  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        first.state = tmp_path  # type: ignore[misc]
+
+
+def test_the_tables_share_no_key_so_the_flat_config_loses_none() -> None:
+    names = [set(t.model_fields) for t in (RelayTable, TelegramTable, HttpTable)]
+    assert not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
+    assert set().union(*names) <= set(Config.model_fields)
+
+
+def test_paths_are_absolute_against_the_config_folder(tmp_path: Path) -> None:
+    text = '[relay]\nstate = "/var/lib/relay/s.db"\nfeeds_dir = "out/../public"\n' + BOARD
+    config = load_config(write(tmp_path, text + 'feed = "news.xml"\n'))
+    assert config.state == Path("/var/lib/relay/s.db")
+    assert config.feeds_dir == tmp_path / "public"
+    assert config.boards[0].feed_path == tmp_path / "public" / "news.xml"
+    assert config.path == tmp_path / "config.toml" and config.token_file is None
+
+
+def test_board_defaults_come_from_relay(tmp_path: Path) -> None:
+    text = '[relay]\ninterval = "3m"\ntimezone = "UTC"\n' + BOARD + 'engine = "xe"\ntitle = ""\n'
+    board = load_config(write(tmp_path, text)).boards[0]
+    assert board.interval == 180 and str(board.timezone) == "UTC"
+    assert board.engine == "rhymix" and board.title == "ranknews"
+
+
+def test_a_boards_message_settings_are_one_record(tmp_path: Path) -> None:
+    text = (
+        BOARD
+        + 'title = "랭크뉴스"\ntimezone = "UTC"\nlink_preview = "image"\n'
+        + 'disable_notification = true\nmessage_thread_id = 7\ntemplate = "<b>{title}</b>"\n'
+    )
+    board = load_config(write(tmp_path, text)).boards[0]
+    assert board.message == MessageSettings(
+        board_title="랭크뉴스",
+        tz=ZoneInfo("UTC"),
+        template="<b>{title}</b>",
+        link_preview=LinkPreview.IMAGE,
+        disable_notification=True,
+        message_thread_id=7,
+    )
+
+
+def test_config_from_a_dict_validates_the_same(tmp_path: Path) -> None:
+    raw = {"boards": [{"id": "a", "url": "http://x/", "interval": "5x"}]}
+    with pytest.raises(ConfigError, match='boards\\[0\\] \\(id "a"\\): interval "5x"'):
+        config_from_dict(raw, tmp_path / "c.toml")
+    config = config_from_dict({"boards": [{"id": "a", "url": "http://x/"}]}, tmp_path / "c.toml")
+    assert config.boards[0].feed_path == tmp_path / "feeds" / "a.atom"
+    with pytest.raises(ConfigError, match="boards: needs at least one"):
+        config_from_dict({"boards": []}, tmp_path / "c.toml")

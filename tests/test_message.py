@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from relay.core.message import (
     MAX_LENGTH,
+    MessageSettings,
     format_message,
     shorten,
     telegram_length,
@@ -44,8 +46,12 @@ POST = StoredPost(
 )
 
 
-def fmt(post: StoredPost = POST, **kwargs: object) -> str:
-    return format_message(post, chat="@c", board_title="랭크뉴스", tz=SEOUL, **kwargs).text  # type: ignore[arg-type]
+def board_settings(board_title: str = "랭크뉴스", **kwargs: Any) -> MessageSettings:
+    return MessageSettings(board_title=board_title, tz=SEOUL, **kwargs)
+
+
+def fmt(post: StoredPost = POST, **kwargs: Any) -> str:
+    return format_message(post, chat="@c", settings=board_settings(**kwargs)).text
 
 
 def test_default_layout_is_title_excerpt_then_link_author_date() -> None:
@@ -78,7 +84,7 @@ def test_scraped_markup_quotes_and_ampersands_are_escaped_everywhere() -> None:
         excerpt="a < b && c > d",
         url='https://board.example/view?a=1&b="2"><b>',
     )
-    text = format_message(nasty, chat="@c", board_title="A&B <board>", tz=SEOUL).text
+    text = format_message(nasty, chat="@c", settings=board_settings("A&B <board>")).text
     plain = parse_entities(text)  # the fake server accepts it ...
     for original in (nasty.title, nasty.author, nasty.excerpt, "A&B <board>"):
         assert original in plain  # ... and shows every string exactly as scraped
@@ -176,14 +182,14 @@ def test_shorten(text: str, budget: int, expected: str) -> None:
     ],
 )
 def test_link_preview_modes(mode: LinkPreview, expected: str | None) -> None:
-    msg = format_message(POST, chat="@c", board_title="b", tz=SEOUL, link_preview=mode)
+    msg = format_message(POST, chat="@c", settings=board_settings("b", link_preview=mode))
     assert msg.preview_url == expected
 
 
 def test_image_preview_without_an_image_shows_none() -> None:
     no_image = replace(POST, image=None)
     msg = format_message(
-        no_image, chat="@c", board_title="b", tz=SEOUL, link_preview=LinkPreview.IMAGE
+        no_image, chat="@c", settings=board_settings("b", link_preview=LinkPreview.IMAGE)
     )
     assert msg.preview_url is None
 
@@ -192,10 +198,7 @@ def test_delivery_options_pass_through() -> None:
     msg = format_message(
         POST,
         chat="-100123",
-        board_title="b",
-        tz=SEOUL,
-        disable_notification=True,
-        message_thread_id=7,
+        settings=board_settings("b", disable_notification=True, message_thread_id=7),
     )
     assert (msg.chat, msg.disable_notification, msg.message_thread_id) == ("-100123", True, 7)
 
@@ -320,6 +323,6 @@ def test_any_post_fits_telegram_and_parses(
     title: str, excerpt: str, author: str, board: str, notice: bool, template: str | None
 ) -> None:
     post = replace(POST, title=title, excerpt=excerpt, author=author, notice=notice)
-    text = format_message(post, chat="@c", board_title=board, tz=SEOUL, template=template).text
+    text = format_message(post, chat="@c", settings=board_settings(board, template=template)).text
     assert telegram_units(text) <= MAX_LENGTH  # raises if the fake server would refuse the HTML
     assert telegram_length(text) == telegram_units(text)

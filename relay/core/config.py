@@ -1,81 +1,259 @@
-"""TOML file -> typed `Config`, with errors that name the board and the key.
+"""TOML file -> `Config`: the validated model *is* the config the program uses.
 
-Reads the one file (and the token file, on request), validates it with `relay.core.schema`, and
-resolves it: defaults applied, engine presets merged, relative paths made absolute against
-the config file's folder, so the service behaves the same whatever its working directory.
+Each key is declared once: its type, bound and resolution come from `relay.core.schema`, its
+default and its table from the section model below that holds it. There are no dataclasses
+beside the models and no resolving pass after validation, because three copies of one key
+(schema, dataclass, resolver) drift apart: a bound added to one was missing from the others.
+Validation resolves as it goes — relative paths made absolute against the config file's
+folder (the validation context's `folder`), presets merged into `Selectors`, zones made
+`ZoneInfo`, chats made strings — so the models hold exactly what the program reads.
+
+The file has tables ([relay], [telegram], [http]); the program reads one flat object
+(`config.state`, `config.api_url`). `Config` inherits its fields from the three table models,
+so flattening restates no key: `ConfigFile` is the file as written, `Config` the same values
+with the file's path and the warnings. A board's defaults come from [relay]: pydantic
+validates fields in order, so `ConfigFile.boards` validates its boards with the already
+validated [relay] table in their context.
+
+Models are frozen, compared and hashed by value: the daemon compares a board from a reload
+with the running one to decide whether to reschedule it.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from relay.core.engines import PRESETS, SELECTOR_KEYS, Selectors
+from relay import DEFAULT_USER_AGENT
+from relay.core.config_errors import describe_errors
+from relay.core.engines import Selectors
 from relay.core.errors import ConfigError
+from relay.core.message import MessageSettings
 from relay.core.models import LinkPreview
-from relay.core.schema import ConfigFile, zone
+from relay.core.schema import (
+    ApiUrl,
+    Chat,
+    ChatPause,
+    ConfigPath,
+    DrainTime,
+    FeedName,
+    HttpUrl,
+    Interval,
+    LanguageTag,
+    Listen,
+    Pause,
+    Slug,
+    Template,
+    Timeout,
+    TokenPath,
+    UserAgent,
+    Zone,
+    context_value,
+)
+from relay.core.selectors import SelectorsTable, merge_preset
+from relay.core.token import TokenError, check_token, read_token_file
 
 TOKEN_ENV = "RELAY_TELEGRAM_TOKEN"
 CONFIG_ENV = "RELAY_CONFIG"
 POLITE_INTERVAL = 10.0  # seconds; below this a warning says it is impolite to real boards
 
 
-@dataclass(frozen=True, slots=True)
-class Board:
-    """One board, everything resolved: defaults applied, preset merged, paths absolute."""
-
-    id: str
-    url: str
-    engine: str
-    title: str
-    interval: float  # seconds
-    feed_path: Path
-    feed_url: str | None
-    language: str
-    timezone: ZoneInfo
-    chat: str | None
-    excerpt_chars: int
-    backfill: int
-    max_pages: int
-    feed_entries: int
-    notices: bool
-    disable_notification: bool
-    link_preview: LinkPreview
-    message_thread_id: int | None
-    template: str | None
-    selectors: Selectors
+class _Table(BaseModel):
+    # strict: TOML values are typed already, so `true` is not the integer 1 and "5" not 5.
+    # validate_default: a default path or zone is resolved like a written one.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_default=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole configuration. Secrets are not in it: see `load_token`."""
+class RelayTable(_Table):
+    """[relay]: the service as a whole, and the defaults of every board."""
 
-    path: Path
-    state: Path
-    feeds_dir: Path
-    interval: float
-    user_agent: str
-    timezone: ZoneInfo
-    admin_chat: str | None
-    alarm_after: int
-    concurrency: int
-    host_delay: float
-    timeout: float
-    max_page_bytes: int
-    api_url: str
-    token_file: Path | None
-    drain_timeout: float
-    dry_run: bool
-    per_chat_interval: float
-    group_per_minute: int
-    bot_per_second: int
-    listen: str | None
+    state: ConfigPath = Path("state.db")
+    feeds_dir: ConfigPath = Path("feeds")
+    interval: Interval = 120.0  # seconds
+    user_agent: UserAgent = DEFAULT_USER_AGENT
+    timezone: Zone = ZoneInfo("Asia/Seoul")
+    admin_chat: Chat | None = None  # alarms when a board breaks and recovers
+    alarm_after: int = Field(default=3, ge=1)  # consecutive failures before an alarm
+    concurrency: int = Field(default=32, ge=1)  # boards polled at once
+    host_delay: Pause = 1.0  # seconds between two requests to one host; 0: none
+    timeout: Timeout = 30.0  # seconds, whole-request deadline
+    max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    max_rows: int = Field(default=500, ge=1)  # rows read per list page
+
+    @model_validator(mode="after")
+    def _state_outside_feeds(self) -> RelayTable:
+        # Everything in feeds_dir may be served over HTTP: the database, its -wal and its lock
+        # must not be.
+        if self.state.is_relative_to(self.feeds_dir):
+            raise ValueError(
+                f'state "{self.state}" is inside feeds_dir "{self.feeds_dir}", '
+                "which may be served over HTTP: keep the state elsewhere"
+            )
+        return self
+
+
+class TelegramTable(_Table):
+    """[telegram]. The token itself is never here: see `load_token`."""
+
+    api_url: ApiUrl = "https://api.telegram.org"
+    token_file: TokenPath | None = None
+    drain_timeout: DrainTime = 300.0  # seconds
+    dry_run: bool = False
+    # Telegram's limits. Lower them only for a local test server: the real one bans floods.
+    per_chat_interval: ChatPause = 1.0  # seconds between messages to a chat
+    group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
+    bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
+
+
+class HttpTable(_Table):
+    """[http]: the optional listener."""
+
+    listen: Listen | None = None  # "127.0.0.1:8080"
+
+
+_Engine = Literal["rhymix", "xe", "gnuboard", "custom"]
+_FEED_NAME: TypeAdapter[str] = TypeAdapter(FeedName)
+
+
+class Board(_Table):
+    """One [[boards]] entry, resolved: defaults from [relay], preset merged, paths absolute.
+
+    Validated only as part of a config file (it needs [relay] in its validation context).
+    """
+
+    id: Slug
+    url: HttpUrl
+    engine: Annotated[_Engine, AfterValidator(lambda e: "rhymix" if e == "xe" else e)] = "rhymix"
+    title: str  # default: the id
+    interval: Interval  # seconds; default: [relay] interval
+    feed_path: Path = Field(default_factory=Path, validation_alias="feed")  # key `feed`: a name
+    feed_url: HttpUrl | None = None  # where the feed is served publicly: the Atom self link
+    language: LanguageTag = "ko"
+    timezone: Zone  # default: [relay] timezone
+    chat: Chat | None = None
+    excerpt_chars: int = Field(default=200, ge=0, le=3000)
+    backfill: int = Field(default=0, ge=0)
+    max_pages: int = Field(default=5, ge=1, le=100)
+    feed_entries: int = Field(default=50, ge=1, le=1000)
+    max_rows: int = Field(ge=1)  # rows read per list page; default: [relay] max_rows
+    notices: bool = True
+    disable_notification: bool = False
+    link_preview: LinkPreview = Field(default=LinkPreview.POST, strict=False)  # from a string
+    message_thread_id: int | None = None
+    template: Template | None = None
+    selectors: Selectors = Field(default_factory=Selectors)  # preset + [boards.selectors]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_relay(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        relay: RelayTable = context_value(info, "relay")
+        filled = {
+            "interval": relay.interval,
+            "timezone": relay.timezone,
+            "max_rows": relay.max_rows,
+            **data,
+        }
+        if not filled.get("title") and isinstance(data.get("id"), str):
+            filled["title"] = data["id"]  # an empty title reads as none at all
+        return filled
+
+    @field_validator("feed_path", mode="plain")
+    @classmethod
+    def _in_feeds_dir(cls, value: object, info: ValidationInfo) -> Path:
+        relay: RelayTable = context_value(info, "relay")
+        if isinstance(value, Path):  # the default: the file itself gives strings
+            return relay.feeds_dir / f"{info.data.get('id', '')}.atom"
+        return relay.feeds_dir / _FEED_NAME.validate_python(value, strict=True)
+
+    @field_validator("selectors", mode="plain")
+    @classmethod
+    def _merged_preset(cls, value: object, info: ValidationInfo) -> Selectors:
+        # The default (no [boards.selectors]) is the preset as it is.
+        table = SelectorsTable() if isinstance(value, Selectors) else value
+        return merge_preset(info.data.get("engine", "rhymix"), SelectorsTable.model_validate(table))
+
+    @property
+    def message(self) -> MessageSettings:
+        """How this board's posts read in Telegram, as one record for `format_message`."""
+        return MessageSettings(
+            board_title=self.title,
+            tz=self.timezone,
+            template=self.template,
+            link_preview=self.link_preview,
+            disable_notification=self.disable_notification,
+            message_thread_id=self.message_thread_id,
+        )
+
+
+def _boards_with_relay_defaults(value: object, info: ValidationInfo) -> tuple[Board, ...]:
+    if isinstance(value, list | tuple) and not value:
+        raise ValueError("needs at least one [[boards]] entry")
+    relay = info.data.get("relay")
+    if relay is None:  # [relay] itself is invalid (reported): check the boards all the same
+        relay = RelayTable.model_validate({}, context=info.context)
+    context = {**(info.context or {}), "relay": relay}
+    boards: tuple[Board, ...] = _BOARDS.validate_python(value, context=context)
+    return boards
+
+
+class ConfigFile(_Table):
+    """The file as written: three tables and the boards."""
+
+    relay: RelayTable
+    telegram: TelegramTable
+    http: HttpTable
+    boards: Annotated[tuple[Board, ...], PlainValidator(_boards_with_relay_defaults)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_tables_are_empty(cls, data: Any) -> Any:
+        # An absent table gets its defaults validated in context, paths resolved like the rest.
+        if isinstance(data, dict):
+            return {"relay": {}, "telegram": {}, "http": {}, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_board_one_file(self) -> ConfigFile:
+        ids: dict[str, int] = {}
+        files: dict[Path, int] = {}
+        for index, board in enumerate(self.boards):
+            if board.id in ids:
+                raise ValueError(f'board id "{board.id}" is used twice')
+            ids[board.id] = index
+            other = files.setdefault(board.feed_path, index)
+            if other != index:  # the second board's feed would overwrite the first's
+                raise ValueError(
+                    f'boards[{index}] (id "{board.id}"): feed "{board.feed_path.name}" is '
+                    f'already the feed of boards[{other}] (id "{self.boards[other].id}")'
+                )
+        return self
+
+
+_BOARDS: TypeAdapter[tuple[Board, ...]] = TypeAdapter(tuple[Board, ...])
+
+
+class Config(RelayTable, TelegramTable, HttpTable):
+    """The whole configuration, flat. Secrets are not in it: see `load_token`."""
+
+    path: Path  # the config file, absolute
     boards: tuple[Board, ...]
     warnings: tuple[str, ...] = ()
 
@@ -106,154 +284,48 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return config_from_dict(raw, path)
 
 
 def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
+    folder = path.resolve().parent
     try:
-        parsed = ConfigFile.model_validate(raw)
+        parsed = ConfigFile.model_validate(raw, context={"folder": folder})
     except ValidationError as e:
         raise ConfigError(f"{path}: {describe_errors(e, raw)}") from None
-    return _resolve(parsed, path)
-
-
-def describe_errors(error: ValidationError, raw: dict[str, Any]) -> str:
-    """One line per problem: `boards[2] (id "clien"): interval "5x" is not a duration`."""
-    lines = []
-    for item in error.errors():
-        loc = list(item["loc"])
-        where = ""
-        if len(loc) >= 2 and loc[0] == "boards" and isinstance(loc[1], int):
-            index = loc[1]
-            boards = raw.get("boards")
-            board_id = None
-            if isinstance(boards, list) and index < len(boards) and isinstance(boards[index], dict):
-                board_id = boards[index].get("id")
-            where = f"boards[{index}]" + (f' (id "{board_id}")' if board_id else "")
-            loc = loc[2:]
-        elif loc:
-            where = f"[{loc[0]}]" if loc[0] in ("relay", "telegram", "http") else ""
-            loc = loc[1:] if where else loc
-        key = ".".join(str(p) for p in loc if str(p) not in _UNION_TAGS)
-        message = _message(item)
-        prefix = ": ".join(p for p in (where, key) if p)
-        if not prefix:
-            lines.append(message)
-        elif key and message.startswith('"'):
-            lines.append(f"{prefix} {message}")  # interval "5x" is not a duration
-        else:
-            lines.append(f"{prefix}: {message}")
-    return "; ".join(lines)
-
-
-_UNION_TAGS = {"str", "int", "float", "list[str]", "function-before[_duration(), float]"}
-
-
-def _message(item: Any) -> str:
-    kind = item["type"]
-    if kind == "extra_forbidden":
-        return "unknown key (check its spelling)"
-    if kind == "missing":
-        return "is required"
-    if kind == "literal_error" or kind == "enum":
-        return f"{item['input']!r} is not one of {item['ctx'].get('expected', '')}"
-    message = str(item["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        message = f"{item['input']!r}: {message.lower()}"
-    return message
-
-
-def _resolve(parsed: ConfigFile, path: Path) -> Config:
-    folder = path.resolve().parent
-    relay = parsed.relay
-    default_zone = zone(relay.timezone)
-    feeds_dir = _absolute(relay.feeds_dir, folder)
-    warnings = []
-    boards = []
-    for index, section in enumerate(parsed.boards):
-        interval = section.interval or relay.interval
-        if interval < POLITE_INTERVAL:
-            warnings.append(
-                f'boards[{index}] (id "{section.id}"): interval {interval:g}s is below '
-                f"{POLITE_INTERVAL:g}s: impolite to a real board (fine for a local simulator)"
-            )
-        overrides = {
-            key: value
-            for key, value in section.selectors.model_dump().items()
-            if value is not None and key in SELECTOR_KEYS
-        }
-        selectors = PRESETS[section.engine].merged(overrides)
-        try:
-            from relay.core.parse import check_selectors
-
-            check_selectors(selectors)
-        except ValueError as e:
-            raise ConfigError(
-                f'{path}: boards[{index}] (id "{section.id}"): selectors: {e}'
-            ) from None
-        boards.append(
-            Board(
-                id=section.id,
-                url=section.url,
-                engine="rhymix" if section.engine == "xe" else section.engine,
-                title=section.title or section.id,
-                interval=interval,
-                feed_path=feeds_dir / (section.feed or f"{section.id}.atom"),
-                feed_url=section.feed_url,
-                language=section.language,
-                timezone=zone(section.timezone) if section.timezone else default_zone,
-                chat=str(section.chat) if section.chat is not None else None,
-                excerpt_chars=section.excerpt_chars,
-                backfill=section.backfill,
-                max_pages=section.max_pages,
-                feed_entries=section.feed_entries,
-                notices=section.notices,
-                disable_notification=section.disable_notification,
-                link_preview=section.link_preview,
-                message_thread_id=section.message_thread_id,
-                template=section.template,
-                selectors=selectors,
-            )
-        )
-    token_file = parsed.telegram.token_file
-    return Config(
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply") from None
+    warnings = tuple(
+        f'boards[{index}] (id "{board.id}"): interval {board.interval:g}s is below '
+        f"{POLITE_INTERVAL:g}s: impolite to a real board (fine for a local simulator)"
+        for index, board in enumerate(parsed.boards)
+        if board.interval < POLITE_INTERVAL
+    )
+    # Validated above, field by field: constructing the flat view re-checks nothing.
+    return Config.model_construct(
         path=path.resolve(),
-        state=_absolute(relay.state, folder),
-        feeds_dir=feeds_dir,
-        interval=relay.interval,
-        user_agent=relay.user_agent,
-        timezone=default_zone,
-        admin_chat=relay.admin_chat,
-        alarm_after=relay.alarm_after,
-        concurrency=relay.concurrency,
-        host_delay=relay.host_delay,
-        timeout=relay.timeout,
-        max_page_bytes=relay.max_page_bytes,
-        api_url=parsed.telegram.api_url.rstrip("/"),
-        token_file=None if token_file is None else _absolute(token_file, folder, expand=True),
-        drain_timeout=parsed.telegram.drain_timeout,
-        dry_run=parsed.telegram.dry_run,
-        per_chat_interval=parsed.telegram.per_chat_interval,
-        group_per_minute=parsed.telegram.group_per_minute,
-        bot_per_second=parsed.telegram.bot_per_second,
-        listen=parsed.http.listen,
-        boards=tuple(boards),
-        warnings=tuple(warnings),
+        boards=parsed.boards,
+        warnings=warnings,
+        **dict(parsed.relay),
+        **dict(parsed.telegram),
+        **dict(parsed.http),
     )
 
 
-def _absolute(value: Path, folder: Path, *, expand: bool = False) -> Path:
-    if expand:
-        value = Path(os.path.expandvars(str(value))).expanduser()
-    return value if value.is_absolute() else folder / value
-
-
 def load_token(config: Config) -> str:
-    """The bot token: env RELAY_TELEGRAM_TOKEN, else [telegram] token_file. Never logged."""
+    """The bot token: env RELAY_TELEGRAM_TOKEN, else [telegram] token_file. Never logged.
+
+    A token that is not `digits:letters` is refused before it reaches a request URL
+    (a "/../" in it would change the request's path); the error never shows the token.
+    """
     token = os.environ.get(TOKEN_ENV, "").strip()
     if token:
+        try:
+            check_token(token)
+        except TokenError as e:
+            raise ConfigError(f"{config.path}: {TOKEN_ENV} {e}") from None
         return token
     if config.token_file is None:
         raise ConfigError(
@@ -261,11 +333,8 @@ def load_token(config: Config) -> str:
             "(or dry_run = true)"
         )
     try:
-        token = config.token_file.read_text(encoding="utf-8").strip()
-    except OSError as e:
+        return read_token_file(config.token_file)
+    except TokenError as e:
         raise ConfigError(
-            f"{config.path}: [telegram] token_file {config.token_file}: {e.strerror}"
+            f"{config.path}: [telegram] token_file {config.token_file}: {e}"
         ) from None
-    if not token:
-        raise ConfigError(f"{config.path}: [telegram] token_file {config.token_file} is empty")
-    return token

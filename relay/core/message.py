@@ -18,6 +18,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from relay.core.models import LinkPreview, OutgoingMessage, StoredPost
@@ -124,31 +125,39 @@ def _preview_url(post: StoredPost, mode: LinkPreview) -> str | None:
     return None
 
 
-def format_message(
-    post: StoredPost,
-    *,
-    chat: str,
-    board_title: str,
-    tz: tzinfo,
-    template: str | None = None,
-    link_preview: LinkPreview = LinkPreview.POST,
-    disable_notification: bool = False,
-    message_thread_id: int | None = None,
-) -> OutgoingMessage:
+@dataclass(frozen=True, slots=True)
+class MessageSettings:
+    """How one board's posts read in Telegram: one record, so a new setting is one field.
+
+    The template is checked when the record is made: a record that exists can be rendered.
+    """
+
+    board_title: str  # the link text of every message
+    tz: tzinfo  # dates are shown in the board's zone
+    template: str | None = None  # None: the default layout
+    link_preview: LinkPreview = LinkPreview.POST
+    disable_notification: bool = False
+    message_thread_id: int | None = None  # a forum group's topic
+
+    def __post_init__(self) -> None:
+        if self.template is not None:
+            validate_template(self.template)
+
+
+def format_message(post: StoredPost, *, chat: str, settings: MessageSettings) -> OutgoingMessage:
     """The message announcing `post` in `chat`, within Telegram's limits.
 
-    Raises ValueError for a template Telegram would refuse (see `validate_template`), or when
-    the template's own text leaves no room for the post. A template that renders to nothing
-    for this post (only `{excerpt}`, and no excerpt) falls back to the default layout.
+    Raises ValueError when the template's own text leaves no room for the post. A template
+    that renders to nothing for this post (only `{excerpt}`, and no excerpt) falls back to
+    the default layout.
     """
-    if template is not None:
-        validate_template(template)
+    template = settings.template
     prefix = NOTICE_PREFIX if post.notice else ""
     fixed = {
         "url": post.url,
-        "board": _clean(board_title),
+        "board": _clean(settings.board_title),
         "author": shorten(_clean(post.author), AUTHOR_MAX),
-        "date": _when(post, tz),
+        "date": _when(post, settings.tz),
         "number": "" if post.number is None else str(post.number),
         "id": post.id,
     }
@@ -171,9 +180,9 @@ def format_message(
     return OutgoingMessage(
         chat=chat,
         text=text,
-        disable_notification=disable_notification,
-        preview_url=_preview_url(post, link_preview),
-        message_thread_id=message_thread_id,
+        disable_notification=settings.disable_notification,
+        preview_url=_preview_url(post, settings.link_preview),
+        message_thread_id=settings.message_thread_id,
     )
 
 

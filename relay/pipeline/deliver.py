@@ -164,16 +164,7 @@ class Deliverer:
         posts = await asyncio.to_thread(self._store.posts, board.id, [delivery.post_id])
         post = posts[delivery.post_id]
         try:
-            message = format_message(
-                post,
-                chat=delivery.chat,
-                board_title=board.title,
-                tz=board.timezone,
-                template=board.template,
-                link_preview=board.link_preview,
-                disable_notification=board.disable_notification,
-                message_thread_id=board.message_thread_id,
-            )
+            message = format_message(post, chat=delivery.chat, settings=board.message)
         except ValueError as e:
             await self._fail(delivery, f"message cannot be built: {e}", report)
             return

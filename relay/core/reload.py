@@ -1,0 +1,44 @@
+"""Which config changes a running service cannot apply: they take effect only at a restart.
+
+Pure: compares two `Config`s. The daemon names these keys in a warning on reload, so that a
+changed `feeds_dir` or `user_agent` is not ignored without a word.
+"""
+
+from __future__ import annotations
+
+from relay.core.config import Config
+
+# (table, key). Each is read once at start by something the reload does not rebuild:
+RESTART_ONLY: tuple[tuple[str, str], ...] = (
+    ("relay", "state"),  # the open database and its lock
+    ("relay", "feeds_dir"),  # the listener serves the folder it was started with
+    ("relay", "user_agent"),  # the fetcher's client, built at start
+    ("relay", "timeout"),  # ... same
+    ("relay", "host_delay"),  # ... same
+    ("relay", "max_page_bytes"),  # ... same
+    ("relay", "concurrency"),  # the scheduler's semaphore
+    ("telegram", "api_url"),  # the bot client, built (and getMe checked) at start
+    ("telegram", "token_file"),  # ... same
+    ("telegram", "dry_run"),  # the sender (printer or bot) is chosen at start
+    ("telegram", "per_chat_interval"),  # the bot client's pace
+    ("telegram", "group_per_minute"),  # ... same
+    ("telegram", "bot_per_second"),  # ... same
+    ("http", "listen"),  # the listening socket
+)
+# Not here: every board key (a changed board is rescheduled), admin_chat and alarm_after (the
+# alarms read the new config), drain_timeout (read by `relay once` only).
+FIRST_CHAT = "[boards] chat"
+
+
+def restart_only_changes(old: Config, new: Config) -> tuple[str, ...]:
+    """The keys, as "[table] key", whose change between `old` and `new` needs a restart.
+
+    `FIRST_CHAT` is listed when `new` sends to Telegram and `old` did not: a service started
+    without any chat runs without a bot, and a reload does not connect one.
+    """
+    changed = [
+        f"[{table}] {key}" for table, key in RESTART_ONLY if getattr(old, key) != getattr(new, key)
+    ]
+    if new.sends and not old.sends:
+        changed.append(FIRST_CHAT)
+    return tuple(changed)
