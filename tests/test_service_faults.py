@@ -3,6 +3,7 @@ start-up failures. Real processes, the board simulator and the fake Bot API on l
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -192,5 +193,24 @@ def test_deleting_the_lock_note_does_not_let_a_second_relay_in(
         )
         assert second.returncode == 1
         assert "only one relay may run" in second.stderr
+    finally:
+        running.kill()
+
+
+def test_a_reload_names_the_keys_that_wait_for_a_restart(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    boards = [{"id": "news", "url": board.list_url, "interval": "1s"}]
+    path = write_config(tmp_path, boards)
+    running = Running(path)
+    try:
+        wait_for(lambda: "running:" in running.log, what="start")
+        write_config(tmp_path, boards, concurrency=3, user_agent="x/1", max_page_bytes=99999)
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in running.log, what="the reload")
+        for key in ("concurrency", "user_agent", "max_page_bytes"):
+            assert f"reload: [relay] {key} changed; it takes effect after a restart" in running.log
     finally:
         running.kill()

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from relay.core.backoff import BoardBackoff
-from relay.core.config import Board, Config, load_config
+from relay.core.config import Board, load_config
 from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
+from relay.core.reload import restart_only_changes
 from relay.core.status import board_health
 from relay.pipeline.cycle import poll_board
 from relay.pipeline.deliver import Deliverer
@@ -197,7 +198,7 @@ class Service:
         except ConfigError as e:
             log.error("reload refused, keeping the running config: %s", e)
             return
-        for key in _restart_only_changes(self.config, new):
+        for key in restart_only_changes(self.config, new):
             log.warning("reload: %s changed; it takes effect after a restart", key)
         old = {b.id: b for b in self.config.boards}
         fresh = {b.id: b for b in new.boards}
@@ -239,7 +240,3 @@ class Service:
                 await asyncio.wait(pending, timeout=1.0)
         self.schedule.shutdown()
 
-
-def _restart_only_changes(old: Config, new: Config) -> tuple[str, ...]:
-    keys = ("state", "listen", "api_url", "token_file", "feeds_dir")
-    return tuple(k for k in keys if getattr(old, k) != getattr(new, k))
