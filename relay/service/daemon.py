@@ -297,11 +297,15 @@ async def _serve(
         await write_feed(board, service.store)
     web: WebServer | None = None
     if config.listen:
-        from relay.service.web import start_web  # aiohttp: ~10 MB, loaded only when serving
+        from relay.service.web import feeds_of, start_web  # aiohttp: ~10 MB, only when serving
 
         host, port = split_listen(config.listen)
         web = await start_web(
-            host, port, feeds_dir=config.feeds_dir, health=service.health, metrics=service.metrics
+            host,
+            port,
+            feeds=lambda: feeds_of(service.config.boards),  # the boards of the latest reload
+            health=service.health,
+            metrics=service.metrics,
         )
         stack.push_async_callback(web.close)
         log.info("serving feeds at %s/feeds/, health at %s/healthz", web.url, web.url)
