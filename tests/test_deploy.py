@@ -120,6 +120,22 @@ def test_unit_has_a_memory_cap_and_a_restart_pause(service: dict[str, list[str]]
     assert int(service["RestartSec"][0]) > 0
 
 
+def test_unit_leaves_the_service_descriptors_beyond_the_listeners_cap(
+    service: dict[str, list[str]],
+) -> None:
+    """One number sets soft and hard alike (systemd's default soft limit is 1024), and it is
+    large enough that the listener's default cap is not cut to a quarter of it: the other
+    three quarters or more stay for polls, the state and Telegram."""
+    from relay.service.listener import ListenerLimits
+
+    (value,) = service["LimitNOFILE"]
+    assert value.isdigit(), f"LimitNOFILE={value}: one number, soft and hard"
+    limit = int(value)
+    default = ListenerLimits()
+    assert default.fitted(limit) == default
+    assert limit >= 4 * default.max_connections and limit > 1024
+
+
 def test_every_service_directive_has_a_comment_saying_why() -> None:
     in_service = False
     previous = ""

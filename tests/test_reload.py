@@ -22,7 +22,6 @@ def config(tmp_path: Path, text: str) -> Config:
     ("table", "line", "named"),
     [
         ("relay", 'state = "other.db"', "[relay] state"),
-        ("relay", 'feeds_dir = "public"', "[relay] feeds_dir"),
         ("relay", 'user_agent = "other/1.0"', "[relay] user_agent"),
         ("relay", 'timeout = "10s"', "[relay] timeout"),
         ("relay", "host_delay = 0", "[relay] host_delay"),
@@ -51,6 +50,7 @@ def test_changes_a_reload_applies_are_not_named(tmp_path: Path) -> None:
     new = config(
         tmp_path,
         '[relay]\ninterval = "5m"\ntimezone = "UTC"\nalarm_after = 9\nmax_rows = 50\n'
+        'feeds_dir = "public"\n'
         'admin_chat = "@other"\n[telegram]\ndrain_timeout = "1m"\n'
         + BOARD
         + 'chat = "@elsewhere"\ntitle = "새 제목"\n'

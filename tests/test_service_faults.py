@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import as_unprivileged, need_program, write_config
 from test_daemon import Running, wait_for
@@ -212,5 +213,35 @@ def test_a_reload_names_the_keys_that_wait_for_a_restart(
         wait_for(lambda: "reloaded" in running.log, what="the reload")
         for key in ("concurrency", "user_agent", "max_page_bytes"):
             assert f"reload: [relay] {key} changed; it takes effect after a restart" in running.log
+    finally:
+        running.kill()
+
+
+def test_a_reloaded_feeds_dir_is_where_feeds_go_and_what_the_listener_serves(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    boards = [{"id": "news", "url": board.list_url, "interval": "1s"}]
+    http = {"listen": f"127.0.0.1:{port}"}
+    path = write_config(tmp_path, boards, http=http)
+    running = Running(path)
+    feed_url = f"http://127.0.0.1:{port}/feeds/news.atom"
+    try:
+        wait_for(lambda: (tmp_path / "feeds" / "news.atom").exists(), what="the first feed")
+        write_config(tmp_path, boards, http=http, feeds_dir="public")
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in running.log, what="the reload")
+        assert "feeds_dir changed" not in running.log
+        board.add_post("새 폴더로 가는 글", "x", "<p>x</p>")
+        moved = tmp_path / "public" / "news.atom"
+        wait_for(
+            lambda: moved.exists() and "새 폴더로 가는 글" in moved.read_text(), what="new feed"
+        )
+        served = httpx.get(feed_url, timeout=5)
+        assert served.status_code == 200 and "새 폴더로 가는 글" in served.text
     finally:
         running.kill()

@@ -1,12 +1,15 @@
 """relay.service.web: a real listener on 127.0.0.1 (port 0), asked by httpx as a feed reader would.
 
 The feeds folder sits inside tmp_path next to a `secret.atom` that no request may ever return:
-every traversal test checks both the 404 and that the secret bytes never came back.
+every traversal test checks both the 404 and that the secret bytes never came back. Only the
+names in the `served` mapping (the configured boards' feeds) are ever served; tests add to it
+as a reload would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -16,12 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import make_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from relay.adapters.files import write_atomically
 from relay.core.models import PollOutcome
 from relay.service.metrics import Metrics
-from relay.service.web import Health, WebServer, start_web
+from relay.service.web import Health, WebServer, feeds_of, start_web
 
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"/>\n'
 SECRET = b"SECRET-OUTSIDE-FEEDS-DIR"
@@ -59,8 +63,16 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def server(feeds: Path, health: FakeHealth, metrics: Metrics) -> AsyncIterator[WebServer]:
-    web = await start_web("127.0.0.1", 0, feeds_dir=feeds, health=health, metrics=metrics)
+def served(feeds: Path) -> dict[str, Path]:
+    """The configured feeds, name -> file; the server reads it on every request."""
+    return {"ranknews.atom": feeds / "ranknews.atom"}
+
+
+@pytest.fixture
+async def server(
+    served: dict[str, Path], health: FakeHealth, metrics: Metrics
+) -> AsyncIterator[WebServer]:
+    web = await start_web("127.0.0.1", 0, feeds=lambda: served, health=health, metrics=metrics)
     yield web
     await web.close()
 
@@ -83,8 +95,10 @@ async def test_url_names_the_real_port_when_port_0_was_asked(server: WebServer) 
     assert int(server.url.rsplit(":", 1)[1]) > 0
 
 
-async def test_close_stops_listening(feeds: Path, health: FakeHealth, metrics: Metrics) -> None:
-    web = await start_web("127.0.0.1", 0, feeds_dir=feeds, health=health, metrics=metrics)
+async def test_close_stops_listening(
+    served: dict[str, Path], health: FakeHealth, metrics: Metrics
+) -> None:
+    web = await start_web("127.0.0.1", 0, feeds=lambda: served, health=health, metrics=metrics)
     async with httpx.AsyncClient(base_url=web.url) as c:
         assert (await c.get("/healthz")).status_code == 200
     await web.close()
@@ -94,12 +108,22 @@ async def test_close_stops_listening(feeds: Path, health: FakeHealth, metrics: M
             await c.get("/healthz")
 
 
-async def test_a_taken_port_raises_oserror(
-    server: WebServer, feeds: Path, health: FakeHealth, metrics: Metrics
+async def test_a_taken_port_raises_oserror_naming_the_address(
+    server: WebServer, served: dict[str, Path], health: FakeHealth, metrics: Metrics
 ) -> None:
     port = int(server.url.rsplit(":", 1)[1])
-    with pytest.raises(OSError):
-        await start_web("127.0.0.1", port, feeds_dir=feeds, health=health, metrics=metrics)
+    with pytest.raises(OSError, match=f"127.0.0.1:{port}") as raised:
+        await start_web("127.0.0.1", port, feeds=lambda: served, health=health, metrics=metrics)
+    assert raised.value.errno == errno.EADDRINUSE
+
+
+async def test_an_unresolvable_host_raises_oserror_naming_it(
+    served: dict[str, Path], health: FakeHealth, metrics: Metrics
+) -> None:
+    with pytest.raises(OSError, match="no-such-host.invalid:8080"):
+        await start_web(
+            "no-such-host.invalid", 8080, feeds=lambda: served, health=health, metrics=metrics
+        )
 
 
 async def test_no_access_log_line_per_request(
@@ -241,8 +265,10 @@ async def test_a_feed_deleted_since_the_last_request_is_404(
     ],
 )
 async def test_anything_but_a_plain_feed_name_is_404_and_never_leaks(
-    client: httpx.AsyncClient, feeds: Path, path: str
+    client: httpx.AsyncClient, feeds: Path, served: dict[str, Path], path: str
 ) -> None:
+    served["link.atom"] = feeds / "link.atom"  # configured, but planted as a symlink
+    served["folder.atom"] = feeds / "folder.atom"  # configured, but a directory
     (feeds / ".hidden.atom").write_bytes(SECRET)
     (feeds / ".ranknews.atom.x1y2.tmp").write_bytes(SECRET)
     (feeds / "sub").mkdir()
@@ -268,10 +294,77 @@ async def test_a_literal_dot_dot_sent_raw_does_not_escape(server: WebServer) -> 
     assert SECRET not in answer
 
 
-async def test_index_lists_the_feeds_present_and_the_endpoints(
+def _plant(kind: str, path: Path, outside: Path) -> None:
+    """Put something that is not a feed's own file where a configured feed would be."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "hard link":
+        os.link(outside, path)  # the same inode as the secret: two names, st_nlink == 2
+    elif kind == "symlink":
+        path.symlink_to(outside)
+    elif kind == "directory":
+        path.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "hard link", "symlink", "directory", "missing"])
+async def test_a_configured_name_that_is_not_a_regular_file_of_its_own_is_404(
+    client: httpx.AsyncClient, feeds: Path, served: dict[str, Path], kind: str
+) -> None:
+    """A FIFO used to block a worker thread in open() for good; a hard link to config.toml was
+    served as a feed. Neither may block or leak, and the listener goes on serving."""
+    outside = feeds.parent / "config.toml"
+    outside.write_bytes(SECRET)
+    served["planted.atom"] = feeds / "planted.atom"
+    _plant(kind, feeds / "planted.atom", outside)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(client.get("/feeds/planted.atom") for _ in range(4))), timeout=3
+    )
+    assert [r.status_code for r in answers] == [404] * 4
+    assert all(SECRET not in r.content for r in answers)
+    assert (await client.get("/feeds/ranknews.atom")).content == FEED
+    assert "planted.atom" not in (await client.get("/")).text
+
+
+async def test_a_file_in_feeds_dir_that_no_board_serves_is_404(
     client: httpx.AsyncClient, feeds: Path
 ) -> None:
+    write_atomically(feeds / "state.atom", SECRET)  # a regular file, a plain feed name
+    r = await client.get("/feeds/state.atom")
+    assert (r.status_code, SECRET in r.content) == (404, False)
+
+
+async def test_the_served_feeds_follow_the_mapping_as_a_reload_changes_it(
+    client: httpx.AsyncClient, feeds: Path, tmp_path: Path, served: dict[str, Path]
+) -> None:
+    elsewhere = tmp_path / "new-feeds"
+    elsewhere.mkdir()
+    write_atomically(elsewhere / "free.atom", FEED)
+    assert (await client.get("/feeds/free.atom")).status_code == 404
+    served.clear()
+    served["free.atom"] = elsewhere / "free.atom"  # a reload: a new board, a new feeds_dir
+    assert (await client.get("/feeds/free.atom")).content == FEED
+    assert (await client.get("/feeds/ranknews.atom")).status_code == 404
+
+
+def test_feeds_of_maps_each_boards_file_name_to_its_path(tmp_path: Path) -> None:
+    boards = [
+        {"id": "a", "url": "http://127.0.0.1:1/a", "engine": "rhymix"},
+        {"id": "b", "url": "http://127.0.0.1:1/b", "engine": "rhymix", "feed": "bee.xml"},
+    ]
+    config = make_config(tmp_path, boards, feeds_dir="out")
+    assert feeds_of(config.boards) == {
+        "a.atom": tmp_path / "out" / "a.atom",
+        "bee.xml": tmp_path / "out" / "bee.xml",
+    }
+
+
+async def test_index_lists_the_feeds_present_and_the_endpoints(
+    client: httpx.AsyncClient, feeds: Path, served: dict[str, Path]
+) -> None:
+    served["free.atom"] = feeds / "free.atom"
+    served["not-yet.atom"] = feeds / "not-yet.atom"  # configured, never written: not listed
     write_atomically(feeds / "free.atom", FEED)
+    write_atomically(feeds / "unconfigured.atom", FEED)
     (feeds / ".free.atom.abc.tmp").write_bytes(b"")
     r = await client.get("/")
     assert r.status_code == 200
@@ -279,6 +372,7 @@ async def test_index_lists_the_feeds_present_and_the_endpoints(
     assert "/feeds/free.atom" in r.text and "/feeds/ranknews.atom" in r.text
     assert r.text.index("free.atom") < r.text.index("ranknews.atom")
     assert ".tmp" not in r.text
+    assert "not-yet" not in r.text and "unconfigured" not in r.text
     assert "/healthz" in r.text and "/metrics" in r.text
 
 

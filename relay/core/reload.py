@@ -1,7 +1,7 @@
 """Which config changes a running service cannot apply: they take effect only at a restart.
 
 Pure: compares two `Config`s. The daemon names these keys in a warning on reload, so that a
-changed `feeds_dir` or `user_agent` is not ignored without a word.
+changed `user_agent` or `concurrency` is not ignored without a word.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from relay.core.config import Config
 # (table, key). Each is read once at start by something the reload does not rebuild:
 RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("relay", "state"),  # the open database and its lock
-    ("relay", "feeds_dir"),  # the listener serves the folder it was started with
     ("relay", "user_agent"),  # the fetcher's client, built at start
     ("relay", "timeout"),  # ... same
     ("relay", "host_delay"),  # ... same
@@ -25,8 +24,9 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("telegram", "bot_per_second"),  # ... same
     ("http", "listen"),  # the listening socket
 )
-# Not here: every board key (a changed board is rescheduled), admin_chat and alarm_after (the
-# alarms read the new config), drain_timeout (read by `relay once` only).
+# Not here: every board key (a changed board is rescheduled), feeds_dir (the boards' feed paths
+# follow it, and the listener asks the current config for them on every request), admin_chat
+# and alarm_after (the alarms read the new config), drain_timeout (read by `relay once` only).
 FIRST_CHAT = "[boards] chat"
 
 

@@ -28,7 +28,7 @@ from relay.core.errors import (
     StateError,
 )
 from relay.entry.wiring import assemble, make_fetcher, open_sender, open_state
-from relay.service.logs import setup_logging
+from relay.service.logs import redact, setup_logging
 
 log = logging.getLogger("relay")
 
@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except (ConfigError, StateError, StartError, DeliveryError) as e:
         label, code = next(v for k, v in _FAILURE_LABELS.items() if isinstance(e, k))
-        print(f"relay: {label}: {e}", file=sys.stderr)
+        print(redact(f"relay: {label}: {e}"), file=sys.stderr)
         return code
     except KeyboardInterrupt:
         return 130

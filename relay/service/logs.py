@@ -2,11 +2,25 @@
 
 journald stamps each line with the time, so the format is `LEVEL logger: message`.
 
+What is redacted, in every line:
+- every registered secret (the bot token), of any length, also percent-encoded;
+- anything shaped like a bot token (`bot<digits>:...`, or `<digits>:<30+ url-safe characters>`),
+  registered or not;
+- the userinfo of any URL: `http://user:pass@host/` becomes `http://***@host/` (a board URL
+  with credentials appears in fetch warnings and in httpx's error messages).
+
+A secret of 8 characters or more is removed wherever it occurs. A shorter one would blank out
+ordinary words if removed inside them, so it is removed where it stands alone: not inside a
+longer run of token characters (letters, digits, `_`, `-`, `:`, `%`), except right after "bot"
+as in the API's URL path (`/bot1:a/getMe`).
+
 The bot token travels inside URLs (`https://api.telegram.org/bot<token>/sendMessage`), and
 httpx logs every request URL at INFO, PTB logs its base URL at DEBUG, and network errors quote
 URLs. A `logging.Filter` only sees the message, not the traceback a `log.exception` adds, so
-redaction happens twice: a Filter on the handler cleans the record (for any handler after
-ours), and the Formatter cleans the finished text, traceback included.
+redaction happens twice: a Filter on the handler cleans the record (message, traceback text and
+stack, for any handler after ours), and the Formatter cleans the finished text, traceback
+included. An exception nobody catches is logged through the same handler (sys.excepthook), so
+its traceback is redacted too.
 
 Logging is process-wide by nature; so are the secrets registered here.
 """
@@ -18,9 +32,11 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from types import TracebackType
 from urllib.parse import quote
 
 REDACTED = "<redacted>"
+USERINFO_REDACTED = "***"
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 # httpx and httpcore log every request URL, token and all; APScheduler logs two INFO lines
 # per job run, which at one job per board would drown the relay's own one line per poll.
@@ -31,40 +47,57 @@ _TOKEN_PATTERNS = (
     re.compile(r"bot\d+:[A-Za-z0-9_-]+"),
     re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
 )
-_MIN_SECRET = 4  # shorter "secrets" would blank out ordinary words
+# scheme://userinfo@ : the authority ends at the first / ? # or space; the last @ before it
+# ends the userinfo (a password with a raw @ in it is still removed whole).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#\"<>]*@")
+_REMOVE_ANYWHERE = 8  # secrets this long or longer; shorter ones only where they stand alone
+_TOKEN_CHARS = r"A-Za-z0-9_:%-"
 
 
 class Redactor:
-    """Replaces every registered secret and anything shaped like a bot token."""
+    """Replaces every registered secret, anything shaped like a bot token, and URL userinfo."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: tuple[str, ...] = ()
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, secret: str) -> None:
-        if len(secret) < _MIN_SECRET:
+        if not secret:
             return
         with self._lock:
-            forms = {secret, quote(secret, safe=""), quote(secret)}
+            self._secrets |= {secret, quote(secret, safe=""), quote(secret)}
             # longest first, so a secret that contains another is removed whole
-            self._secrets = tuple(sorted(set(self._secrets) | forms, key=len, reverse=True))
+            forms = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(_secret_pattern(form) for form in forms))
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+        text = _USERINFO.sub(rf"\g<1>{USERINFO_REDACTED}@", text)  # first: it spans secrets
+        pattern = self._pattern  # one read: add() may swap it from another thread
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
         text = _TOKEN_PATTERNS[0].sub("bot" + REDACTED, text)
         return _TOKEN_PATTERNS[1].sub(REDACTED, text)
+
+
+def _secret_pattern(form: str) -> str:
+    if len(form) >= _REMOVE_ANYWHERE:
+        return re.escape(form)
+    alone_before = rf"(?:(?<=bot)|(?<![{_TOKEN_CHARS}]))"
+    return rf"{alone_before}{re.escape(form)}(?![{_TOKEN_CHARS}])"
 
 
 _REDACT = Redactor()
 
 
 class RedactingFilter(logging.Filter):
-    """Renders the record's message once, redacted, so no later handler sees the secret."""
+    """Renders the record's message and traceback once, redacted, so no later handler sees
+    the secret."""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__()
         self._redact = redact
+        self._plain = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -72,6 +105,13 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a broken format string: leave it to the handler's error path
             return True
         record.msg, record.args = self._redact(message), None
+        if record.exc_info:
+            # Formatters reuse exc_text when set (an earlier handler may have cached the raw
+            # one): every handler after this one prints the clean text.
+            text = record.exc_text or self._plain.formatException(record.exc_info)
+            record.exc_text = self._redact(text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -100,6 +140,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+def redact(text: str) -> str:
+    """`text` with every registered secret and URL userinfo removed: for what the CLI prints
+    to stderr without going through logging."""
+    return _REDACT(text)
+
+
 def add_secret(secret: str) -> None:
     """Redact `secret` from every log line from now on (e.g. a token read after startup)."""
     _REDACT.add(secret)
@@ -122,3 +168,17 @@ def setup_logging(level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
     root.setLevel(numeric)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, numeric))
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, tb: TracebackType | None
+) -> None:
+    """An exception that ends the process: its traceback through the redacting handler, not
+    straight to stderr with the token in it."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, tb)
+        return
+    logging.getLogger("relay").critical(
+        "uncaught %s, exiting", kind.__name__, exc_info=(kind, error, tb)
+    )

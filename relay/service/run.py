@@ -41,14 +41,14 @@ async def serve(
         await write_feed(board, parts.state)
     web = None
     if config.listen:
-        from relay.service.web import start_web  # aiohttp: ~10 MB, loaded only when serving
+        from relay.service.web import feeds_of, start_web  # aiohttp: ~10 MB, only when serving
 
         host, port = split_listen(config.listen)
         try:
             web = await start_web(
                 host,
                 port,
-                feeds_dir=config.feeds_dir,
+                feeds=lambda: feeds_of(service.config.boards),  # the boards of the latest reload
                 health=service.health,
                 metrics=service.metrics,
             )

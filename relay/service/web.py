@@ -1,11 +1,20 @@
 """The optional HTTP listener of `relay run`: the Atom files, /healthz and /metrics.
 
-Feeds are served from `feeds_dir` by bare file name only (`ranknews.atom`): no subfolders, no
-hidden files (the atomic writer's temp files are `.name.xyz.tmp`), no symlinks, so a request can
-never read outside the folder. Each request reads the file whole through one descriptor: the
-writer swaps files with os.replace, so the bytes, size and mtime always belong to one version.
-The strong ETag is a hash of those bytes, cached per (inode, mtime_ns, size) so a large feed is
-not re-hashed for every reader's poll.
+Only the feeds of configured boards are served, by bare file name (`ranknews.atom`): the caller
+passes a callable returning the current name -> path mapping (so a reload can change it), and a
+name not in it is 404 whatever lies in `feeds_dir` (a temp file, a copy of config.toml, the
+state). The file is opened with O_NOFOLLOW and O_NONBLOCK and checked on the *opened*
+descriptor (fstat): a symlink, a FIFO (which would block a worker thread in open() or read()
+for good), a directory, a device, or a hard link (st_nlink > 1: the same file also has another
+name, config.toml say) are all 404. The atomic writer swaps files with os.replace, so its
+feeds always have one link. Each request reads the file whole through that one descriptor, so
+the bytes, size and mtime belong to one version. The strong ETag is a hash of those bytes,
+cached per (path, inode, mtime_ns, size) so a large feed is not re-hashed for every poll.
+
+The TCP side is relay.service.listener (a connection cap, a request deadline, a paused accept
+on EMFILE); an aiohttp middleware tells it when a request is in progress, so that only idle or
+half-sent connections are ever timed out or evicted. aiohttp's own AppRunner serves the
+requests and closes the connections on shutdown; no TCPSite is used.
 
 Access logging is off: a feed reader fetching every few minutes from many clients would bury
 the service's own one-line-per-event log in journald. Knows nothing of polling or Telegram.
@@ -19,24 +28,32 @@ import hashlib
 import json
 import logging
 import os
-import re
+import resource
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
+from relay.core.config import Board
+from relay.service.listener import Listener, ListenerLimits, ListenerStats
 from relay.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 FEED_CONTENT_TYPE = "application/atom+xml"
 FEED_MAX_AGE = 60  # seconds; boards are polled every few minutes at most
-# A plain file name: starts with a letter or digit, dot-separated parts (so never ".."), and an
-# .atom or .xml suffix. Route matching already excludes "/", but %2F decodes into match_info.
-FEED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:atom|xml)")
 SHUTDOWN_TIMEOUT = 5.0  # seconds to let in-flight requests finish on close()
+
+DEFAULT_LIMITS = ListenerLimits()
+FeedFiles = Callable[[], Mapping[str, Path]]  # served name -> its file, as configured right now
+
+
+def feeds_of(boards: Iterable[Board]) -> dict[str, Path]:
+    """The served mapping for these boards: each board's feed file under its bare name."""
+    return {board.feed_path.name: board.feed_path for board in boards}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,32 +73,35 @@ class _Feed:
 
 
 class _FeedFiles:
-    """Reads feed files by name (in a worker thread) and remembers their hashes."""
+    """Reads the configured feed files (in a worker thread) and remembers their hashes."""
 
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._etags: dict[str, tuple[tuple[int, int, int], str]] = {}
+    def __init__(self, served: FeedFiles) -> None:
+        self._served = served
+        self._etags: dict[str, tuple[tuple[str, int, int, int], str]] = {}
 
     def load(self, name: str) -> _Feed | None:
-        """The feed called `name`, or None when there is no such regular file."""
-        if not FEED_NAME.fullmatch(name):
+        """The feed served as `name`, or None when it is not a configured feed's own file."""
+        path = self._served().get(name)
+        if path is None:
             return None
         try:
-            # O_NOFOLLOW: a symlink planted in the folder must not lead a reader elsewhere.
-            fd = os.open(self._folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NOFOLLOW: a symlink must not lead a reader elsewhere. O_NONBLOCK: opening a
+            # FIFO with no writer returns at once (the fstat below then refuses it).
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(path, flags)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # ELOOP: it is a symlink
                 return None
             raise  # permissions, I/O: an operator's problem, a 500 and a logged traceback
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):  # a directory or fifo named like a feed
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
                 return None
             with os.fdopen(fd, "rb", closefd=False) as f:
                 data = f.read()
         finally:
             os.close(fd)
-        key = (st.st_ino, st.st_mtime_ns, len(data))
+        key = (os.fspath(path), st.st_ino, st.st_mtime_ns, len(data))
         cached = self._etags.get(name)
         if cached is not None and cached[0] == key:
             etag = cached[1]
@@ -91,42 +111,66 @@ class _FeedFiles:
         return _Feed(data, etag, st.st_mtime_ns // 1_000_000_000)
 
     def names(self) -> list[str]:
-        """The feed files present, sorted."""
-        try:
-            with os.scandir(self._folder) as it:
-                entries = list(it)
-        except FileNotFoundError:
-            return []
-        return sorted(
-            e.name
-            for e in entries
-            if FEED_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False)
-        )
+        """The served feeds whose file is there (a regular file, not a link), sorted."""
+        present = []
+        for name, path in self._served().items():
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                present.append(name)
+        return sorted(present)
 
 
 class WebServer:
     """A started listener: `url` is where it answers (the real port when 0 was asked)."""
 
-    def __init__(self, runner: web.AppRunner, url: str) -> None:
+    def __init__(self, runner: web.AppRunner, listener: Listener, url: str) -> None:
         self._runner = runner
+        self._listener = listener
         self.url = url
+
+    @property
+    def limits(self) -> ListenerLimits:
+        """The limits in force (max_connections fitted to the descriptor limit)."""
+        return self._listener.limits
+
+    def stats(self) -> ListenerStats:
+        return self._listener.stats()
 
     async def close(self) -> None:
         """Stop listening and let in-flight requests finish (bounded). Safe to call twice."""
+        await self._listener.stop_accepting()
         await self._runner.cleanup()
+        self._listener.abort_all()  # anything aiohttp's shutdown left open
 
 
 async def start_web(
     host: str,
     port: int,
     *,
-    feeds_dir: Path,
+    feeds: FeedFiles,
     health: Callable[[], Health],
     metrics: Metrics,
+    limits: ListenerLimits = DEFAULT_LIMITS,
 ) -> WebServer:
-    """Listen on host:port. Raises OSError (address in use, no such address) naming both."""
-    routes = _Routes(_FeedFiles(feeds_dir), health, metrics)
-    app = web.Application()
+    """Listen on host:port. Raises OSError (address in use, no such address) naming both.
+
+    `feeds()` is asked on every request: the served name -> file mapping (see `feeds_of`).
+    `limits.max_connections` is lowered to a quarter of the process's descriptor limit.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY:
+        limits = limits.fitted(soft)
+    routes = _Routes(_FeedFiles(feeds), health, metrics)
+
+    def protocol() -> asyncio.Protocol:  # aiohttp's, once runner.setup() has made its server
+        assert runner.server is not None
+        return runner.server()
+
+    listener = Listener(protocol, limits)
+    app = web.Application(middlewares=[_in_progress(listener)])
     app.router.add_get("/", routes.index)
     app.router.add_get("/feeds/{name}", routes.feed)
     app.router.add_get("/healthz", routes.healthz)
@@ -136,13 +180,28 @@ async def start_web(
     )
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await listener.start(host, port)
     except BaseException:
         await runner.cleanup()
         raise
-    bound_host, bound_port = runner.addresses[0][:2]
+    bound_host, bound_port = listener.addresses[0]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return WebServer(runner, f"http://{shown}:{bound_port}")
+    return WebServer(runner, listener, f"http://{shown}:{bound_port}")
+
+
+def _in_progress(listener: Listener) -> Middleware:
+    """Middleware: while a request is handled its connection is busy (no deadline, no eviction)."""
+
+    @web.middleware
+    async def mark(request: web.Request, handler: Handler) -> web.StreamResponse:
+        transport = request.transport
+        listener.request_started(transport)
+        try:
+            return await handler(request)
+        finally:
+            listener.request_finished(transport)
+
+    return mark
 
 
 class _Routes:
