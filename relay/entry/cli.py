@@ -94,7 +94,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 async def cmd_check(args: argparse.Namespace) -> int:
     from relay.core.report import posts_table
-    from relay.pipeline.cycle import parse_page
+    from relay.pipeline.read import parse_page
 
     config = _config(args)
     failed = 0
@@ -167,16 +167,16 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 
 async def cmd_once(args: argparse.Namespace) -> int:
     from relay.adapters.lock import StateLock
-    from relay.adapters.store import Store
-    from relay.pipeline.cycle import poll_boards
+    from relay.adapters.sqlite import SqliteState
     from relay.pipeline.deliver import Deliverer
+    from relay.pipeline.poll import poll_boards
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)
     dry_run = args.dry_run or config.dry_run
     lock = StateLock(config.state)
     lock.acquire()
-    store = Store(config.state)
+    store = SqliteState(config.state)
     try:
         async with make_fetcher(config) as fetcher:
             outcomes = await poll_boards(boards, fetcher, store, utc_now, config.concurrency)
@@ -208,14 +208,14 @@ async def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.adapters.store import Store
+    from relay.adapters.sqlite import SqliteState
     from relay.core.status import board_report
 
     config = _config(args)
     if not config.state.exists():
         print(f"no state yet at {config.state}: run `relay once` or `relay run` first")
         return EXIT_OK
-    store = Store(config.state)
+    store = SqliteState(config.state)
     try:
         states = store.board_states(b.id for b in config.boards)
         report, healthy = board_report(config, states, utc_now())
@@ -226,11 +226,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from relay.adapters.store import Store
+    from relay.adapters.sqlite import SqliteState
 
     config = _config(args)
     board = config.board(args.board).id if args.board else None
-    store = Store(config.state)
+    store = SqliteState(config.state)
     try:
         count = store.requeue_failed(board)
     finally:

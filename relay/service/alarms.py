@@ -12,10 +12,10 @@ import asyncio
 import html
 import logging
 
-from relay.adapters.store import Store
 from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError
 from relay.core.models import OutgoingMessage, PollOutcome
+from relay.core.state import State
 from relay.pipeline.deliver import Sender
 
 log = logging.getLogger("relay.service.alarms")
@@ -40,7 +40,7 @@ def recovery_text(board: Board) -> str:
 
 
 class Alarms:
-    def __init__(self, config: Config, store: Store, sender: Sender, *, dry_run: bool) -> None:
+    def __init__(self, config: Config, store: State, sender: Sender, *, dry_run: bool) -> None:
         self.config = config
         self._store = store
         self._sender = sender

@@ -28,15 +28,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
-from relay.adapters.store import Store
+from relay.adapters.sqlite import SqliteState
 from relay.core.backoff import BoardBackoff
 from relay.core.config import Board, Config, load_config
 from relay.core.errors import ConfigError, DeliveryError, StateError
 from relay.core.models import PollOutcome
 from relay.core.schema import split_listen
+from relay.core.state import State
 from relay.core.status import board_health
-from relay.pipeline.cycle import poll_board, write_feed
 from relay.pipeline.deliver import Deliverer, DryRunSender, Sender
+from relay.pipeline.feed import write_feed
+from relay.pipeline.poll import poll_board
 from relay.service import notify
 from relay.service.alarms import Alarms
 from relay.service.metrics import Metrics
@@ -59,7 +61,7 @@ class Service:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: State,
         fetcher: Fetcher,
         sender: Sender,
         *,
@@ -260,7 +262,7 @@ async def run_service(
     dry_run = dry_run or config.dry_run
     lock = StateLock(config.state)
     lock.acquire()
-    store = Store(config.state)
+    store = SqliteState(config.state)
     # The worker threads run SQLite calls (serialized by the store's lock anyway) and feed
     # writes: two are plenty, and each thread more costs a malloc arena of resident memory.
     asyncio.get_running_loop().set_default_executor(
