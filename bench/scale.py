@@ -160,9 +160,9 @@ def relay_main(argv: list[str]) -> int:
     executor = logging.getLogger("apscheduler.executors.default")
     executor.setLevel(logging.INFO)  # relay.service.logs sets the parent "apscheduler" to WARNING
     executor.addFilter(_RunningJob())
-    # The bench counts polls from relay.pipeline.cycle's line per poll; an unchanged poll logs it at
+    # The bench counts polls from relay.pipeline.poll's line per poll; an unchanged poll logs it at
     # DEBUG (not worth a journal line in production), so let that one logger through.
-    logging.getLogger("relay.pipeline.cycle").setLevel(logging.DEBUG)
+    logging.getLogger("relay.pipeline.poll").setLevel(logging.DEBUG)
     return main(["run", "-c", argv[0]])
 
 
@@ -229,8 +229,10 @@ class RelayLog:
     ready: threading.Event = field(default_factory=threading.Event)
 
 
-_POLL = re.compile(r"relay\.cycle: board=(\S+) new=\d+ announced=\d+ pages=\d+ ms=(\d+)(.*)")
-_FAILED = re.compile(r"relay\.cycle: board=(\S+) failed")
+_POLL = re.compile(
+    r"relay\.pipeline\.poll: board=(\S+) new=\d+ announced=\d+ pages=\d+ ms=(\d+)(.*)"
+)
+_FAILED = re.compile(r"relay\.pipeline\.poll: board=(\S+) failed")
 _START = re.compile(r"@([\d.]+) sched=([\d.]+) job=(\S+)")
 
 

@@ -13,11 +13,11 @@ from conftest import TOKEN, make_config, run_relay, write_config
 
 from relay.adapters.courier import Courier, Pace
 from relay.adapters.fetch import Fetcher
-from relay.adapters.store import Store
+from relay.adapters.sqlite import SqliteState
 from relay.core.config import Config
 from relay.pipeline import deliver
-from relay.pipeline.cycle import poll_boards
 from relay.pipeline.deliver import Deliverer, DrainReport
+from relay.pipeline.poll import poll_boards
 from relay.sim import BoardSimulator, SimBoard
 
 FAST = Pace(per_chat_interval=0, group_max=0, bot_max=0)
@@ -40,7 +40,7 @@ class Clock:
 class Rig:
     def __init__(self, tmp_path: Path, fakebot: Any, boards: list[dict[str, Any]]) -> None:
         self.config: Config = make_config(tmp_path, boards, telegram={"api_url": fakebot.api_url})
-        self.store = Store(self.config.state)
+        self.store = SqliteState(self.config.state)
         self.bot = fakebot
         self.clock = Clock()
 
@@ -56,7 +56,7 @@ class Rig:
             return await deliverer.drain(None if deadline is None else loop.time() + deadline)
 
     def delivery(self, post_id: str) -> dict[str, Any]:
-        rows = self.store._query("SELECT * FROM deliveries WHERE post_id = ?", (post_id,))
+        rows = self.store._db.query("SELECT * FROM deliveries WHERE post_id = ?", (post_id,))
         return dict(rows[0])
 
 

@@ -1,10 +1,14 @@
-"""The decision of a poll, as a specification: the traps of virtual numbers, notices, pages."""
+"""What is new, as a specification: the traps of virtual numbers, notices, pages."""
+
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.core.diff import Known, needs_next_page, plan_poll
+from relay.core.decide import Listing, PollSettings, decide_poll
+from relay.core.diff import Walk, missing_warning, next_page, plan_poll
 from relay.core.models import Post
+from relay.core.state import BoardState, Known, Validators
 
 
 def post(pid: int, number: int | None = None, *, notice: bool = False, title: str = "") -> Post:
@@ -26,9 +30,7 @@ def known_of(*ids: int) -> dict[str, Known]:
 
 def test_first_poll_records_everything_and_announces_only_backfill() -> None:
     page = page_of([105, 104, 103, 102, 101], total=5, notices=(50,))
-    plan = plan_poll(
-        [page], {}, first_poll=True, baseline=None, backfill=2, notices=True, max_pages=5
-    )
+    plan = plan_poll([page], {}, first_poll=True, baseline=None, backfill=2, notices=True)
     assert [p.id for p in plan.new] == ["50", "101", "102", "103", "104", "105"]
     assert plan.announce == {"104", "105"}
     assert plan.baseline == "101"
@@ -43,7 +45,6 @@ def test_new_posts_come_oldest_first() -> None:
         baseline="101",
         backfill=0,
         notices=True,
-        max_pages=5,
     )
     assert [p.id for p in plan.new] == ["106", "107", "108"]
     assert plan.announce == {"106", "107", "108"}
@@ -60,7 +61,6 @@ def test_deleted_post_renumbers_newer_ones_without_miss_or_duplicate() -> None:
         baseline="101",
         backfill=0,
         notices=True,
-        max_pages=5,
     )
     assert [p.id for p in plan.new] == ["106"] and plan.announce == {"106"}
 
@@ -74,7 +74,6 @@ def test_history_pulled_up_from_page_two_is_recorded_not_announced() -> None:
         baseline="102",
         backfill=0,
         notices=True,
-        max_pages=5,
     )
     assert [p.id for p in plan.new] == ["99"] and plan.announce == frozenset()
 
@@ -82,9 +81,7 @@ def test_history_pulled_up_from_page_two_is_recorded_not_announced() -> None:
 def test_a_notice_seen_once_is_never_new_again_and_notices_can_be_left_out() -> None:
     page = page_of([102, 101], total=2, notices=(7,))
     known = known_of(101, 102) | {"7": Known("t7", True)}
-    plan = plan_poll(
-        [page], known, first_poll=False, baseline="101", backfill=0, notices=True, max_pages=5
-    )
+    plan = plan_poll([page], known, first_poll=False, baseline="101", backfill=0, notices=True)
     assert plan.new == ()
     fresh_notice = page_of([102, 101], total=2, notices=(103,))
     plan = plan_poll(
@@ -94,7 +91,6 @@ def test_a_notice_seen_once_is_never_new_again_and_notices_can_be_left_out() -> 
         baseline="101",
         backfill=0,
         notices=False,
-        max_pages=5,
     )
     assert plan.new == ()
 
@@ -108,39 +104,34 @@ def test_edited_title_is_an_update_not_a_new_post() -> None:
         baseline="101",
         backfill=0,
         notices=True,
-        max_pages=5,
     )
     assert plan.new == () and [p.id for p in plan.retitled] == ["102"]
 
 
 def test_pages_are_followed_while_everything_is_new_but_not_on_the_first_poll() -> None:
     page = page_of([110, 109], total=10, notices=(1,))
-    assert needs_next_page(page, known_of(100), first_poll=False)
-    assert not needs_next_page(page, known_of(109), first_poll=False)
-    assert not needs_next_page(page, {}, first_poll=True)
-    assert not needs_next_page(page_of([], 0, notices=(1,)), {}, first_poll=False)
+    assert next_page([page], known_of(100), first_poll=False, max_pages=5) is Walk.NEXT
+    assert next_page([page], known_of(109), first_poll=False, max_pages=5) is Walk.DONE
+    assert next_page([page], {}, first_poll=True, max_pages=5) is Walk.DONE
+    empty = page_of([], 0, notices=(1,))
+    assert next_page([empty], {}, first_poll=False, max_pages=5) is Walk.DONE
 
 
 def test_max_pages_warning_says_how_many_may_be_missing() -> None:
     pages = [page_of([120, 119], total=40), page_of([118, 117], total=38)]
-    plan = plan_poll(
-        pages,
-        known_of(100),
-        first_poll=False,
-        baseline="90",
-        backfill=0,
-        notices=True,
-        max_pages=2,
-        newest_known_number=20,
-    )
-    assert "max_pages" in plan.missing_warning and "117" in plan.missing_warning
-    assert "about 16" in plan.missing_warning
+    assert next_page(pages, known_of(100), first_poll=False, max_pages=2) is Walk.CUT_SHORT
+    warning = missing_warning(pages[-1], max_pages=2, newest_known=20)
+    assert "max_pages" in warning and "117" in warning
+    assert "about 16" in warning
+
+
+NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
 
 
 def simulate(
     events: list[tuple[str, int]], page_size: int, max_pages: int
 ) -> tuple[list[str], set[int], set[int]]:
-    """Drive plan_poll like the poll cycle does over a board that grows and loses posts.
+    """Drive the decider like the poll pipeline does over a board that grows and loses posts.
 
     Returns the announced ids in order, the ids added after the first poll, and the ids of
     posts deleted before any poll could have seen them.
@@ -148,11 +139,11 @@ def simulate(
     board = list(range(1, 31))  # ids, oldest first
     next_id = 31
     known: dict[str, Known] = {}
-    baseline: str | None = None
+    state = BoardState("b")
+    poll_settings = PollSettings(interval=60, max_pages=max_pages, chats=("@c",))
     announced: list[str] = []
     added: set[int] = set()
     unseen_deleted: set[int] = set()
-    first = True
     for kind, amount in [("poll", 0), *events, ("poll", 0)]:
         if kind == "add":
             for _ in range(amount):
@@ -166,27 +157,19 @@ def simulate(
                 unseen_deleted.add(victim)
         else:
             newest_first = board[::-1]
-            pages = [newest_first[:page_size]]
+            pages = [[post(i) for i in newest_first[:page_size]]]
             seen = dict(known)
-            while len(pages) < max_pages and needs_next_page(
-                [post(i) for i in pages[-1]], seen, first_poll=first
-            ):
+            first_poll = state.first_poll is None
+            while next_page(pages, seen, first_poll=first_poll, max_pages=max_pages) is Walk.NEXT:
                 start = len(pages) * page_size
-                pages.append(newest_first[start : start + page_size])
-            plan = plan_poll(
-                [[post(i) for i in p] for p in pages],
-                seen,
-                first_poll=first,
-                baseline=baseline,
-                backfill=0,
-                notices=True,
-                max_pages=max_pages,
-            )
-            for p in plan.new:
-                known[p.id] = Known(p.title, p.notice)
-            announced += [p.id for p in plan.new if p.id in plan.announce]
-            baseline = plan.baseline
-            first = False
+                pages.append([post(i) for i in newest_first[start : start + page_size]])
+            listing = Listing(Validators(), pages=tuple(map(tuple, pages)), known=seen)
+            intent = decide_poll(state, listing, NOW, poll_settings)
+            for new in intent.new:
+                known[new.post.id] = Known(new.post.title, new.post.notice)
+            announced += [n.post.id for n in intent.new if n.announce]
+            assert intent.changes is not None
+            state = BoardState("b", first_poll=NOW, baseline=intent.changes.baseline)
     return announced, added, unseen_deleted
 
 
@@ -230,9 +213,7 @@ def test_page_urls_per_engine() -> None:
 
 def test_ids_that_are_not_numbers_are_never_held_back_as_history() -> None:
     page = [post_with_id("zeta"), post_with_id("alpha")]
-    plan = plan_poll(
-        [page], {}, first_poll=False, baseline="mid", backfill=0, notices=True, max_pages=5
-    )
+    plan = plan_poll([page], {}, first_poll=False, baseline="mid", backfill=0, notices=True)
     assert plan.announce == {"zeta", "alpha"}
 
 

@@ -15,6 +15,8 @@ PURE = [
     "relay.core.text",
     "relay.core.parse",
     "relay.core.diff",
+    "relay.core.decide",
+    "relay.core.state",
     "relay.core.atom",
     "relay.core.message",
     "relay.core.config",

@@ -1,7 +1,7 @@
-"""The decision of a poll: which listed posts are new, which to announce, which were retitled.
+"""Which listed posts are new, which to announce, which were retitled; whether to read on.
 
-Pure: it sees parsed pages and what the state already knows, and returns a plan; the caller
-records the plan durably before anything is written or sent (decide, then act).
+Pure: it sees parsed pages and what the state already knows, and returns a plan; the poll's
+decider (`decide`) turns the plan into the intent the state records (decide, then act).
 
 Rules, each guarding against a trap of these boards:
 - New means an id not seen before on this board. The 번호 column only orders posts: it is a
@@ -13,22 +13,27 @@ Rules, each guarding against a trap of these boards:
 - A pinned notice seen once is never announced again; with `notices = false` notices are
   left out entirely.
 - A known post whose title changed is an edit (the feed entry's `updated` moves), not news.
+- A burst between two polls pushes unseen posts onto page 2 and beyond: the next page is
+  read while every post on this one is new, up to `max_pages`; a walk cut short there says
+  how many posts may have been missed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from relay.core.models import Post, id_sort_key
+from relay.core.state import Known
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the state holds of a listed post: enough to decide."""
+class Walk(Enum):
+    """Where a poll's walk through the list pages stands after the last page read."""
 
-    title: str
-    notice: bool
+    DONE = "done"  # a known post was reached (or it is the first poll): stop
+    NEXT = "next"  # every post was new: read the next page
+    CUT_SHORT = "cut short"  # every post was new, but max_pages were read: stop and warn
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +42,28 @@ class PollPlan:
     announce: frozenset[str]  # ids of new posts that get a delivery
     retitled: tuple[Post, ...]
     baseline: str | None  # the board's history boundary after this poll
-    missing_warning: str = ""  # set when max_pages cut the walk short
 
 
-def wanted(posts: Sequence[Post], *, notices: bool) -> list[Post]:
+def _wanted(posts: Sequence[Post], *, notices: bool) -> list[Post]:
     return [p for p in posts if notices or not p.notice]
 
 
-def needs_next_page(page: Sequence[Post], known: Mapping[str, Known], *, first_poll: bool) -> bool:
-    """Follow the next page while every (non-notice) post on this one is new.
+def next_page(
+    pages: Sequence[Sequence[Post]],
+    known: Mapping[str, Known],
+    *,
+    first_poll: bool,
+    max_pages: int,
+) -> Walk:
+    """Follow the next page while every (non-notice) post on the last one is new.
 
-    A burst of posts between two polls pushes unseen ones onto page 2 and beyond. Notices
-    repeat on every page, so they say nothing about where the known posts begin. The first
-    poll reads page 1 only: older pages are history.
+    Notices repeat on every page, so they say nothing about where the known posts begin.
+    The first poll reads page 1 only: older pages are history.
     """
-    if first_poll:
-        return False
-    regular = [p for p in page if not p.notice]
-    return bool(regular) and all(p.id not in known for p in regular)
+    regular = [p for p in pages[-1] if not p.notice] if pages else []
+    if first_poll or not regular or any(p.id in known for p in regular):
+        return Walk.DONE
+    return Walk.NEXT if len(pages) < max_pages else Walk.CUT_SHORT
 
 
 def plan_poll(
@@ -65,12 +74,10 @@ def plan_poll(
     baseline: str | None,
     backfill: int,
     notices: bool,
-    max_pages: int,
-    newest_known_number: int | None = None,
 ) -> PollPlan:
     listed: dict[str, Post] = {}
     for page in pages:
-        for post in wanted(page, notices=notices):
+        for post in _wanted(page, notices=notices):
             listed.setdefault(post.id, post)
     new = sorted((p for p in listed.values() if p.id not in known), key=lambda p: p.sort_key)
     retitled = tuple(p for p in listed.values() if p.id in known and known[p.id].title != p.title)
@@ -82,14 +89,7 @@ def plan_poll(
         )
     else:
         announce = frozenset(p.id for p in new if not _is_history(p.id, baseline))
-    warning = ""
-    if (
-        not first_poll
-        and len(pages) >= max_pages
-        and needs_next_page(wanted(pages[-1], notices=notices), known, first_poll=False)
-    ):
-        warning = _missing_warning(pages[-1], max_pages, newest_known_number)
-    return PollPlan(tuple(new), announce, retitled, baseline, warning)
+    return PollPlan(tuple(new), announce, retitled, baseline)
 
 
 def _is_history(post_id: str, baseline: str | None) -> bool:
@@ -100,7 +100,7 @@ def _is_history(post_id: str, baseline: str | None) -> bool:
     return int(post_id) < int(baseline)
 
 
-def _missing_warning(last_page: Sequence[Post], max_pages: int, newest_known: int | None) -> str:
+def missing_warning(last_page: Sequence[Post], max_pages: int, newest_known: int | None) -> str:
     """Say how many posts may be missing, estimated from the 번호 column when it exists."""
     numbers = [p.number for p in last_page if p.number is not None]
     oldest = min(last_page, key=lambda p: p.sort_key)

@@ -2,10 +2,11 @@
 
 RelayError
 ├── ConfigError          bad TOML, key or value; the CLI exits 2
-├── FetchError           a page could not be had ("http 503", "network", "blocked", ...)
-├── LayoutError          a list page parsed to zero rows: the layout changed or a block page came
-├── FeedWriteError       the Atom file could not be replaced; the old one is intact
-├── StateError           the state file cannot be used (locked by another process, newer schema)
+├── BoardFailure         a poll of one board failed: counted, backed off, alarmed on (`reason`)
+│   ├── FetchError       a page could not be had ("http 503", "network", "blocked", ...)
+│   ├── LayoutError      a list page parsed to zero rows: the layout changed or a block page came
+│   ├── FeedWriteError   the Atom file could not be replaced; the old one is intact
+│   └── StateError       the state cannot be used or written (locked, newer schema, disk full)
 ├── StartError           the service cannot start (listen address busy, a folder not writable)
 └── DeliveryError        Telegram refused or failed a message
     ├── TransientDeliveryError   retry later (timeouts, network, 5xx, 429)
@@ -23,8 +24,17 @@ class ConfigError(RelayError):
     """The configuration cannot be used. The message names the file, board and key."""
 
 
-class FetchError(RelayError):
-    """A page could not be fetched. `reason` is short and stable (used in logs and metrics)."""
+class BoardFailure(RelayError):
+    """What makes one board's poll fail, never the service's: the poll returns a failed
+    outcome. `reason` is short and stable (logs, metrics, alarms); `retry_after` is the
+    number of seconds the board asked us to wait, when it said."""
+
+    reason: str = "failed"
+    retry_after: float | None = None
+
+
+class FetchError(BoardFailure):
+    """A page could not be fetched."""
 
     def __init__(
         self,
@@ -42,7 +52,7 @@ class FetchError(RelayError):
         self.retry_after = retry_after
 
 
-class LayoutError(RelayError):
+class LayoutError(BoardFailure):
     """A list page gave no rows: never read as "nothing new"."""
 
     reason = "layout"
@@ -53,12 +63,17 @@ class LayoutError(RelayError):
         self.selector = selector
 
 
-class FeedWriteError(RelayError):
+class FeedWriteError(BoardFailure):
     """Writing a feed file failed; the previous file is left in place."""
 
+    reason = "feed"
 
-class StateError(RelayError):
-    """The state store cannot be opened or used."""
+
+class StateError(BoardFailure):
+    """The state store cannot be opened, used or written (each implementation classifies its
+    own errors into this one)."""
+
+    reason = "state"
 
 
 class StartError(RelayError):

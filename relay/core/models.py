@@ -43,14 +43,6 @@ def id_sort_key(post_id: str) -> tuple[int, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class ListPage:
-    """What one list page gave: its posts in page order (top first) and where it came from."""
-
-    url: str
-    posts: tuple[Post, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Article:
     """What an article page gave: a short excerpt, a longer plain text, the first image."""
 
@@ -127,3 +119,10 @@ class PollOutcome:
     retry_after: float | None = None  # seconds the board asked us to wait (503/429)
     elapsed_ms: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing happened that a reader would see: page 1 was unchanged, or it changed (a
+        visitor counter, an ad) without a new post or an edit. Such polls are most polls: at
+        1,000 boards an INFO line for each would flood the journal."""
+        return self.ok and not self.new and not self.updated

@@ -15,9 +15,13 @@ from relay.core.config import Config
 from relay.core.report import table, when
 
 if TYPE_CHECKING:
-    from relay.adapters.store import BoardState
+    from relay.core.state import BoardState
 
 STALE_INTERVALS = 3
+# An unchanged poll writes its time only once the stored one is this many intervals old
+# (relay.core.decide): half the health limit, so the file still shows every healthy board
+# as healthy while a quiet relay skips most of its writes and fsyncs.
+STAMP_INTERVALS = STALE_INTERVALS / 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 async def cmd_check(args: argparse.Namespace) -> int:
     from relay.core.report import posts_table
-    from relay.pipeline.cycle import parse_page
+    from relay.pipeline.read import parse_page
 
     config = _config(args)
     clock = Clock()
@@ -122,8 +122,8 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 
 
 async def cmd_once(args: argparse.Namespace) -> int:
-    from relay.pipeline.cycle import poll_boards
     from relay.pipeline.deliver import Deliverer
+    from relay.pipeline.poll import poll_boards
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)

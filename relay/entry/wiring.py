@@ -18,11 +18,12 @@ from pathlib import Path
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
+from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
-from relay.adapters.store import Store
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_token
 from relay.core.errors import TransientDeliveryError
+from relay.core.state import State
 from relay.pipeline.deliver import DryRunSender, Sender
 from relay.service.logs import add_secret
 from relay.service.parts import Parts
@@ -73,7 +74,7 @@ async def open_sender(
 
 
 @contextlib.contextmanager
-def open_state(config: Config, *, lock: bool = True) -> Iterator[Store]:
+def open_state(config: Config, *, lock: bool = True) -> Iterator[State]:
     """The state, under the single-instance lock unless `lock=False` (read-only commands and
     `relay retry`, which only touch rows that the running service re-reads)."""
     with contextlib.ExitStack() as stack:
@@ -81,7 +82,7 @@ def open_state(config: Config, *, lock: bool = True) -> Iterator[Store]:
             state_lock = StateLock(config.state)
             state_lock.acquire()
             stack.callback(state_lock.release)
-        store = Store(config.state)
+        store = SqliteState(config.state)
         stack.callback(store.close)
         yield store
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
-from relay.adapters.store import Delivery, Store
 from relay.core.config import Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError
 from relay.core.message import format_message
 from relay.core.models import OutgoingMessage
+from relay.core.state import Delivery, State
 
 log = logging.getLogger("relay.pipeline.deliver")
 
@@ -80,7 +80,7 @@ class Deliverer:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: State,
         sender: Sender,
         now: Callable[[], datetime],
         *,

@@ -13,10 +13,10 @@ import html
 import logging
 from collections.abc import Callable
 
-from relay.adapters.store import Store
 from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError
 from relay.core.models import OutgoingMessage, PollOutcome
+from relay.core.state import State
 from relay.pipeline.deliver import Sender
 
 log = logging.getLogger("relay.service.alarms")
@@ -44,7 +44,7 @@ class Alarms:
     """Tells the admin chat of breaks and recoveries. `config` is read at each use, so a
     reload is seen without patching this object."""
 
-    def __init__(self, config: Callable[[], Config], store: Store, sender: Sender) -> None:
+    def __init__(self, config: Callable[[], Config], store: State, sender: Sender) -> None:
         self._config = config
         self._store = store
         self._sender = sender

@@ -27,8 +27,8 @@ from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
 from relay.core.reload import restart_only_changes
 from relay.core.status import board_health
-from relay.pipeline.cycle import poll_board
 from relay.pipeline.deliver import Deliverer
+from relay.pipeline.poll import poll_board
 from relay.service.alarms import Alarms
 from relay.service.metrics import Metrics
 from relay.service.parts import Parts
@@ -88,9 +88,13 @@ class Service:
 
     # --- polling ------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def prepare(self) -> None:
+        """Per-board bookkeeping, without starting the scheduler (tests drive `poll_job`)."""
         for board in self.config.boards:
             self.backoffs[board.id] = BoardBackoff(board.interval)
+
+    def start(self) -> None:
+        self.prepare()
         self.schedule.start(self.config.boards)
         self.metrics.set_boards(len(self.config.boards))
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.adapters.fetch import Fetcher
-from relay.adapters.store import Store
 from relay.core.clock import Clock
 from relay.core.config import Config
+from relay.core.state import State
 from relay.pipeline.deliver import Sender
 
 
@@ -22,7 +22,7 @@ class Parts:
     """Everything `relay once` and `relay run` work with. `dry_run`: messages are printed."""
 
     config: Config
-    state: Store
+    state: State
     fetcher: Fetcher
     sender: Sender
     clock: Clock

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from relay.core.errors import StartError
 from relay.core.schema import split_listen
-from relay.pipeline.cycle import write_feed
+from relay.pipeline.feed import write_feed
 from relay.service import notify
 from relay.service.daemon import Service
 from relay.service.parts import Parts

@@ -14,12 +14,12 @@ from atomcheck import assert_valid_atom
 from conftest import make_config
 
 from relay.adapters.fetch import Fetcher
-from relay.adapters.store import Store
+from relay.adapters.sqlite import SqliteState
 from relay.core.config import Board, Config
 from relay.core.errors import FeedWriteError
 from relay.core.models import PollOutcome
-from relay.pipeline import cycle
-from relay.pipeline.cycle import poll_board, poll_boards
+from relay.pipeline import feed
+from relay.pipeline.poll import poll_board, poll_boards
 from relay.sim import BoardSimulator, SimBoard
 
 
@@ -44,7 +44,7 @@ class Rig:
                 }
             )
         self.config: Config = make_config(tmp_path, entries)
-        self.store = Store(self.config.state)
+        self.store = SqliteState(self.config.state)
 
     def board(self, board_id: str) -> Board:
         return self.config.board(board_id)
@@ -316,7 +316,7 @@ async def test_crash_between_recording_and_feed_writing_is_completed_next_run(
     def crash(path: Path, data: bytes) -> bool:
         raise SystemExit("simulated crash before the feed was written")
 
-    monkeypatch.setattr(cycle, "write_atomically", crash)
+    monkeypatch.setattr(feed, "write_atomically", crash)
     with pytest.raises(SystemExit):
         await rig.poll("news")
     assert rig.store.board_state("news").feed_dirty
@@ -340,7 +340,7 @@ async def test_failed_feed_write_is_an_error_and_keeps_the_old_feed(
     def disk_full(path: Path, data: bytes) -> bool:
         raise FeedWriteError(f"{path}: No space left on device")
 
-    monkeypatch.setattr(cycle, "write_atomically", disk_full)
+    monkeypatch.setattr(feed, "write_atomically", disk_full)
     outcome = await rig.poll("news")
     assert not outcome.ok and outcome.reason == "feed" and "No space" in outcome.error
     assert rig.board("news").feed_path.read_bytes() == old

@@ -1,0 +1,215 @@
+"""What the program needs from its durable state, as Protocols, and the records that cross it.
+
+Pure: no storage library here. The pipeline, the delivery worker and the CLI see only these
+Protocols; `relay.adapters.sqlite` implements them today, and another implementation (a
+PostgreSQL state shared by several instances) slots in by satisfying `State` and passing
+tests/test_state_contract.py. Every method is synchronous and short: async callers run it
+in a worker thread (`asyncio.to_thread`) — except `board_state`, which must answer from
+memory (see `BoardStates`).
+
+Times are aware UTC unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from relay.core.models import Article, Post, StoredPost
+
+ARTICLE_TRIES = 3  # fetches of one article page before its excerpt is given up
+
+
+@dataclass(frozen=True, slots=True)
+class BoardState:
+    """One board's poll state, as last recorded. A board never polled has the defaults."""
+
+    board_id: str
+    first_poll: datetime | None = None  # None until the first successful poll
+    baseline: str | None = None  # oldest id of the first poll: unseen older ids are history
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_new: datetime | None = None
+    failures: int = 0  # consecutive failed polls
+    last_reason: str = ""
+    last_error: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of page 1, for boards that send no validators
+    feed_dirty: bool = True  # the Atom file must be (re)written
+    alarmed: bool = False  # the operator was told that this board is failing
+    posts: int = 0  # counts: filled by `board_states` only
+    pending: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the state holds of a listed post: enough to decide whether it is new or edited."""
+
+    title: str
+    notice: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What tells the next poll that page 1 is unchanged: HTTP validators and a body hash."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A post to record: as listed (its time already decided), and what its article gave."""
+
+    post: Post
+    announce: bool  # a delivery per chat is queued with it
+    fetch_article: bool  # worth an article request: it is announced or kept in the feed
+    article: Article | None = None  # None: not fetched (yet), or the fetch failed
+
+
+@dataclass(frozen=True, slots=True)
+class PageChanges:
+    """What a changed page 1 (and the pages followed from it) adds to the state."""
+
+    validators: Validators
+    baseline: str | None  # the board's history boundary after this poll
+    new: tuple[NewPost, ...] = ()  # oldest first: deliveries are queued in this order
+    retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
+    chats: tuple[str, ...] = ()  # where announced posts go
+
+
+@dataclass(frozen=True, slots=True)
+class PollIntent:
+    """Everything one successful poll changes, decided before anything is written; the state
+    applies it in one transaction (`apply_poll`), so a crash leaves all of it or none."""
+
+    at: datetime  # aware UTC: the poll's time, stamped on everything it records
+    stamp: bool  # write `at` as the last successful poll and clear the failure count
+    changes: PageChanges | None = None  # None: page 1 was unchanged (304 or same body)
+    pages: int = 0  # list pages read and parsed
+    warnings: tuple[str, ...] = ()  # for the log and the outcome
+
+    @property
+    def new(self) -> tuple[NewPost, ...]:
+        return self.changes.new if self.changes else ()
+
+    @property
+    def retitled(self) -> tuple[Post, ...]:
+        return self.changes.retitled if self.changes else ()
+
+    @property
+    def articles_wanted(self) -> tuple[Post, ...]:
+        """Posts whose article page to fetch, newest first: a long poll fills the feed's top."""
+        return tuple(n.post for n in reversed(self.new) if n.fetch_article)
+
+    def with_articles(self, articles: Mapping[str, Article]) -> PollIntent:
+        """The same intent with the article pages that were read (by post id)."""
+        if self.changes is None or not articles:
+            return self
+        new = tuple(replace(n, article=articles.get(n.post.id, n.article)) for n in self.new)
+        return replace(self, changes=replace(self.changes, new=new))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One queued message: a post for a chat. `seq` orders the queue (oldest post first)."""
+
+    seq: int
+    board_id: str
+    post_id: str
+    chat: str
+    attempts: int = 0
+    not_before: datetime | None = None  # do not try before (backoff, retry_after)
+
+
+class BoardStates(Protocol):
+    """The per-board poll state."""
+
+    def board_state(self, board_id: str) -> BoardState:
+        """One board's poll state, without counts. Answered from memory: cheap enough to be
+        called on the event loop on every poll (this process is the state's only writer)."""
+        ...
+
+    def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
+        """Poll states with post and delivery counts, in the order asked (`relay status`)."""
+        ...
+
+    def apply_poll(self, board_id: str, intent: PollIntent) -> tuple[StoredPost, ...]:
+        """Apply a successful poll in one transaction; returns the new posts as recorded."""
+        ...
+
+    def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:
+        """Count a failed poll (nothing else moves); returns the consecutive count."""
+        ...
+
+    def set_alarmed(self, board_id: str, alarmed: bool) -> None: ...
+
+    def mark_feed_written(self, board_id: str) -> None:
+        """The Atom file is durably in place: clear the "feed needs writing" mark."""
+        ...
+
+
+class Posts(Protocol):
+    """The posts of every board: what decides "new", and what feeds and messages show."""
+
+    def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
+        """Those of `post_ids` the board already has (any number of ids)."""
+        ...
+
+    def newest_number(self, board_id: str) -> int | None:
+        """The 번호 of the newest numbered post, to estimate how many a burst hid."""
+        ...
+
+    def posts(self, board_id: str, post_ids: Iterable[str]) -> dict[str, StoredPost]: ...
+
+    def feed_posts(self, board_id: str, limit: int) -> list[StoredPost]:
+        """The newest `limit` posts, newest first (numeric ids by value)."""
+        ...
+
+    def missing_articles(self, board_id: str, feed_entries: int, limit: int) -> list[StoredPost]:
+        """Up to `limit` posts among the newest `feed_entries` whose article is still missing
+        and was tried fewer than ARTICLE_TRIES times."""
+        ...
+
+    def set_article(self, board_id: str, post_id: str, article: Article) -> None:
+        """Store a late article; the feed then needs writing."""
+        ...
+
+    def article_failed(self, board_id: str, post_id: str) -> None: ...
+
+
+class DeliveryQueue(Protocol):
+    """The messages to send, filled by `apply_poll`, drained by the delivery worker."""
+
+    def pending_deliveries(self, limit: int = 1000) -> list[Delivery]:
+        """Pending deliveries, oldest first."""
+        ...
+
+    def mark_sent(self, seq: int, now: datetime, message_id: int | None) -> None: ...
+
+    def mark_retry(
+        self, seq: int, error: str, not_before: datetime, *, count: bool = True
+    ) -> None: ...
+
+    def mark_failed(self, seq: int, error: str) -> None: ...
+
+    def move_chat(self, old: str, new: str) -> int:
+        """Pending deliveries of chat `old` go to `new` (a group became a supergroup)."""
+        ...
+
+    def requeue_failed(self, board_id: str | None = None) -> int: ...
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """(board_id, status) -> count, for metrics."""
+        ...
+
+
+class State(BoardStates, Posts, DeliveryQueue, Protocol):
+    """The whole durable state, as one object the composition root builds and closes."""
+
+    def close(self) -> None: ...

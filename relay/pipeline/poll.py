@@ -1,0 +1,135 @@
+"""One poll of one board, top to bottom, and one round over every board.
+
+    read the list pages -> decide -> read the wanted articles -> apply the intent (one
+    transaction) -> retry a few missing articles -> write the feed
+
+Every rule (what is new, what to announce, when an unchanged poll writes its time, which
+articles to read) is in relay.core.decide; this module only does things in order. Sending
+happens elsewhere (the delivery worker drains the deliveries the intent queued), so a crash
+after the apply loses nothing: the next run writes the feed and sends what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from relay.adapters.fetch import Fetcher
+from relay.core.config import Board
+from relay.core.decide import PollSettings, decide_poll, failed_outcome, poll_outcome
+from relay.core.errors import BoardFailure, FetchError, LayoutError, StateError
+from relay.core.models import PollOutcome
+from relay.core.state import PollIntent, State
+from relay.pipeline.feed import write_feed
+from relay.pipeline.read import read_article, read_articles, read_listing
+
+log = logging.getLogger("relay.pipeline.poll")
+
+Clock = Callable[[], datetime]
+ARTICLE_RETRIES_PER_POLL = 5  # missing articles of the feed read again per poll
+
+
+async def poll_board(board: Board, fetcher: Fetcher, state: State, now: Clock) -> PollOutcome:
+    """Poll one board. Never raises for a board's own failure (a page, its layout, the state,
+    the feed file): the outcome says what failed."""
+    started = time.monotonic()
+    try:
+        stored = state.board_state(board.id)
+        listing = await read_listing(board, fetcher, state, stored, now)
+        intent = decide_poll(stored, listing, now(), poll_settings(board))
+        intent = intent.with_articles(await read_articles(board, fetcher, intent.articles_wanted))
+        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent)
+        await retry_articles(board, fetcher, state)
+        await write_feed(board, state)
+    except BoardFailure as e:
+        return await _failed(board, state, e, now(), _ms(started))
+    outcome = poll_outcome(board.id, intent, recorded, _ms(started))
+    _log_poll(board, intent, outcome)
+    return outcome
+
+
+async def poll_boards(
+    boards: Sequence[Board], fetcher: Fetcher, state: State, now: Clock, concurrency: int
+) -> list[PollOutcome]:
+    """Poll boards concurrently (bounded); one board's failure never stops the others."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(board: Board) -> PollOutcome:
+        async with gate:
+            return await poll_board(board, fetcher, state, now)
+
+    return list(await asyncio.gather(*(one(b) for b in boards)))
+
+
+def poll_settings(board: Board) -> PollSettings:
+    return PollSettings(
+        interval=board.interval,
+        backfill=board.backfill,
+        notices=board.notices,
+        max_pages=board.max_pages,
+        feed_entries=board.feed_entries,
+        timezone=board.timezone,
+        chats=(board.chat,) if board.chat else (),
+    )
+
+
+async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:
+    """Read again a few articles of the feed that could not be read before."""
+    missing = await asyncio.to_thread(
+        state.missing_articles, board.id, board.feed_entries, ARTICLE_RETRIES_PER_POLL
+    )
+    for post in missing:
+        article = await read_article(board, fetcher, post)
+        if article is not None:
+            await asyncio.to_thread(state.set_article, board.id, post.id, article)
+        else:
+            await asyncio.to_thread(state.article_failed, board.id, post.id)
+
+
+async def _failed(
+    board: Board, state: State, error: BoardFailure, at: datetime, elapsed_ms: int
+) -> PollOutcome:
+    """Count the failure in the state (if the state itself works) and say what failed."""
+    try:
+        failures = await asyncio.to_thread(
+            state.record_failure, board.id, at, error.reason, str(error)
+        )
+    except StateError as e:
+        log.error("board=%s failure not recorded: %s", board.id, e)
+        failures = state.board_state(board.id).failures + 1
+    # The board's own trouble is a warning; the relay's own disk or state is an error.
+    level = logging.WARNING if isinstance(error, FetchError | LayoutError) else logging.ERROR
+    log.log(
+        level,
+        "board=%s failed reason=%s failures=%d: %s",
+        board.id,
+        error.reason,
+        failures,
+        error,
+    )
+    return failed_outcome(board.id, error, elapsed_ms)
+
+
+def _log_poll(board: Board, intent: PollIntent, outcome: PollOutcome) -> None:
+    for warning in intent.warnings:
+        log.warning("board=%s %s", board.id, warning)
+    for post in intent.retitled:
+        log.info("board=%s retitled id=%s title=%r", board.id, post.id, post.title)
+    # A poll with nothing for a reader is not worth a journal line at 10,000 boards a minute.
+    log.log(
+        logging.DEBUG if outcome.quiet else logging.INFO,
+        "board=%s new=%d announced=%d pages=%d ms=%d%s",
+        board.id,
+        len(outcome.new),
+        outcome.announced,
+        outcome.pages,
+        outcome.elapsed_ms,
+        " unchanged" if outcome.unchanged else "",
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,93 @@
+"""Reading a board: its list pages into a `Listing`, and article pages into `Article`s.
+
+Fetches, decodes and parses; it decides nothing itself: whether page 1 changed and whether to
+read on are asked of relay.core.decide and relay.core.diff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from relay.adapters.fetch import Fetcher
+from relay.core.config import Board
+from relay.core.decide import Listing, page_unchanged, request_validators
+from relay.core.diff import Walk, next_page
+from relay.core.engines import page_url
+from relay.core.errors import FetchError, LayoutError
+from relay.core.models import Article, Post, StoredPost
+from relay.core.parse import parse_article, parse_list
+from relay.core.state import BoardState, Posts, Validators
+from relay.core.text import decode_html
+
+log = logging.getLogger("relay.pipeline.read")
+
+
+async def read_listing(
+    board: Board, fetcher: Fetcher, state: Posts, stored: BoardState, now: Callable[[], datetime]
+) -> Listing:
+    """Page 1 (conditionally), and when it changed, the pages a burst spread over: parsed,
+    with what the state knows of every listed post."""
+    asked = request_validators(stored)
+    page = await fetcher.get(board.url, etag=asked.etag, last_modified=asked.last_modified)
+    answer = Validators(page.etag, page.last_modified, hashlib.sha256(page.body).hexdigest())
+    if page_unchanged(stored, answer, not_modified=page.not_modified):
+        return Listing(answer, unchanged=True)
+    pages = [parse_page(page.body, page.content_type, page.url, board, now())]
+    known = await asyncio.to_thread(state.known, board.id, _ids(pages[-1]))
+    first_poll = stored.first_poll is None
+    while (
+        walk := next_page(pages, known, first_poll=first_poll, max_pages=board.max_pages)
+    ) is Walk.NEXT:
+        more = await fetcher.get(page_url(board.url, len(pages) + 1, board.selectors))
+        pages.append(parse_page(more.body, more.content_type, more.url, board, now()))
+        known |= await asyncio.to_thread(state.known, board.id, _ids(pages[-1]))
+    newest = await asyncio.to_thread(state.newest_number, board.id)
+    return Listing(
+        answer, pages=tuple(map(tuple, pages)), known=known, walk=walk, newest_known_number=newest
+    )
+
+
+def parse_page(
+    body: bytes, content_type: str | None, url: str, board: Board, now: datetime
+) -> list[Post]:
+    """The posts of one list page. A page without rows names the board in its error."""
+    decoded = decode_html(body, content_type)
+    try:
+        return parse_list(
+            decoded.text, url=url, selectors=board.selectors, now=now, tz=board.timezone
+        )
+    except LayoutError as e:
+        raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
+
+
+async def read_articles(
+    board: Board, fetcher: Fetcher, posts: Iterable[Post | StoredPost]
+) -> dict[str, Article]:
+    """The article pages that could be read, by post id (the others are retried later)."""
+    articles = {}
+    for post in posts:
+        article = await read_article(board, fetcher, post)
+        if article is not None:
+            articles[post.id] = article
+    return articles
+
+
+async def read_article(board: Board, fetcher: Fetcher, post: Post | StoredPost) -> Article | None:
+    """The article's excerpt and image; None when it could not be fetched (retried later)."""
+    try:
+        page = await fetcher.get(post.url)
+    except FetchError as e:
+        log.warning("board=%s article id=%s not fetched: %s", board.id, post.id, e)
+        return None
+    decoded = decode_html(page.body, page.content_type)
+    return parse_article(
+        decoded.text, url=page.url, selectors=board.selectors, excerpt_chars=board.excerpt_chars
+    )
+
+
+def _ids(posts: Iterable[Post]) -> list[str]:
+    return [p.id for p in posts]

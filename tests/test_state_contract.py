@@ -1,0 +1,359 @@
+"""The state contract: what the pipeline, the delivery worker and the CLI rely on, run against
+every implementation of `relay.core.state.State` (SQLite today; add a harness to IMPLEMENTATIONS
+for the next one). Tests speak only the Protocol, except where a harness plays the outside
+world: a full disk, a lock held by another process, a file written by an older relay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from relay.adapters.sqlite import SqliteState
+from relay.adapters.sqlite.migrations import MIGRATIONS
+from relay.core.errors import StateError
+from relay.core.models import Article, Post
+from relay.core.state import (
+    ARTICLE_TRIES,
+    BoardState,
+    NewPost,
+    PageChanges,
+    PollIntent,
+    State,
+    Validators,
+)
+
+NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=5)
+
+
+class Harness(Protocol):
+    """One implementation, and the outside world as it can go wrong for it."""
+
+    name: str
+
+    def open(self, where: Path, *, quick_lock_timeout: bool = False) -> State: ...
+
+    def fill_disk(self, state: State) -> None:
+        """From now on, a write that needs more room fails (as on a full disk)."""
+
+    def hold_write_lock(self, where: Path) -> contextlib.AbstractContextManager[None]:
+        """Another process holds the state's write lock meanwhile."""
+
+    def write_old_state(self, where: Path) -> None:
+        """A state written by the first released relay: board "b", post "7" (no article)."""
+
+    def write_newer_state(self, where: Path) -> None:
+        """A state written by a newer relay than this one."""
+
+
+class SqliteHarness:
+    name = "sqlite"
+
+    def open(self, where: Path, *, quick_lock_timeout: bool = False) -> State:
+        return SqliteState(where / "state.db", busy_timeout=0.05 if quick_lock_timeout else 30)
+
+    def fill_disk(self, state: State) -> None:
+        assert isinstance(state, SqliteState)
+        connection = state._db._conn  # the harness plays the disk: no other way in
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    @contextlib.contextmanager
+    def hold_write_lock(self, where: Path) -> Iterator[None]:
+        other = sqlite3.connect(where / "state.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+    def write_old_state(self, where: Path) -> None:
+        db = sqlite3.connect(where / "state.db")
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.execute("INSERT INTO boards (id) VALUES ('b')")
+        db.execute(
+            "INSERT INTO posts (board_id, id, sort_key, url, title, first_seen, updated) "
+            "VALUES ('b', '7', 7, 'http://b/7', 'old', ?, ?)",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+        db.commit()
+        db.close()
+
+    def write_newer_state(self, where: Path) -> None:
+        SqliteState(where / "state.db").close()
+        with contextlib.closing(sqlite3.connect(where / "state.db")) as db:
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+
+
+IMPLEMENTATIONS: list[Harness] = [SqliteHarness()]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=lambda h: h.name)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def state(harness: Harness, tmp_path: Path) -> Iterator[State]:
+    opened = harness.open(tmp_path)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def post(pid: int | str, number: int | None = None, title: str = "") -> Post:
+    return Post(str(pid), f"http://b/{pid}", title or f"t{pid}", number=number)
+
+
+def new(pid: int | str, *, announce: bool = True, article: bool = True, **kw: Any) -> NewPost:
+    found = Article(f"요약 {pid}", f"본문 {pid}") if article else None
+    return NewPost(post(pid, **kw), announce=announce, fetch_article=True, article=found)
+
+
+def poll(
+    *posts: NewPost,
+    at: datetime = NOW,
+    retitled: tuple[Post, ...] = (),
+    chats: tuple[str, ...] = ("@c",),
+    body_hash: str = "h1",
+    baseline: str | None = "1",
+) -> PollIntent:
+    changes = PageChanges(Validators('"e"', "lm", body_hash), baseline, posts, retitled, chats)
+    return PollIntent(at=at, stamp=True, changes=changes, pages=1)
+
+
+def test_a_poll_is_applied_whole_and_kept_across_a_reopen(harness: Harness, tmp_path: Path) -> None:
+    state = harness.open(tmp_path)
+    recorded = state.apply_poll("b", poll(new(1, number=1), new(2, number=2, announce=False)))
+    assert [(p.id, p.first_seen, p.excerpt) for p in recorded] == [
+        ("1", NOW, "요약 1"),
+        ("2", NOW, "요약 2"),
+    ]
+    state.apply_poll("b", poll(new(3), at=LATER, retitled=(post(1, title="고침"),)))
+    state.close()
+    state = harness.open(tmp_path)
+    try:
+        stored = state.board_state("b")
+        assert (stored.first_poll, stored.last_success, stored.last_new) == (NOW, LATER, LATER)
+        assert (stored.etag, stored.last_modified, stored.body_hash) == ('"e"', "lm", "h1")
+        assert stored.baseline == "1" and stored.feed_dirty and stored.failures == 0
+        assert [(d.post_id, d.chat) for d in state.pending_deliveries()] == [
+            ("1", "@c"),
+            ("3", "@c"),
+        ]
+        edited = state.posts("b", ["1"])["1"]
+        assert edited.title == "고침" and edited.updated == LATER and edited.first_seen == NOW
+    finally:
+        state.close()
+
+
+def test_a_poll_that_cannot_be_written_leaves_nothing_behind(
+    harness: Harness, state: State
+) -> None:
+    state.apply_poll("b", poll(new(1)))
+    before = state.board_state("b")
+    harness.fill_disk(state)
+    big = [NewPost(post(i), True, True, Article("x" * 2000, "y" * 20000)) for i in range(2, 200)]
+    with pytest.raises(StateError, match="state"):
+        state.apply_poll("b", poll(*big, at=LATER, body_hash="h2"))
+    assert set(state.known("b", [str(i) for i in range(1, 200)])) == {"1"}
+    assert [d.post_id for d in state.pending_deliveries()] == ["1"]
+    assert state.board_state("b") == before
+
+
+def test_a_write_blocked_by_another_process_is_a_state_error(
+    harness: Harness, tmp_path: Path
+) -> None:
+    state = harness.open(tmp_path, quick_lock_timeout=True)
+    try:
+        state.apply_poll("b", poll(new(1)))
+        with harness.hold_write_lock(tmp_path), pytest.raises(StateError, match="locked"):
+            state.record_failure("b", LATER, "http 503", "HTTP 503")
+        assert state.board_state("b").failures == 0
+    finally:
+        state.close()
+
+
+def test_an_unchanged_poll_moves_the_time_only_when_told(state: State) -> None:
+    state.apply_poll("b", poll(new(1)))
+    state.record_failure("b", NOW, "network", "reset")
+    state.mark_feed_written("b")
+    before = state.board_state("b")
+    assert state.apply_poll("b", PollIntent(at=LATER, stamp=False)) == ()
+    assert state.board_state("b") == before
+    assert state.apply_poll("b", PollIntent(at=LATER, stamp=True)) == ()
+    after = state.board_state("b")
+    assert (after.last_poll, after.last_success, after.failures, after.last_reason) == (
+        LATER,
+        LATER,
+        0,
+        "",
+    )
+    assert (after.body_hash, after.feed_dirty, after.last_new) == ("h1", False, NOW)
+
+
+def test_failures_are_counted_and_keep_the_validators(state: State) -> None:
+    state.apply_poll("b", poll(new(1)))
+    assert state.record_failure("b", LATER, "http 503", "HTTP 503") == 1
+    assert state.record_failure("b", LATER, "layout", "no rows") == 2
+    failing = state.board_state("b")
+    assert (failing.failures, failing.last_reason, failing.last_error) == (2, "layout", "no rows")
+    assert (failing.last_poll, failing.last_success, failing.body_hash) == (LATER, NOW, "h1")
+    assert state.record_failure("new-board", NOW, "network", "x") == 1
+
+
+def test_known_answers_for_any_number_of_ids(state: State) -> None:
+    state.apply_poll("b", poll(new(5, title="다섯"), new(40_000), chats=()))
+    state.apply_poll("other", poll(new(6), chats=()))
+    known = state.known("b", (str(i) for i in range(1, 100_001)))
+    assert sorted(known) == ["40000", "5"] and known["5"].title == "다섯"
+    assert not known["5"].notice and state.known("b", []) == {}
+
+
+def test_newest_number_is_that_of_the_newest_numbered_post(state: State) -> None:
+    assert state.newest_number("b") is None
+    state.apply_poll("b", poll(new(10, number=3), new(9, number=2), new(12), chats=()))
+    assert state.newest_number("b") == 3
+
+
+def test_feed_posts_are_the_newest_first_by_numeric_id(state: State) -> None:
+    state.apply_poll("b", poll(*(new(i) for i in (9, 100, 10, 99)), chats=()))
+    assert [p.id for p in state.feed_posts("b", 3)] == ["100", "99", "10"]
+    assert state.feed_posts("nothing", 3) == []
+
+
+def test_missing_articles_are_tried_a_few_times_within_the_feed_only(state: State) -> None:
+    skipped = NewPost(post(1), announce=False, fetch_article=False)  # outside the feed
+    failed = new(2, article=False)
+    state.apply_poll("b", poll(skipped, failed, new(3), chats=()))
+    assert [p.id for p in state.missing_articles("b", 2, 5)] == ["2"]
+    assert [p.id for p in state.missing_articles("b", 3, 5)] == ["2", "1"]
+    assert [p.id for p in state.missing_articles("b", 3, 1)] == ["2"]
+    for _ in range(ARTICLE_TRIES - 1):
+        state.article_failed("b", "2")
+    assert [p.id for p in state.missing_articles("b", 3, 5)] == ["1"]  # 2 is given up
+    state.mark_feed_written("b")
+    state.set_article("b", "1", Article("늦은 요약", "본문", image="http://b/i.png"))
+    late = state.posts("b", ["1"])["1"]
+    assert late.article_fetched and late.excerpt == "늦은 요약" and late.image == "http://b/i.png"
+    assert state.board_state("b").feed_dirty and state.missing_articles("b", 3, 5) == []
+
+
+def test_the_feed_mark_is_cleared_once_written(state: State) -> None:
+    assert state.board_state("b").feed_dirty  # a board never polled has no feed yet
+    state.apply_poll("b", poll(new(1)))
+    state.mark_feed_written("b")
+    assert not state.board_state("b").feed_dirty
+    state.apply_poll("b", poll(at=LATER, body_hash="h2"))  # a changed page, nothing new
+    assert not state.board_state("b").feed_dirty
+    state.apply_poll("b", poll(at=LATER, retitled=(post(1, title="고침"),)))
+    assert state.board_state("b").feed_dirty
+
+
+def test_deliveries_go_oldest_first_and_leave_the_queue_when_done(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), chats=("@a", "@b")))
+    state.apply_poll("c", poll(new(3), at=LATER))
+    pending = state.pending_deliveries()
+    assert [(d.board_id, d.post_id, d.chat) for d in pending] == [
+        ("b", "1", "@a"),
+        ("b", "1", "@b"),
+        ("b", "2", "@a"),
+        ("b", "2", "@b"),
+        ("c", "3", "@c"),
+    ]
+    assert [d.seq for d in pending] == sorted(d.seq for d in pending)
+    assert len(state.pending_deliveries(limit=2)) == 2
+    first, second, third, *_ = pending
+    state.mark_sent(first.seq, LATER, 77)
+    state.mark_retry(second.seq, "timed out", LATER)
+    state.mark_retry(second.seq, "flood", LATER + timedelta(hours=1), count=False)
+    state.mark_failed(third.seq, "chat not found")
+    left = {d.seq: d for d in state.pending_deliveries()}
+    assert first.seq not in left and third.seq not in left
+    assert (left[second.seq].attempts, left[second.seq].not_before) == (
+        1,
+        LATER + timedelta(hours=1),
+    )
+    assert state.delivery_counts() == {
+        ("b", "sent"): 1,
+        ("b", "pending"): 2,
+        ("b", "failed"): 1,
+        ("c", "pending"): 1,
+    }
+
+
+def test_a_chat_that_moved_takes_its_pending_deliveries_along(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), chats=("-100",)))
+    sent, waiting = state.pending_deliveries()
+    state.mark_sent(sent.seq, NOW, 1)
+    state.mark_retry(waiting.seq, "migrated", LATER)
+    assert state.move_chat("-100", "-100999") == 1
+    [moved] = state.pending_deliveries()
+    assert (moved.post_id, moved.chat, moved.not_before) == ("2", "-100999", None)
+
+
+def test_failed_deliveries_are_requeued_per_board_or_all(state: State) -> None:
+    state.apply_poll("b", poll(new(1)))
+    state.apply_poll("c", poll(new(2)))
+    for delivery in state.pending_deliveries():
+        state.mark_failed(delivery.seq, "bot kicked")
+    assert state.pending_deliveries() == []
+    assert state.requeue_failed("c") == 1
+    [again] = state.pending_deliveries()
+    assert (again.board_id, again.attempts, again.not_before) == ("c", 0, None)
+    assert state.requeue_failed() == 1 and len(state.pending_deliveries()) == 2
+
+
+def test_board_states_carry_counts_in_the_order_asked(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), new(3, announce=False)))
+    first, *_ = state.pending_deliveries()
+    state.mark_failed(first.seq, "x")
+    listed = state.board_states(["never", "b"])
+    assert listed[0] == BoardState("never")
+    assert (listed[1].board_id, listed[1].posts, listed[1].pending, listed[1].failed) == (
+        "b",
+        3,
+        1,
+        1,
+    )
+    assert state.board_state("b").posts == 0  # the cheap read has no counts
+
+
+def test_the_alarmed_flag_is_kept(harness: Harness, tmp_path: Path) -> None:
+    state = harness.open(tmp_path)
+    state.record_failure("b", NOW, "layout", "no rows")
+    state.set_alarmed("b", True)
+    state.close()
+    state = harness.open(tmp_path)
+    try:
+        assert state.board_state("b").alarmed
+        state.set_alarmed("b", False)
+        assert not state.board_state("b").alarmed
+    finally:
+        state.close()
+
+
+def test_a_state_from_an_old_relay_is_migrated(harness: Harness, tmp_path: Path) -> None:
+    harness.write_old_state(tmp_path)
+    state = harness.open(tmp_path)
+    try:
+        assert [p.id for p in state.missing_articles("b", 50, 5)] == ["7"]
+        state.apply_poll("b", poll(new(8)))
+        assert sorted(state.known("b", ["7", "8"])) == ["7", "8"]
+    finally:
+        state.close()
+
+
+def test_a_state_from_a_newer_relay_is_refused(harness: Harness, tmp_path: Path) -> None:
+    harness.write_newer_state(tmp_path)
+    with pytest.raises(StateError, match="newer than this relay knows"):
+        harness.open(tmp_path)
