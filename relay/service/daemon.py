@@ -132,7 +132,7 @@ class Service:
             return
         board = self._boards.get(board_id)
         backoff = self.backoffs.get(board_id)
-        if board is None or backoff is None or not backoff.due(self.now()):
+        if board is None or backoff is None or not backoff.due(asyncio.get_running_loop().time()):
             return
         task = asyncio.current_task()
         if task is not None:
@@ -159,7 +159,7 @@ class Service:
                 self.wake_deliverer.set()
         else:
             self._failing[board.id] = outcome.reason
-            delay = backoff.failed(self.now(), outcome.retry_after)
+            delay = backoff.failed(asyncio.get_running_loop().time(), outcome.retry_after)
             log.info("board=%s backoff=%.0fs failures=%d", board.id, delay, backoff.failures)
         await self.alarms.after_poll(board, outcome, backoff.failures)
 
