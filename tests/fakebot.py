@@ -199,6 +199,7 @@ class FakeBot:
         self._migrated: dict[str, int] = {}
         self._failures: deque[_Failure] = deque()
         self._always: _Failure | None = None
+        self._always_method: str | None = None
         self._drops = 0
         self._stalls: deque[float] = deque()
         self._flood: tuple[int, float, int | None] | None = None
@@ -229,11 +230,18 @@ class FakeBot:
             self._failures.extend(_Failure(status, retry_after, raw) for _ in range(count))
 
     def fail_always(
-        self, status: int, retry_after: Any = None, *, raw: bytes | None = None
+        self,
+        status: int,
+        retry_after: Any = None,
+        *,
+        raw: bytes | None = None,
+        method: str | None = None,
     ) -> None:
-        """Every request answers like `fail_next` says, until `recover()`."""
+        """Every request (of `method`, when given) answers like `fail_next` says, until
+        `recover()`."""
         with self._lock:
             self._always = _Failure(status, retry_after, raw)
+            self._always_method = method
 
     def recover(self) -> None:
         with self._lock:
@@ -330,7 +338,9 @@ class FakeBot:
             self._requests.append(method)
             if token != self.token:
                 return _error(401, "Unauthorized")
-            failure = self._failures.popleft() if self._failures else self._always
+            failure = self._failures.popleft() if self._failures else None
+            if failure is None and self._always_method in (None, method):
+                failure = self._always
             if failure is not None:
                 if failure.raw is not None:
                     return web.Response(

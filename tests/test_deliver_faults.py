@@ -9,20 +9,21 @@ import logging
 import math
 import re
 import sqlite3
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN
+from conftest import TOKEN, run_relay, write_config
 from delivery_rig import FAST, Rig, board_entry, first_poll_then_add, news_board
 
 from relay.adapters.courier import Courier, Pace
 from relay.adapters.store import Store
 from relay.core.errors import StateError, TransientDeliveryError
 from relay.core.models import OutgoingMessage
-from relay.pipeline.deliver import Deliverer
+from relay.pipeline.deliver import Deliverer, DryRunSender
 from relay.sim import BoardSimulator, SimBoard
 
 
@@ -71,6 +72,33 @@ async def test_without_a_deadline_each_delivery_is_tried_once(
     assert report.deferred == 2 and report.next_due is not None and report.next_due <= 1
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after", "raw"),
+    [(429, 0, None), (429, -5, None), (429, 1e308, None), (200, None, b"[1]")],
+)
+def test_relay_once_ends_by_its_drain_timeout_whatever_telegram_answers(
+    tmp_path: Path,
+    news: SimBoard,
+    fakebot: Any,
+    status: int,
+    retry_after: object,
+    raw: bytes | None,
+) -> None:
+    path = write_config(
+        tmp_path,
+        [board_entry(news, "@news", backfill=2)],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0, "drain_timeout": "2s"},
+    )
+    fakebot.fail_always(status, retry_after=retry_after, raw=raw, method="sendMessage")
+    started = time.monotonic()
+    result = run_relay("once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN}, timeout=30)
+    assert time.monotonic() - started < 15  # start-up, a poll, and a 2 s drain
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "0 sent, 0 failed, 2 pending" in result.stdout
+    assert 1 <= sends(fakebot) <= 4
+
+
 class ZeroWaitSender:
     """A sender of our own protocol that names a wait no one should believe."""
 
@@ -106,13 +134,13 @@ async def test_a_send_in_flight_is_cut_off_at_the_deadline_and_stays_pending(
 ) -> None:
     rig = Rig(tmp_path, fakebot, [board_entry(news, "@news")])
     [post_id] = await first_poll_then_add(rig, news, ["느린 답"])
-    fakebot.stall_next(3)
+    fakebot.stall_next(1.5)
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with Courier(TOKEN, fakebot.api_url, pace=FAST, timeout=10) as courier:
         deliverer = Deliverer(rig.config, rig.store, courier, rig.clock)
-        report = await deliverer.drain(deadline=loop.time() + 0.5)
-        assert loop.time() - started < 1.0
+        report = await deliverer.drain(deadline=loop.time() + 0.3)
+        assert loop.time() - started < 0.8
         assert report.sent == 0 and report.deferred == 1
         row = rig.delivery(post_id)
         assert row["status"] == "pending" and row["attempts"] == 0  # may go again at once
@@ -271,3 +299,24 @@ async def test_a_short_drain_logs_no_progress(
         report = await rig.drain(deadline=5, pace=Pace(per_chat_interval=0.2, group_max=0))
     assert report.sent == 3
     assert not [r for r in caplog.records if r.getMessage().startswith("deliveries:")]
+
+
+async def test_the_estimate_follows_telegrams_pace_per_chat(
+    tmp_path: Path, sim: BoardSimulator, news: SimBoard, fakebot: Any
+) -> None:
+    other = sim.add_board("other", "gnuboard")
+    other.add_post("x", "x", "<p>x</p>")
+    rig = Rig(tmp_path, fakebot, [board_entry(news, "@news"), board_entry(other, "42")])
+    await rig.poll()
+    for i in range(45):
+        news.add_post(f"속보 {i}", "x", "<p>x</p>")
+    for i in range(3):
+        other.add_post(f"개인 {i}", "x", "<p>x</p>")
+    await rig.poll()
+    deliverer = Deliverer(rig.config, rig.store, DryRunSender(), rig.clock)
+    pending = rig.store.pending_deliveries()
+    assert len(pending) == 48
+    assert deliverer.estimate(pending, rig.clock()) == 124  # 20 a minute to the channel
+    first_to_news = next(d for d in pending if d.chat == "@news")
+    rig.store.mark_retry(first_to_news.seq, "flood", rig.clock() + timedelta(seconds=600))
+    assert deliverer.estimate(rig.store.pending_deliveries(), rig.clock()) == 600 + 124

@@ -261,7 +261,11 @@ class Deliverer:
         log.info("%s sent message=%s", where, message_id)
         try:
             await self._state(
-                f"mark {where} sent", self._store.mark_sent, delivery.seq, sent_at, message_id
+                f"mark {where} sent (it was, message={message_id}; it is not sent again)",
+                self._store.mark_sent,
+                delivery.seq,
+                sent_at,
+                message_id,
             )
         except StateError:
             self._unmarked[delivery.seq] = (sent_at, message_id)
@@ -356,10 +360,14 @@ class Deliverer:
     def estimate(self, pending: list[Delivery], now: datetime) -> float:
         """Seconds until the last of `pending` could be sent at the config's pace."""
         chats: dict[str, tuple[int, float]] = {}
-        for delivery in pending:
-            if delivery.board_id in self._board_ids:
-                count, wait = chats.get(delivery.chat, (0, self._wait(delivery, now)))
+        for delivery in pending:  # oldest first: a chat's first delivery says when it starts
+            if delivery.board_id not in self._board_ids:
+                continue
+            if delivery.chat in chats:
+                count, wait = chats[delivery.chat]
                 chats[delivery.chat] = (count + 1, wait)
+            else:
+                chats[delivery.chat] = (1, self._wait(delivery, now))
         return queue_duration(chats, pace_of(self.config))
 
 
