@@ -10,8 +10,10 @@ Its HTML check is written apart from relay/message.py on purpose: the two must a
 meeting Telegram's rules, not by sharing code. It is stricter than Telegram in one place: a
 bare "&" is refused (Telegram shows it literally; its docs say to escape it).
 
-Knobs: `fail_next`, `drop_after_accept`, `stall_next`, `kick`, `migrate`, `add_chat`,
-`set_flood`.
+Knobs: `fail_next`, `fail_always` / `recover`, `drop_after_accept`, `stall_next`, `kick`,
+`migrate`, `add_chat`, `set_flood`. A failure can carry any `retry_after` JSON can hold
+(`1e308`, `NaN`, `-5`, `"soon"`) or a `raw` body sent verbatim (`b'[1]'` with status 200): the
+malformed answers a proxy, an outage or a buggy API gives.
 """
 
 from __future__ import annotations
@@ -161,10 +163,11 @@ class Received:
     params: dict[str, str]  # every form field as received
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Failure:
     status: int
-    retry_after: int | None
+    retry_after: Any  # any JSON value; None: no parameters
+    raw: bytes | None  # the body verbatim, instead of a Bot API error object
 
 
 _DESCRIPTIONS = {
@@ -195,6 +198,8 @@ class FakeBot:
         self._kicked: set[str] = set()
         self._migrated: dict[str, int] = {}
         self._failures: deque[_Failure] = deque()
+        self._always: _Failure | None = None
+        self._always_method: str | None = None
         self._drops = 0
         self._stalls: deque[float] = deque()
         self._flood: tuple[int, float, int | None] | None = None
@@ -216,10 +221,31 @@ class FakeBot:
         with self._lock:
             self._chats.add(chat)
 
-    def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
-        """The next `count` requests (any method) fail with `status`."""
+    def fail_next(
+        self, status: int, count: int = 1, retry_after: Any = None, *, raw: bytes | None = None
+    ) -> None:
+        """The next `count` requests (any method) answer `status`: a Bot API error object
+        (with `retry_after`, any JSON value, in its parameters), or the bytes `raw`."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(_Failure(status, retry_after, raw) for _ in range(count))
+
+    def fail_always(
+        self,
+        status: int,
+        retry_after: Any = None,
+        *,
+        raw: bytes | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Every request (of `method`, when given) answers like `fail_next` says, until
+        `recover()`."""
+        with self._lock:
+            self._always = _Failure(status, retry_after, raw)
+            self._always_method = method
+
+    def recover(self) -> None:
+        with self._lock:
+            self._always = None
 
     def drop_after_accept(self, count: int = 1) -> None:
         """The next `count` sendMessage calls are recorded, then the connection is dropped."""
@@ -312,8 +338,14 @@ class FakeBot:
             self._requests.append(method)
             if token != self.token:
                 return _error(401, "Unauthorized")
-            if self._failures:
-                failure = self._failures.popleft()
+            failure = self._failures.popleft() if self._failures else None
+            if failure is None and self._always_method in (None, method):
+                failure = self._always
+            if failure is not None:
+                if failure.raw is not None:
+                    return web.Response(
+                        body=failure.raw, status=failure.status, content_type="application/json"
+                    )
                 return _error(failure.status, None, retry_after=failure.retry_after)
             if method == "getMe":
                 return _ok(self._me())
@@ -415,14 +447,14 @@ def _error(
     status: int,
     description: str | None,
     *,
-    retry_after: int | None = None,
+    retry_after: Any = None,
     migrate_to_chat_id: int | None = None,
 ) -> web.Response:
     if description is None:
         template = _DESCRIPTIONS.get(status, f"Error {status}")
         description = template.format(retry_after=retry_after)
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-    parameters: dict[str, int] = {}
+    parameters: dict[str, Any] = {}
     if retry_after is not None:
         parameters["retry_after"] = retry_after
     if migrate_to_chat_id is not None:

@@ -5,6 +5,7 @@ classified (transient: retry later; permanent: retrying will not help)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import traceback
 import warnings
@@ -23,7 +24,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from relay.adapters.courier import Courier, Pace, ServerError, classify
+from relay.adapters.bot_answers import ServerError, classify
+from relay.adapters.courier import Courier, Pace
 from relay.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from relay.core.models import OutgoingMessage
 
@@ -262,3 +264,117 @@ def test_classify_checks_subclasses_before_their_bases(
     result = classify(error, chat="@c")
     assert type(result) is kind
     assert result.reason.startswith(reason)
+
+
+# --- malformed answers: every one classified, none escapes as itself ------------------------
+
+DAY = 24 * 3600.0
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "raw", "kind", "reason", "wait"),
+    [
+        (200, None, b'{"ok":false}', TransientDeliveryError, "bad answer", None),
+        (200, None, b"[1]", TransientDeliveryError, "bad answer", None),
+        (200, None, b"<html>502 Bad Gateway</html>", TransientDeliveryError, "bad answer", None),
+        (200, None, b'{"ok":true}', TransientDeliveryError, "bad answer", None),  # no result
+        (200, None, b'{"ok":true,"result":{}}', TransientDeliveryError, "bad answer", None),
+        (200, None, b'{"ok":true,"result":[1]}', TransientDeliveryError, "bad answer", None),
+        (200, None, b'{"ok":true,"result":true}', TransientDeliveryError, "bad answer", None),
+        (200, None, b"[" * 100_000, TransientDeliveryError, "bad answer", None),  # recursion
+        (
+            200,
+            None,
+            b'{"ok":true,"result":{"message_id":"7","date":1,"chat":{"id":1,"type":"channel"}}}',
+            TransientDeliveryError,
+            "bad answer",
+            None,
+        ),
+        (
+            200,
+            None,
+            b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}',
+            PermanentDeliveryError,
+            "Chat not found",
+            None,
+        ),
+        (429, 1e308, None, TransientDeliveryError, "flood", DAY),
+        (429, math.inf, None, TransientDeliveryError, "flood", DAY),
+        (429, math.nan, None, TransientDeliveryError, "flood", DAY),
+        (429, 10**30, None, TransientDeliveryError, "flood", DAY),
+        (429, -5, None, TransientDeliveryError, "flood", 1.0),
+        (429, 0, None, TransientDeliveryError, "flood", 1.0),
+        (429, 2.5, None, TransientDeliveryError, "flood", 2.5),
+        (429, "30", None, TransientDeliveryError, "flood", 30.0),
+        (429, "soon", None, TransientDeliveryError, "bad answer", None),
+        (429, None, b"[1]", TransientDeliveryError, "bad answer", None),
+        (400, None, b'{"ok":false,"parameters":[1]}', PermanentDeliveryError, "HTTP 400", None),
+        (403, None, b"[1]", PermanentDeliveryError, "HTTP 403", None),
+        (502, None, b"upstream went away", TransientDeliveryError, "http 502", None),
+        (302, None, b"", TransientDeliveryError, "network", None),
+    ],
+)
+async def test_a_malformed_answer_is_classified_and_the_courier_goes_on(
+    courier: Courier,
+    fakebot: FakeBot,
+    status: int,
+    retry_after: object,
+    raw: bytes | None,
+    kind: type[DeliveryError],
+    reason: str,
+    wait: float | None,
+) -> None:
+    fakebot.fail_next(status, retry_after=retry_after, raw=raw)
+    with pytest.raises(DeliveryError) as raised:
+        await courier.send(MSG)
+    assert type(raised.value) is kind
+    assert raised.value.reason.startswith(reason)
+    assert raised.value.retry_after == wait
+    assert CHANNEL in str(raised.value)  # names the chat
+    assert await courier.send(OutgoingMessage(chat="42", text="still works")) > 0
+    if wait is None:
+        assert courier.pace_delay(CHANNEL) == 0  # no flood wait invented
+    else:
+        assert wait - 1 < courier.pace_delay(CHANNEL) <= wait
+
+
+async def test_a_malformed_getme_answer_is_a_transient_failure(
+    courier: Courier, fakebot: FakeBot
+) -> None:
+    fakebot.fail_next(200, raw=b'{"ok":true,"result":[]}')
+    with pytest.raises(TransientDeliveryError) as raised:
+        await courier.check()
+    assert raised.value.reason == "bad answer"
+    assert await courier.check() == "relay_test_bot"
+
+
+def test_classify_turns_any_exception_into_a_transient_bad_answer() -> None:
+    for error in (KeyError("date"), TypeError("pop"), OverflowError("big"), ValueError("x")):
+        result = classify(error, chat="@c")
+        assert type(result) is TransientDeliveryError and result.reason == "bad answer"
+        assert type(error).__name__ in str(result) and "@c" in str(result)
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.at = 1000.0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+async def test_flood_waits_run_on_the_injected_monotonic_clock(fakebot: FakeBot) -> None:
+    clock = StepClock()
+    async with Courier(fakebot.token, fakebot.api_url, pace=NO_PACE, clock=clock) as c:
+        fakebot.fail_next(429, retry_after=30)
+        with pytest.raises(TransientDeliveryError):
+            await c.send(MSG)
+        assert c.pace_delay(CHANNEL) == 30  # the clock has not moved
+        clock.at += 29.5
+        assert c.pace_delay(CHANNEL) == 0.5
+        with pytest.raises(TransientDeliveryError, match="flood"):
+            await c.send(MSG)  # still blocked: Telegram is not asked
+        clock.at += 0.5
+        assert c.pace_delay(CHANNEL) == 0
+        assert await c.send(MSG) > 0
+    assert fakebot.requests == ["sendMessage", "sendMessage"]

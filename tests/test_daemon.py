@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from atomcheck import assert_valid_atom
 from conftest import TOKEN, write_config
 
-from relay.core.backoff import BACKOFF_CAP, BoardBackoff, failure_delay
 from relay.sim import BoardSimulator, SimBoard
 
 
@@ -273,34 +271,6 @@ def test_unhealthy_when_a_board_has_not_succeeded_for_three_intervals(
         assert answer is not None and "news" in answer.text and "http 503" in answer.text
     finally:
         running.kill()
-
-
-# --- backoff, with a clock the test moves -------------------------------------------------
-
-
-def test_failure_delay_grows_caps_and_honours_retry_after() -> None:
-    assert [failure_delay(60, n) for n in (1, 2, 3, 4)] == [60, 120, 240, 480]
-    assert failure_delay(60, 30) == BACKOFF_CAP
-    assert failure_delay(60, 1, retry_after=900) == 900
-    assert failure_delay(60, 1, retry_after=10**9) == 6 * 3600
-
-
-def test_board_backoff_skips_fires_until_due_and_resets_on_success() -> None:
-    start = datetime(2025, 2, 5, tzinfo=UTC)
-    backoff = BoardBackoff(interval=60)
-    assert backoff.due(start)
-    backoff.failed(start)
-    backoff.failed(start + timedelta(seconds=60))  # second failure: wait two intervals
-    fires = [start + timedelta(seconds=60 * k) for k in range(2, 4)]
-    assert [backoff.due(t) for t in fires] == [False, True]
-    backoff.failed(fires[-1])  # third failure: four intervals
-    later = [fires[-1] + timedelta(seconds=60 * k) for k in range(1, 5)]
-    assert [backoff.due(t) for t in later] == [False, False, False, True]
-    backoff.failed(fires[-1], retry_after=3600)
-    assert not backoff.due(fires[-1] + timedelta(minutes=50))
-    assert backoff.due(fires[-1] + timedelta(minutes=60))
-    backoff.succeeded()
-    assert backoff.due(fires[-1]) and backoff.failures == 0
 
 
 def test_telegram_down_at_start_does_not_stop_the_feeds(tmp_path: Path, news: SimBoard) -> None:

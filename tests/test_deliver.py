@@ -4,88 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN, make_config, run_relay, write_config
+from conftest import TOKEN, run_relay, write_config
+from delivery_rig import NASTY, Rig, board_entry, first_poll_then_add, news_board
 
-from relay.adapters.courier import Courier, Pace
-from relay.adapters.fetch import Fetcher
-from relay.adapters.sqlite import SqliteState
-from relay.core.config import Config
-from relay.pipeline import deliver
-from relay.pipeline.deliver import Deliverer, DrainReport
-from relay.pipeline.poll import poll_boards
+from relay.adapters.courier import Pace
+from relay.core.backoff import DELIVERY_BACKOFF
 from relay.sim import BoardSimulator, SimBoard
-
-FAST = Pace(per_chat_interval=0, group_max=0, bot_max=0)
-NASTY = '<script>alert("x")</script> & 뉴스 "인용" 🇰🇷😀 <b>굵게</b> a<b & c>d'
-
-
-class Clock:
-    """A clock tests move by hand: backoff and retry_after without waiting for real."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-
-
-class Rig:
-    def __init__(self, tmp_path: Path, fakebot: Any, boards: list[dict[str, Any]]) -> None:
-        self.config: Config = make_config(tmp_path, boards, telegram={"api_url": fakebot.api_url})
-        self.store = SqliteState(self.config.state)
-        self.bot = fakebot
-        self.clock = Clock()
-
-    async def poll(self) -> None:
-        async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
-            outcomes = await poll_boards(self.config.boards, fetcher, self.store, self.clock, 4)
-        assert all(o.ok for o in outcomes), outcomes
-
-    async def drain(self, deadline: float | None = None, pace: Pace = FAST) -> DrainReport:
-        async with Courier(TOKEN, self.bot.api_url, pace=pace, timeout=2) as courier:
-            deliverer = Deliverer(self.config, self.store, courier, self.clock)
-            loop = asyncio.get_running_loop()
-            return await deliverer.drain(None if deadline is None else loop.time() + deadline)
-
-    def delivery(self, post_id: str) -> dict[str, Any]:
-        rows = self.store._db.query("SELECT * FROM deliveries WHERE post_id = ?", (post_id,))
-        return dict(rows[0])
-
-
-def board_entry(board: SimBoard, chat: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": board.name,
-        "url": board.list_url,
-        "engine": board.engine,
-        "title": f"{board.name} 게시판",
-        "chat": chat,
-        **extra,
-    }
 
 
 @pytest.fixture
 def news(sim: BoardSimulator) -> SimBoard:
-    board = sim.add_board("news", "rhymix")
-    for i in range(5):
-        board.add_post(f"기존 글 {i}", "작성자", "<p>본문</p>")
-    return board
-
-
-async def first_poll_then_add(rig: Rig, board: SimBoard, titles: list[str]) -> list[str]:
-    await rig.poll()
-    ids = [
-        str(board.add_post(t, "글쓴이 <관리자>", f"<p>{t} 본문 &amp; 내용</p>").id) for t in titles
-    ]
-    await rig.poll()
-    return ids
+    return news_board(sim)
 
 
 async def test_new_posts_reach_the_chat_oldest_first_with_escaped_html(
@@ -276,9 +211,10 @@ async def test_a_channel_at_its_minute_limit_does_not_hold_up_other_chats(
 
 
 async def test_backoff_grows_and_is_capped() -> None:
-    waits = [deliver.backoff(n) for n in range(12)]
+    rng = random.Random(7)
+    waits = [DELIVERY_BACKOFF.delay(n, rng) for n in range(12)]
     assert 4.5 <= waits[0] <= 5.5 and 9 <= waits[1] <= 11
-    assert max(waits) <= deliver.BACKOFF_CAP * 1.1
+    assert max(waits) <= DELIVERY_BACKOFF.cap * 1.1
 
 
 def test_once_sends_and_dry_run_prints(tmp_path: Path, news: SimBoard, fakebot: Any) -> None:

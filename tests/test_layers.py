@@ -22,6 +22,7 @@ PURE = [
     "relay.core.config",
     "relay.core.report",
     "relay.core.backoff",
+    "relay.core.pace",
     "relay.core.status",
     "relay.core.preview",
     "relay.core.durations",

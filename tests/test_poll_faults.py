@@ -140,7 +140,7 @@ async def test_the_service_counts_backs_off_and_alarms_on_a_state_failure(
         with full_disk(state):
             await service.poll_job("news")
     assert service.backoffs["news"].failures == 1
-    assert not service.backoffs["news"].due(service.clock.steady())
+    assert not service.backoffs["news"].due(service.clock.monotonic())
     failures = service.metrics.registry.get_sample_value(
         "relay_poll_failures_total", {"board": "news", "reason": "state"}
     )

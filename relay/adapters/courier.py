@@ -1,9 +1,10 @@
 """The Telegram adapter: sends an OutgoingMessage through the Bot API and says how it failed.
 
-The only module that imports python-telegram-bot, used as a plain Bot API client (no
-`Application`, no polling). It paces sends to Telegram's limits, but it never sleeps out a
-429: a retry_after can be twelve hours, so the error goes back to the caller, which keeps the
-delivery pending. Every failure is classified in `classify`, once.
+With relay.adapters.bot_answers, the only module that imports python-telegram-bot, used as
+a plain Bot API client (no `Application`, no polling). It paces sends to Telegram's limits,
+but it never sleeps out a 429: a retry_after can be twelve hours, so the error goes back to
+the caller, which keeps the delivery pending. Every answer is read by `read_answer` and every
+failure, whatever its type, classified by `classify` (both in bot_answers), once.
 
 The token is a secret. It appears in no error message or repr made here; PTB's own leaks
 (its "Bot API URL" debug line, `repr(Bot)`, the InvalidToken that `Bot.initialize` raises
@@ -13,76 +14,33 @@ with the token inside) are avoided or left to relay.service.logs' redaction.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from telegram.error import InvalidToken
 from telegram.request import HTTPXRequest, RequestData
-from telegram.warnings import PTBDeprecationWarning
 
-from relay.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from relay.adapters.bot_answers import BadAnswer, classify, read_answer
+from relay.core.errors import DeliveryError, TransientDeliveryError
 from relay.core.models import OutgoingMessage
+from relay.core.pace import Pace, is_group
+
+__all__ = ["DEFAULT_API_URL", "Courier", "Pace", "Pacer"]
 
 DEFAULT_API_URL = "https://api.telegram.org"
 
 
-@dataclass(frozen=True, slots=True)
-class Pace:
-    """Telegram's sending limits (core.telegram.org/bots/faq, "broadcasting to users").
-
-    Zero in a field turns that limit off (tests do, to run fast).
-    """
-
-    per_chat_interval: float = 1.0  # seconds between two messages to one chat
-    group_max: int = 20  # messages to one group or channel ...
-    group_period: float = 60.0  # ... per this many seconds
-    bot_max: int = 30  # messages from the bot to all chats ...
-    bot_period: float = 1.0  # ... per this many seconds
-
-
-class ServerError(NetworkError):
-    """A 5xx answer from the Bot API; PTB would drop the status code, which we report."""
-
-    __slots__ = ("status",)
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    """RetryAfter.retry_after in seconds, read without PTB 22's deprecation warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 class _BotApiRequest(HTTPXRequest):
-    """PTB's HTTPX transport, raising for 429 and 5xx itself.
+    """PTB's HTTPX transport, every answer read by `read_answer` before PTB sees it.
 
-    PTB 22.2+ warns when a RetryAfter is *constructed* (not only when read), so under
-    warnings-as-errors PTB's own 429 handling raises the warning instead; here the RetryAfter
-    is built with that warning silenced. And for 5xx PTB keeps only the description; here the
-    status code survives for the caller's "http 502" reason.
+    Also: PTB 22.2+ warns when a RetryAfter is *constructed*, so under warnings-as-errors
+    PTB's own 429 handling would raise the warning instead; and for 5xx PTB keeps only the
+    description, while here the status code survives for the caller's "http 502" reason.
     """
 
     async def do_request(
@@ -98,67 +56,10 @@ class _BotApiRequest(HTTPXRequest):
         status, payload = await super().do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
-        if status == 429 or status >= 500:
-            try:
-                answer = json.loads(payload)
-            except ValueError:
-                answer = {}
-            answer = answer if isinstance(answer, dict) else {}
-            retry_after = (answer.get("parameters") or {}).get("retry_after")
-            if status == 429 and isinstance(retry_after, int):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", PTBDeprecationWarning)
-                    raise RetryAfter(retry_after)
-            if status >= 500:
-                description = answer.get("description") or "no description"
-                raise ServerError(f"HTTP {status}: {description}", status)
+        error = read_answer(status, payload)
+        if error is not None:
+            raise error
         return status, payload
-
-
-def classify(exc: TelegramError, *, chat: str) -> DeliveryError:
-    """Transient or permanent, decided once. Order matters: BadRequest and TimedOut are
-    NetworkErrors, so they are tested before NetworkError."""
-    if isinstance(exc, RetryAfter):
-        seconds = _retry_after_seconds(exc)
-        return TransientDeliveryError(
-            f"Telegram flood control for chat {chat}: retry after {seconds:g} s",
-            reason="flood",
-            retry_after=seconds,
-        )
-    if isinstance(exc, ChatMigrated):
-        return PermanentDeliveryError(
-            f"chat {chat} was upgraded to a supergroup; its new id is {exc.new_chat_id}:"
-            " put that in the config",
-            reason="chat migrated",
-            migrate_to_chat_id=exc.new_chat_id,
-        )
-    if isinstance(exc, InvalidToken):
-        code = 404 if "not found" in exc.message.lower() else 401
-        return PermanentDeliveryError(
-            f"the Telegram token was rejected ({code} {exc.message}): check the bot token",
-            reason="unauthorized",
-        )
-    if isinstance(exc, Forbidden | BadRequest):
-        return PermanentDeliveryError(
-            f"Telegram refused the message to chat {chat}: {exc.message}", reason=exc.message
-        )
-    if isinstance(exc, TimedOut):
-        return TransientDeliveryError(
-            f"Telegram timed out for chat {chat} (the message may have been delivered)",
-            reason="timeout",
-        )
-    if isinstance(exc, ServerError):
-        return TransientDeliveryError(
-            f"Telegram failed for chat {chat}: {exc.message}", reason=f"http {exc.status}"
-        )
-    if isinstance(exc, NetworkError):
-        return TransientDeliveryError(
-            f"network error talking to Telegram for chat {chat}: {exc.message}",
-            reason="network",
-        )
-    return TransientDeliveryError(
-        f"unexpected Telegram answer for chat {chat}: {exc.message}", reason="telegram"
-    )
 
 
 class _Window:
@@ -189,7 +90,7 @@ class Pacer:
         pace = self._pace
         windows = [self._bot]
         windows.append(self._chats.setdefault(chat, _Window(1, pace.per_chat_interval)))
-        if chat.startswith(("@", "-")):  # channels and groups; positive ids are users
+        if is_group(chat):
             windows.append(
                 self._groups.setdefault(chat, _Window(pace.group_max, pace.group_period))
             )
@@ -226,7 +127,9 @@ class Courier:
         *,
         pace: Pace | None = None,
         timeout: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` is monotonic seconds, shared by the pacer and the flood waits (tests move it)."""
         self._token = token
         self.api_url = api_url.rstrip("/")
         self._request = _BotApiRequest(
@@ -243,7 +146,8 @@ class Courier:
             request=self._request,
             get_updates_request=self._request,
         )
-        self._pacer = Pacer(pace or Pace())
+        self._clock = clock
+        self._pacer = Pacer(pace or Pace(), clock)
         self._flood_until: dict[str, float] = {}
 
     def __repr__(self) -> str:
@@ -263,23 +167,25 @@ class Courier:
 
     def pace_delay(self, chat: str) -> float:
         """Seconds before a message to `chat` may go (pacing or a flood wait); 0 when now."""
-        flood = self._flood_until.get(chat, 0.0) - time.monotonic()
+        flood = self._flood_until.get(chat, 0.0) - self._clock()
         return max(flood, self._pacer.delay(chat), 0.0)
 
     async def check(self) -> str:
         """The bot's username, proving the token works. PermanentDeliveryError if it does not."""
         try:
             me = await self._bot.get_me()
-        except TelegramError as e:
+            name = me.username or me.first_name
+        except Exception as e:  # every failure is classified: see classify()
             raise self._failure(e, chat="(getMe)") from _cause(e)
-        return me.username or me.first_name
+        return str(name)
 
     async def send(self, msg: OutgoingMessage) -> int:
-        """Send `msg`; return Telegram's message_id. Raises a DeliveryError subclass.
+        """Send `msg`; return Telegram's message_id. Raises a DeliveryError subclass, whatever
+        the answer was (classify() sorts every exception; none escapes as itself).
 
         A chat still under a 429's retry_after fails at once, without asking Telegram again.
         """
-        blocked = self._flood_until.get(msg.chat, 0.0) - time.monotonic()
+        blocked = self._flood_until.get(msg.chat, 0.0) - self._clock()
         if blocked > 0:
             raise TransientDeliveryError(
                 f"Telegram flood control for chat {msg.chat}: retry after {blocked:.0f} s",
@@ -300,14 +206,17 @@ class Courier:
                 disable_notification=msg.disable_notification,
                 message_thread_id=msg.message_thread_id,
             )
-        except TelegramError as e:
+            message_id = sent.message_id
+            if not isinstance(message_id, int) or isinstance(message_id, bool):
+                raise BadAnswer(f"sendMessage answered a message_id of {message_id!r:.40}")
+        except Exception as e:  # every failure is classified: see classify()
             error = self._failure(e, chat=msg.chat)
             if error.retry_after:
-                self._flood_until[msg.chat] = time.monotonic() + error.retry_after
+                self._flood_until[msg.chat] = self._clock() + error.retry_after
             raise error from _cause(e)
-        return sent.message_id
+        return message_id
 
-    def _failure(self, exc: TelegramError, *, chat: str) -> DeliveryError:
+    def _failure(self, exc: Exception, *, chat: str) -> DeliveryError:
         """classify(), then belt and braces: no message leaves here with the token in it."""
         error = classify(exc, chat=chat)
         text = str(error)
@@ -316,6 +225,6 @@ class Courier:
         return error
 
 
-def _cause(exc: TelegramError) -> TelegramError | None:
-    """The PTB error to chain, except an InvalidToken: Bot.initialize puts the token in those."""
+def _cause(exc: Exception) -> Exception | None:
+    """The error to chain, except an InvalidToken: Bot.initialize puts the token in those."""
     return None if isinstance(exc, InvalidToken) else exc

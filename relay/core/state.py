@@ -212,4 +212,9 @@ class DeliveryQueue(Protocol):
 class State(BoardStates, Posts, DeliveryQueue, Protocol):
     """The whole durable state, as one object the composition root builds and closes."""
 
+    @property
+    def location(self) -> str:
+        """Where the state lives, for messages: a file path, or a URL without its password."""
+        ...
+
     def close(self) -> None: ...

@@ -3,7 +3,14 @@
 The queue is the `deliveries` table, filled in the same transaction that records a post, so
 nothing found is ever lost. A delivery is marked sent only after Telegram answered; a crash
 between the two sends that message once more on restart. Exactly one message is in flight at
-any moment, so one crash (or one lost answer) can cause at most one duplicate.
+any moment, so one crash (or one lost answer) can cause at most one duplicate. When the state
+refuses the mark (disk full, I/O error), the drain stops with a StateError and this process
+remembers the message as sent: it retries the mark, never the send.
+
+Every drain ends: with a deadline it returns by it (a send in flight is cut off at it), and
+without one each pending delivery is tried at most once. Waits are never shorter than a
+second (a `retry_after` of 0 must not spin), and a drain that waits on the pace says how far
+it is every few seconds.
 
 Per chat, order holds: while a chat waits out a flood limit or a backoff, its later posts wait
 too; other chats go on. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
@@ -19,18 +26,22 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TextIO
+from typing import ParamSpec, Protocol, TextIO, TypeVar
 
+from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
 from relay.core.config import Config
-from relay.core.errors import DeliveryError, PermanentDeliveryError
+from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
 from relay.core.message import format_message
 from relay.core.models import OutgoingMessage
+from relay.core.pace import human_wait, pace_of, queue_duration
 from relay.core.state import Delivery, State
 
 log = logging.getLogger("relay.pipeline.deliver")
 
-BACKOFF_BASE = 5.0  # seconds before the first retry of a transient failure
-BACKOFF_CAP = 1800.0  # never wait longer than this between two tries (unless Telegram says so)
+PROGRESS_EVERY = 10.0  # seconds: a drain that waits logs its progress at most this often,
+# the first time once it has gone on (or faces a wait) for half of that
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Sender(Protocol):
@@ -68,14 +79,12 @@ class DrainReport:
     errors: list[str] = field(default_factory=list)
 
 
-def backoff(attempts: int) -> float:
-    """Exponential backoff with ±10% jitter: 5 s, 10 s, 20 s … capped at 30 minutes."""
-    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts))
-    return delay * random.uniform(0.9, 1.1)
-
-
 class Deliverer:
-    """Sends what the queue holds. One instance per process; `drain` is not re-entrant."""
+    """Sends what the queue holds. One instance per process; `drain` is not re-entrant.
+
+    `now` is the wall clock (aware UTC) the queue's `not_before` is written in; `rng` draws
+    the backoff's jitter; `policy` is the backoff of a transient failure without a named wait.
+    """
 
     def __init__(
         self,
@@ -87,6 +96,9 @@ class Deliverer:
         dry_run: bool = False,
         on_sent: Callable[[str], None] = lambda board_id: None,
         on_failed: Callable[[str], None] = lambda board_id: None,
+        rng: random.Random | None = None,
+        policy: BackoffPolicy = DELIVERY_BACKOFF,
+        progress_every: float = PROGRESS_EVERY,
     ) -> None:
         self.config = config  # the setter also indexes the board ids
         self._store = store
@@ -95,8 +107,14 @@ class Deliverer:
         self._dry_run = dry_run
         self._on_sent = on_sent
         self._on_failed = on_failed
+        self._rng = rng if rng is not None else random.Random()
+        self._policy = policy
+        self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
         self._warned_boards: set[str] = set()
+        # Sent, but the state refused to record it: (sent at, message id) by seq. Marked
+        # before anything else is sent; never sent again by this process.
+        self._unmarked: dict[int, tuple[datetime, int]] = {}
 
     @property
     def config(self) -> Config:
@@ -110,30 +128,51 @@ class Deliverer:
     async def drain(self, deadline: float | None = None) -> DrainReport:
         """Send every pending delivery that is due; wait for those due before `deadline`.
 
-        `deadline` is a loop-time (asyncio monotonic) bound: without one, only what is due now
-        is sent. Returns what happened; what is left stays pending.
+        `deadline` is a loop-time (asyncio monotonic) bound, checked before every send and
+        cutting off a send still in flight at it. Without one, only what is due now is sent,
+        each delivery at most once. Returns what happened; what is left stays pending. Raises
+        StateError (naming the state and the delivery) when the queue cannot be read or
+        written: nothing more is sent until the state works again.
         """
         report = DrainReport()
         loop = asyncio.get_running_loop()
+        await self._record_unmarked()
+        progress = _Progress(started=loop.time(), every=self._progress_every)
+        tried: set[int] = set()  # without a deadline: tried once in this drain, not again
+        moved: set[int] = set()  # followed to a supergroup once in this drain
         while True:
-            pending = await asyncio.to_thread(self._store.pending_deliveries)
-            if self._dry_run:
-                pending = [d for d in pending if d.seq not in self._printed]
-            now = self._now()
-            due, wait = self._next_due(pending, now)
+            pending = await self._pending()
+            due, wait = self._next_due(pending, self._now(), tried)
+            if deadline is not None and loop.time() >= deadline:
+                report.next_due = 0.0 if due is not None else wait
+                break
             if due is not None:
-                await self._deliver(due, report)
+                followed = await self._deliver(due, report, deadline)
+                if deadline is None and (not followed or due.seq in moved):
+                    tried.add(due.seq)
+                if followed:
+                    moved.add(due.seq)
                 continue
-            report.deferred = len(pending)
             report.next_due = wait
             if wait is None or deadline is None or loop.time() + wait > deadline:
-                return report
-            await asyncio.sleep(max(0.05, wait))
+                break
+            if progress.due(loop.time(), wait):
+                self._log_progress(report, pending, deadline - loop.time())
+            await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
+        report.deferred = len(pending)
+        return report
+
+    async def _pending(self) -> list[Delivery]:
+        pending = await self._state("read the delivery queue", self._store.pending_deliveries)
+        if self._dry_run:
+            pending = [d for d in pending if d.seq not in self._printed]
+        return pending
 
     def _next_due(
-        self, pending: list[Delivery], now: datetime
+        self, pending: list[Delivery], now: datetime, tried: set[int]
     ) -> tuple[Delivery | None, float | None]:
-        """The oldest delivery whose chat is free; else how long until one is."""
+        """The oldest delivery whose chat is free; else how long until one is. A delivery
+        already `tried` holds its chat (order) and is due for the next drain, not this one."""
         blocked: set[str] = set()
         soonest: float | None = None
         for delivery in pending:
@@ -147,76 +186,122 @@ class Deliverer:
                         delivery.board_id,
                     )
                 continue
-            wait = 0.0
-            if delivery.not_before is not None and delivery.not_before > now:
-                wait = (delivery.not_before - now).total_seconds()
-            # Telegram's pace (20 a minute per channel): wait for this chat, serve the others.
-            wait = max(wait, self._sender.pace_delay(delivery.chat))
-            if wait > 0:
+            wait = self._wait(delivery, now)
+            if wait > 0 or delivery.seq in tried:
                 blocked.add(delivery.chat)
                 soonest = wait if soonest is None else min(soonest, wait)
                 continue
             return delivery, None
         return None, soonest
 
-    async def _deliver(self, delivery: Delivery, report: DrainReport) -> None:
+    def _wait(self, delivery: Delivery, now: datetime) -> float:
+        """Seconds before `delivery` may go: its backoff, and Telegram's pace for its chat
+        (20 a minute per channel: that chat waits, the others are served)."""
+        wait = 0.0
+        if delivery.not_before is not None and delivery.not_before > now:
+            wait = (delivery.not_before - now).total_seconds()
+        return max(wait, self._sender.pace_delay(delivery.chat))
+
+    async def _deliver(
+        self, delivery: Delivery, report: DrainReport, deadline: float | None
+    ) -> bool:
+        """Try one delivery; True when it was moved to a supergroup (and may go at once)."""
         board = self.config.board(delivery.board_id)
-        posts = await asyncio.to_thread(self._store.posts, board.id, [delivery.post_id])
-        post = posts[delivery.post_id]
+        where = f"board={board.id} chat={delivery.chat} post={delivery.post_id}"
+        posts = await self._state(
+            f"read post {where}", self._store.posts, board.id, [delivery.post_id]
+        )
+        post = posts.get(delivery.post_id)
+        if post is None:
+            await self._fail(delivery, "the post is missing from the state", report)
+            return False
         try:
             message = format_message(post, chat=delivery.chat, settings=board.message)
         except ValueError as e:
             await self._fail(delivery, f"message cannot be built: {e}", report)
-            return
+            return False
         if self._dry_run:
             await self._sender.send(message)
             self._printed.add(delivery.seq)
-            return
+            return False
+        cutoff = asyncio.timeout_at(deadline)
         try:
-            message_id = await self._sender.send(message)
+            async with cutoff:
+                message_id = await self._sender.send(message)
+        except TimeoutError:
+            if not cutoff.expired():
+                raise
+            log.warning(
+                "%s send cut off by the drain's deadline (it may have been delivered): "
+                "it stays pending",
+                where,
+            )
+            return False
         except PermanentDeliveryError as e:
             if e.migrate_to_chat_id is not None:
-                new_chat = str(e.migrate_to_chat_id)
-                moved = await asyncio.to_thread(self._store.move_chat, delivery.chat, new_chat)
-                log.warning(
-                    "board=%s chat=%s became supergroup %s: %d pending deliveries "
-                    "follow it; update the config's chat to %s",
-                    board.id,
-                    delivery.chat,
-                    new_chat,
-                    moved,
-                    new_chat,
-                )
-                return
+                await self._follow(delivery, str(e.migrate_to_chat_id), board.id)
+                return True
             await self._fail(delivery, str(e), report)
-            return
+            return False
         except DeliveryError as e:
-            delay = e.retry_after if e.retry_after is not None else backoff(delivery.attempts)
-            not_before = self._now() + timedelta(seconds=delay)
-            await asyncio.to_thread(self._store.mark_retry, delivery.seq, str(e), not_before)
-            log.warning(
-                "board=%s chat=%s post=%s not sent (%s): retry in %.0fs",
-                board.id,
-                delivery.chat,
-                delivery.post_id,
-                e.reason,
-                delay,
-            )
-            report.errors.append(str(e))
-            return
-        await asyncio.to_thread(self._store.mark_sent, delivery.seq, self._now(), message_id)
+            await self._retry_later(delivery, e, report, where)
+            return False
+        sent_at = self._now()
         report.sent += 1
         self._on_sent(board.id)
-        log.info(
-            "board=%s chat=%s post=%s sent message=%s",
-            board.id,
+        log.info("%s sent message=%s", where, message_id)
+        try:
+            await self._state(
+                f"mark {where} sent (it was, message={message_id}; it is not sent again)",
+                self._store.mark_sent,
+                delivery.seq,
+                sent_at,
+                message_id,
+            )
+        except StateError:
+            self._unmarked[delivery.seq] = (sent_at, message_id)
+            raise
+        return False
+
+    async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
+        moved = await self._state(
+            f"move chat {delivery.chat}'s deliveries to {new_chat}",
+            self._store.move_chat,
             delivery.chat,
-            delivery.post_id,
-            message_id,
+            new_chat,
+        )
+        log.warning(
+            "board=%s chat=%s became supergroup %s: %d pending deliveries "
+            "follow it; update the config's chat to %s",
+            board_id,
+            delivery.chat,
+            new_chat,
+            moved,
+            new_chat,
         )
 
+    async def _retry_later(
+        self, delivery: Delivery, error: DeliveryError, report: DrainReport, where: str
+    ) -> None:
+        """Keep it pending until Telegram's wait (believed within [1 s, 24 h]) or the backoff's."""
+        delay = clamp_retry_after(error.retry_after, FLOOD_WAIT_CAP)
+        if delay is None:
+            delay = self._policy.delay(delivery.attempts, self._rng)
+        not_before = self._now() + timedelta(seconds=delay)
+        await self._state(
+            f"record the retry of {where}",
+            self._store.mark_retry,
+            delivery.seq,
+            str(error),
+            not_before,
+        )
+        log.warning("%s not sent (%s): retry in %.0fs", where, error.reason, delay)
+        report.errors.append(str(error))
+
     async def _fail(self, delivery: Delivery, error: str, report: DrainReport) -> None:
-        await asyncio.to_thread(self._store.mark_failed, delivery.seq, error)
+        await self._state(
+            f"mark delivery {delivery.seq} failed", self._store.mark_failed, delivery.seq, error
+        )
         report.failed += 1
         report.errors.append(error)
         self._on_failed(delivery.board_id)
@@ -227,3 +312,69 @@ class Deliverer:
             delivery.post_id,
             error,
         )
+
+    async def _record_unmarked(self) -> None:
+        """Record the sends the state refused before; raises StateError while it still does."""
+        for seq, (sent_at, message_id) in list(self._unmarked.items()):
+            await self._state(
+                f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)",
+                self._store.mark_sent,
+                seq,
+                sent_at,
+                message_id,
+            )
+            del self._unmarked[seq]
+
+    async def _state(self, what: str, call: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        """Run one state call in a thread; any failure becomes a StateError saying what."""
+        try:
+            return await asyncio.to_thread(call, *args, **kw)
+        except Exception as e:  # sqlite3's errors, or another state's: the pipeline knows none
+            raise StateError(
+                f"state {self._store.location}: cannot {what}: {type(e).__name__}: {e}"
+            ) from e
+
+    def _log_progress(self, report: DrainReport, pending: list[Delivery], left: float) -> None:
+        now = self._now()
+        needs = self.estimate(pending, now)
+        until = (now + timedelta(seconds=needs)).strftime("%H:%M:%S %Z")
+        beyond = needs > left
+        log.info(
+            "deliveries: %d sent, %d left; the pace needs about %s more (until %s)%s",
+            report.sent,
+            len(pending),
+            human_wait(needs),
+            until,
+            f"; this drain stops in {human_wait(left)}, the rest stays queued" if beyond else "",
+        )
+
+    def estimate(self, pending: list[Delivery], now: datetime) -> float:
+        """Seconds until the last of `pending` could be sent at the config's pace."""
+        chats: dict[str, tuple[int, float]] = {}
+        for delivery in pending:  # oldest first: a chat's first delivery says when it starts
+            if delivery.board_id not in self._board_ids:
+                continue
+            if delivery.chat in chats:
+                count, wait = chats[delivery.chat]
+                chats[delivery.chat] = (count + 1, wait)
+            else:
+                chats[delivery.chat] = (1, self._wait(delivery, now))
+        return queue_duration(chats, pace_of(self.config))
+
+
+@dataclass
+class _Progress:
+    """When a waiting drain says how far it is: once it has gone on (or faces a wait) for
+    half of `every` seconds, then at most every `every` seconds."""
+
+    started: float  # loop time
+    every: float
+    last: float | None = None
+
+    def due(self, now: float, wait: float) -> bool:
+        if now - self.started < self.every / 2 and wait < self.every / 2:
+            return False
+        if self.last is not None and now - self.last < self.every:
+            return False
+        self.last = now
+        return True

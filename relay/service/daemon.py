@@ -105,7 +105,7 @@ class Service:
             return
         board = self._boards.get(board_id)
         backoff = self.backoffs.get(board_id)
-        if board is None or backoff is None or not backoff.due(self.clock.steady()):
+        if board is None or backoff is None or not backoff.due(self.clock.monotonic()):
             return
         if not self.spacing.admit(board):
             return
@@ -143,7 +143,7 @@ class Service:
                 self.wake_deliverer.set()
         else:
             self._failing[board.id] = outcome.reason
-            delay = backoff.failed(self.clock.steady(), outcome.retry_after)
+            delay = backoff.failed(self.clock.monotonic(), outcome.retry_after)
             log.info("board=%s backoff=%.0fs failures=%d", board.id, delay, backoff.failures)
         await self.alarms.after_poll(board, outcome, backoff.failures)
 

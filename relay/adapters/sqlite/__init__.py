@@ -40,6 +40,10 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
             self._db.close()
             raise
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         self._db.close()
 
