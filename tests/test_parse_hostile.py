@@ -175,18 +175,31 @@ def test_a_safe_link_in_the_row_wins_over_a_dangerous_one() -> None:
 
 def test_rows_beyond_the_cap_are_not_read_and_that_is_said() -> None:
     html = row_page([f"/free/{1000 + i}" for i in range(30)])
-    kwargs = {"url": "https://b.example/free", "selectors": RHYMIX, "now": NOW, "tz": SEOUL}
-    capped = parse_list_page(html, max_rows=10, **kwargs)  # type: ignore[arg-type]
+
+    def read_capped(max_rows: int) -> ParsedList:
+        return parse_list_page(
+            html,
+            url="https://b.example/free",
+            selectors=RHYMIX,
+            now=NOW,
+            tz=SEOUL,
+            max_rows=max_rows,
+        )
+
+    capped = read_capped(10)
     assert [p.id for p in capped.posts] == [str(1000 + i) for i in range(10)]
     assert capped.warnings == (
         "https://b.example/free: the page has 30 rows; only the first 10 were read "
         "(the cap on rows per list page)",
     )
-    whole = parse_list_page(html, max_rows=30, **kwargs)  # type: ignore[arg-type]
+    whole = read_capped(30)
     assert len(whole.posts) == 30 and whole.warnings == ()
-    assert parse_list(html, max_rows=10, **kwargs) == capped.posts  # type: ignore[arg-type]
+    old_api = parse_list(
+        html, url="https://b.example/free", selectors=RHYMIX, now=NOW, tz=SEOUL, max_rows=10
+    )
+    assert old_api == list(capped.posts)
     with pytest.raises(ValueError, match="max_rows"):
-        parse_list_page(html, max_rows=0, **kwargs)  # type: ignore[arg-type]
+        read_capped(0)
 
 
 def test_a_hundred_thousand_row_page_is_read_to_the_cap_quickly(

@@ -67,7 +67,7 @@ class ParsedList:
     (rows beyond the cap, rows with a link that is not http(s)). The warnings name the page's
     URL but not the board, which the parser does not know: the caller adds it."""
 
-    posts: list[Post]
+    posts: tuple[Post, ...]
     warnings: tuple[str, ...] = ()
 
 
@@ -82,9 +82,10 @@ def parse_list(
 ) -> list[Post]:
     """The posts of one list page, in page order (top first). Raises LayoutError on no rows.
     The warnings are dropped: use `parse_list_page` to log them."""
-    return parse_list_page(
+    parsed = parse_list_page(
         html, url=url, selectors=selectors, now=now, tz=tz, max_rows=max_rows
-    ).posts
+    )
+    return list(parsed.posts)
 
 
 def parse_list_page(
@@ -113,7 +114,8 @@ def parse_list_page(
         listed = len(rows)
         if listed > max_rows:
             # Rows past the cap are never read: removed, they no longer make every
-            # whole-page lookup below (_Page's narrowing) walk 100,000 rows.
+            # whole-page lookup below (_Page's narrowing) walk 100,000 rows. (A later row
+            # selector, tried only if these rows gave no post, sees the page without them.)
             for extra in rows[max_rows:]:
                 extra.decompose()
             del rows[max_rows:]
@@ -126,7 +128,7 @@ def parse_list_page(
                     f"{url}: the page has {listed:,} rows; only the first {max_rows:,} "
                     "were read (the cap on rows per list page)"
                 )
-            return ParsedList(posts, tuple(warnings))
+            return ParsedList(tuple(posts), tuple(warnings))
         dropped += warnings
     if dropped:  # every row links elsewhere than http(s): say so, not "the layout changed"
         raise LayoutError(
