@@ -82,9 +82,7 @@ def parse_list(
 ) -> list[Post]:
     """The posts of one list page, in page order (top first). Raises LayoutError on no rows.
     The warnings are dropped: use `parse_list_page` to log them."""
-    parsed = parse_list_page(
-        html, url=url, selectors=selectors, now=now, tz=tz, max_rows=max_rows
-    )
+    parsed = parse_list_page(html, url=url, selectors=selectors, now=now, tz=tz, max_rows=max_rows)
     return list(parsed.posts)
 
 

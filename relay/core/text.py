@@ -114,9 +114,10 @@ def fold_whitespace(text: str) -> str:
     article text from a page passes through here)."""
     if "\u200b" in text or "\ufeff" in text:
         text = text.replace("\u200b", " ").replace("\ufeff", " ")
-    if not text.isprintable():  # cheaper than the regex; bidi controls are not printable
-        text = _BIDI_CONTROLS.sub("", text)
-    return " ".join(text.split())  # str.split() knows \xa0 and every Unicode space
+    folded = " ".join(text.split())  # str.split() knows \xa0 and every Unicode space
+    if folded.isprintable():  # the common case: no control of any kind is left
+        return folded
+    return " ".join(_BIDI_CONTROLS.sub("", folded).split())
 
 
 def excerpt(text: str, limit: int) -> str:
