@@ -73,7 +73,7 @@ async def test_a_huge_first_page_reads_articles_only_for_the_feed_and_the_backfi
     huge = sim.add_board("huge", "gnuboard", page_size=rows, list_under_article=False)
     for i in range(rows):
         huge.add_post(f"글 {i}", "작성자", f"<p>글 {i} 본문</p>")
-    config = config_for(tmp_path, huge, backfill=3, feed_entries=20)
+    config = config_for(tmp_path, huge, backfill=3, feed_entries=20, max_rows=rows)
     state = SqliteState(config.state)
     outcome = await poll(config, state)
     assert outcome.ok and len(outcome.new) == rows and outcome.announced == 3

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relay.core.text import decode_html, excerpt, fold_whitespace, parse_board_date
+from relay.core.text import decode_html, excerpt, fold_whitespace, parse_board_date, safe_http_url
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 2, 5, 16, 0, tzinfo=SEOUL)
@@ -99,3 +99,61 @@ def test_now_in_utc_is_read_in_the_board_zone() -> None:
 @pytest.mark.parametrize("text", ["", "랭크뉴스", "1234", "조회 99", "2025.13.45", "99:99"])
 def test_not_dates(text: str) -> None:
     assert parse_board_date(text, NOW, SEOUL) is None
+
+
+# ---- links a reader may follow, and text that cannot disguise itself ------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "JavaScript:alert(1)//102",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "java\tscript:alert(1)//103",
+        "java\nscript:alert(1)",
+        "\x01javascript:alert(1)",
+        " \u200bjavascript:alert(1)",
+        "jav\u202eascript:alert(1)",
+        "file:///etc/passwd/110",
+        "ftp://files.example/a",
+        "mailto:a@b.example",
+        "//b.example/relative",
+        "/board/1",
+        "http:/board/1",
+        "http://",
+        "https://a@b@evil.example/",
+        "http://evil.example\\@b.example/",
+        "",
+    ],
+)
+def test_anything_but_an_absolute_web_url_is_refused(url: str) -> None:
+    assert safe_http_url(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://b.example/free/47209", "https://b.example/free/47209"),
+        ("http://b.example", "http://b.example"),
+        ("HTTPS://B.example/x", "https://B.example/x"),
+        ("Http://b.example:8080/x?a=1#c", "http://b.example:8080/x?a=1#c"),
+        ("  https://b.example/x \n", "https://b.example/x"),
+        ("ht\ttps://b.example/x", "https://b.example/x"),  # what a browser makes of it
+        ("https://b.example/사진 1.jpg", "https://b.example/사진 1.jpg"),
+        ("https://b.example/a\u202eb", "https://b.example/ab"),
+        ("http://user:pw@[::1]:8080/x", "http://user:pw@[::1]:8080/x"),
+    ],
+)
+def test_web_urls_come_back_clean(url: str, expected: str) -> None:
+    assert safe_http_url(url) == expected
+
+
+def test_bidi_controls_are_removed_from_displayed_text() -> None:
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    assert fold_whitespace(f"사진{controls} gpj.exe") == "사진 gpj.exe"
+    assert excerpt(f"\u202e{KOREAN}", 200) == KOREAN
+    assert (
+        fold_whitespace("עברית \u05d0 and العربية") == "עברית \u05d0 and العربية"
+    )  # RTL text stays

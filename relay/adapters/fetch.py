@@ -2,20 +2,32 @@
 
 The one module that imports httpx for scraping (python-telegram-bot keeps its own client).
 Every failure is classified in one place, `_classify`, into a `FetchError` with a short
-stable reason: "http 503", "blocked", "network", "timeout", "too large".
+stable reason: "http 503", "blocked", "network", "timeout", "too large", "bad encoding".
+
+The body is read raw and decoded by `inflate.BoundedDecoder`, not by httpx: httpx inflates a
+whole network chunk at once (a 64 KB chunk of `gzip, gzip` can become gigabytes), so the cap
+on decoded bytes would only be checked after the memory was spent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from relay.adapters.inflate import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    BoundedDecoder,
+    DecodeError,
+    UnsupportedEncoding,
+)
 from relay.core.errors import FetchError
 
 # Statuses that mean "you are being kept out", not "the board is down".
@@ -52,8 +64,10 @@ class Fetcher:
     """GETs pages one at a time per host, with a pause between requests to the same host.
 
     Several boards of one site thus never hit it in parallel. Bounds: a whole-request
-    deadline (httpx timeouts are per phase only) and a maximum body size, checked against
-    Content-Length and again while streaming, so a 50 MB page is never read into memory.
+    deadline (httpx timeouts are per phase only), so an endless trickle ends, and a maximum
+    body size, checked against Content-Length and again while streaming, on the bytes received
+    and on the bytes each Content-Encoding layer gives: neither a 50 MB page nor a few KB that
+    inflate to gigabytes are ever held in memory.
     """
 
     def __init__(
@@ -71,6 +85,9 @@ class Fetcher:
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": "ko,en;q=0.5",
+                # Said explicitly: httpx would also offer br and zstd once their packages are
+                # installed, and only what inflate.py decodes with a bound may be asked for.
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
             timeout=httpx.Timeout(min(timeout, 15.0), connect=min(timeout, 10.0)),
             follow_redirects=True,
@@ -119,7 +136,7 @@ class Fetcher:
     async def _get(self, url: str, headers: dict[str, str]) -> Page:
         try:
             async with asyncio.timeout(self._deadline):
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with self._stream(url, headers) as response:
                     body = await self._read_bounded(response, url)
                     page = Page(
                         url=str(response.url),
@@ -147,17 +164,40 @@ class Fetcher:
         _classify(page, retry_after)
         return page
 
+    @contextlib.asynccontextmanager
+    async def _stream(self, url: str, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+        """The answer's head, the body left to stream. A GET that got no answer at all for a
+        protocol error is sent once more: a kept-alive connection can hold bytes that an
+        earlier answer sent past its Content-Length (a hostile or broken server), or be closed
+        by the server as the request went out. httpcore then drops that connection, so the
+        second try goes out on another. An error in the body is not retried."""
+        request = self._client.build_request("GET", url, headers=headers)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.RemoteProtocolError:
+            response = await self._client.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def _read_bounded(self, response: httpx.Response, url: str) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise _too_large(url, self._max_bytes, f"Content-Length {int(declared):,}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise _too_large(url, self._max_bytes, f"over {size:,} bytes read")
-            chunks.append(chunk)
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), self._max_bytes)
+            chunks: list[bytes] = []
+            async for raw in response.aiter_raw():
+                chunks.extend(decoder.feed(raw))
+        except BodyTooLarge as e:
+            raise _too_large(url, self._max_bytes, str(e)) from None
+        except UnsupportedEncoding as e:
+            raise FetchError(f"{url}: {e}", url=url, reason="bad encoding") from None
+        except DecodeError as e:
+            raise FetchError(
+                f"{url}: the body does not decode: {e}", url=url, reason="bad encoding"
+            ) from None
         return b"".join(chunks)
 
 

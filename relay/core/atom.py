@@ -30,6 +30,7 @@ from feedgen.feed import FeedGenerator
 
 from relay import PROJECT_URL, __version__
 from relay.core.models import FeedInfo, StoredPost, id_sort_key
+from relay.core.text import safe_http_url
 
 TAG_DATE = "2025"
 # <updated> of a feed with no entries: a fixed instant, so that an empty feed is byte-stable too.
@@ -77,8 +78,9 @@ def render_feed(
         raise ValueError(f"board {info.board_id}: max_entries must be >= 0, not {max_entries}")
     authority = tag_authority(info)
     board_title = xml_safe(info.title).strip() or info.board_id
+    site_url = _web_url(info.site_url)
     entries = [
-        _decide_entry(post, authority, board_title, tz)
+        _decide_entry(post, authority, board_title, site_url, tz)
         for post in _newest_first(posts)[:max_entries]
     ]
     updated = max((e.updated for e in entries), default=_in_zone(EMPTY_FEED_UPDATED, tz))
@@ -115,7 +117,15 @@ def _newest_first(posts: Sequence[StoredPost]) -> list[StoredPost]:
     return sorted(unique, key=lambda p: id_sort_key(p.id), reverse=True)
 
 
-def _decide_entry(post: StoredPost, authority: str, board_title: str, tz: tzinfo) -> _Entry:
+def _web_url(url: str | None) -> str:
+    """`url` if a reader may follow it (http or https, XML-safe), else "". The parser already
+    drops other links; this guards the feed against posts stored before it did."""
+    return safe_http_url(xml_safe(url or "")) or ""
+
+
+def _decide_entry(
+    post: StoredPost, authority: str, board_title: str, site_url: str, tz: tzinfo
+) -> _Entry:
     published = _in_zone(post.published or post.first_seen, tz)
     updated = published
     if post.updated > post.first_seen:  # the title was edited after we first saw it
@@ -123,16 +133,15 @@ def _decide_entry(post: StoredPost, authority: str, board_title: str, tz: tzinfo
         updated = max(published, _in_zone(post.updated, tz))
     excerpt = xml_safe(post.excerpt).strip()
     text = xml_safe(post.text).strip()
-    image = xml_safe(post.image or "").strip()
-    if not image.lower().startswith(("http://", "https://")):
-        image = ""  # only web images: no data: or javascript: URLs in readers
+    image = _web_url(post.image)  # only web images: no data: or javascript: URLs in readers
     content = ""
     if image or len(text) > len(excerpt):
         content = _content_html(text or excerpt, image)
     return _Entry(
         id=entry_id(authority, post.board_id, post.id),
         title=xml_safe(post.title).strip() or f"#{post.id}",
-        url=xml_safe(post.url),
+        # An entry without <content> must have an alternate link: the board's page stands in.
+        url=_web_url(post.url) or site_url,
         author=xml_safe(post.author).strip() or board_title,
         published=published,
         updated=updated,
@@ -174,9 +183,11 @@ def _to_feedgen(
     fg.id(feed_id(authority, info.board_id))
     fg.title(board_title)
     fg.author({"name": xml_safe(info.author).strip() or board_title})
-    fg.link(href=xml_safe(info.site_url), rel="alternate", type="text/html")
-    if info.feed_url:
-        fg.link(href=xml_safe(info.feed_url), rel="self", type="application/atom+xml")
+    site_url, feed_url = _web_url(info.site_url), _web_url(info.feed_url)
+    if site_url:
+        fg.link(href=site_url, rel="alternate", type="text/html")
+    if feed_url:
+        fg.link(href=feed_url, rel="self", type="application/atom+xml")
     if info.language:
         fg.language(xml_safe(info.language))
     fg.generator("board-relay", version=__version__, uri=PROJECT_URL)
@@ -186,7 +197,8 @@ def _to_feedgen(
         fe = fg.add_entry(order="append")
         fe.id(entry.id)
         fe.title(entry.title)
-        fe.link(href=entry.url, rel="alternate")  # feedgen drops rel on entries: bare = alternate
+        if entry.url:  # feedgen drops rel on entries: a bare link means alternate
+            fe.link(href=entry.url, rel="alternate")
         fe.author({"name": entry.author})
         fe.published(entry.published)
         fe.updated(entry.updated)

@@ -4,12 +4,17 @@ The parser never turns a broken layout into "no posts": a list page with no post
 `LayoutError` naming the URL and the row selector. Each row gives a post only when a link in it
 carries a stable id (document_srl, wr_id, /board/47209): the 번호 column is a virtual number
 that shifts when a post is deleted, so it never identifies a post.
+
+What comes from a page is bounded and defused here: at most `max_rows` rows are read, a row
+whose post link is not http(s) (javascript:, data:, file: ...) is dropped, and so is such an
+image; both are said in `ParsedList.warnings` for the caller to log with the board's id.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from urllib.parse import urljoin, urlsplit
 
@@ -17,34 +22,27 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from relay.core.engines import CSS_KEYS, HIDDEN, Selectors
 from relay.core.errors import LayoutError
+from relay.core.links import base_url, canonical_post_url, post_id
 from relay.core.models import Article, Post
-from relay.core.text import excerpt, fold_whitespace, parse_board_date
+from relay.core.text import excerpt, fold_whitespace, parse_board_date, safe_http_url
+
+__all__ = [
+    "MAX_ROWS",
+    "ParsedList",
+    "base_url",
+    "canonical_post_url",
+    "check_selectors",
+    "parse_article",
+    "parse_list",
+    "parse_list_page",
+    "post_id",
+]
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
 _DIGITS = re.compile(r"\d[\d,]*")
 _LEADING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]")
-# Query parameters that only say where the list was when the link was made.
-_LIST_STATE_PARAMS = {
-    "page",
-    "cpage",
-    "listStyle",
-    "sort_index",
-    "order_type",
-    "spt",
-    "sst",
-    "sod",
-    "sop",
-    "sfl",
-    "stx",
-    "sca",
-    "search_target",
-    "search_keyword",
-    "division",
-    "last_division",
-}
-_LIST_STATE_KEY = re.compile(r"[?&](?:" + "|".join(sorted(_LIST_STATE_PARAMS)) + r")=")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
     ".adsbygoogle, [class~=ad], [class~=ads], [class~=advert], [class*=adsense], "
@@ -57,6 +55,20 @@ _NOISE = (
 )
 _BLOCKS = "br, p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, table, ul, ol, figure"
 ARTICLE_TEXT_CHARS = 4000
+# Rows read from one list page: boards show 15 to 100 posts a page; a page listing 100,000
+# must not cost a parse of 100,000 rows (nor, later, 100,000 article fetches).
+MAX_ROWS = 500
+_SHOWN_URL_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedList:
+    """One list page, read: its posts in page order (top first), and what was left out and why
+    (rows beyond the cap, rows with a link that is not http(s)). The warnings name the page's
+    URL but not the board, which the parser does not know: the caller adds it."""
+
+    posts: tuple[Post, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def parse_list(
@@ -66,19 +78,62 @@ def parse_list(
     selectors: Selectors,
     now: datetime,
     tz: tzinfo,
+    max_rows: int = MAX_ROWS,
 ) -> list[Post]:
-    """The posts of one list page, in page order (top first). Raises LayoutError on no rows."""
+    """The posts of one list page, in page order (top first). Raises LayoutError on no rows.
+    The warnings are dropped: use `parse_list_page` to log them."""
+    parsed = parse_list_page(html, url=url, selectors=selectors, now=now, tz=tz, max_rows=max_rows)
+    return list(parsed.posts)
+
+
+def parse_list_page(
+    html: str,
+    *,
+    url: str,
+    selectors: Selectors,
+    now: datetime,
+    tz: tzinfo,
+    max_rows: int = MAX_ROWS,
+) -> ParsedList:
+    """The posts of one list page and the warnings about rows left out. At most `max_rows`
+    rows (of the first row selector that gives posts) are read. Raises LayoutError when no
+    row gives a post, ValueError for a `max_rows` below 1."""
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, not {max_rows}")
     tree = LexborHTMLParser(html)
     base = base_url(tree, url)
     for node in tree.css(HIDDEN):
         node.decompose()
-    page = _Page(tree, base, selectors, now, tz)
+    dropped: list[str] = []
     for row_selector in selectors.row:
-        posts = _merge_repeats(
-            post for row in tree.css(row_selector) if (post := page.read_row(row)) is not None
-        )
+        rows = tree.css(row_selector)
+        if not rows:
+            continue
+        listed = len(rows)
+        if listed > max_rows:
+            # Rows past the cap are never read: removed, they no longer make every
+            # whole-page lookup below (_Page's narrowing) walk 100,000 rows. (A later row
+            # selector, tried only if these rows gave no post, sees the page without them.)
+            for extra in rows[max_rows:]:
+                extra.decompose()
+            del rows[max_rows:]
+        page = _Page(tree, base, selectors, now, tz)
+        posts = _merge_repeats(post for row in rows if (post := page.read_row(row)) is not None)
+        warnings = [_unsafe_warning(url, found, link) for found, link in page.unsafe]
         if posts:
-            return posts
+            if listed > max_rows:
+                warnings.append(
+                    f"{url}: the page has {listed:,} rows; only the first {max_rows:,} "
+                    "were read (the cap on rows per list page)"
+                )
+            return ParsedList(tuple(posts), tuple(warnings))
+        dropped += warnings
+    if dropped:  # every row links elsewhere than http(s): say so, not "the layout changed"
+        raise LayoutError(
+            f"{url}: no post rows with an http(s) link; " + "; ".join(dropped[:3]),
+            url=url,
+            selector=", ".join(selectors.row),
+        )
     raise LayoutError(
         f"{url}: no post rows (row selector {' | '.join(selectors.row) or '(none)'}): "
         "the layout changed or this is not the list page",
@@ -106,44 +161,6 @@ def parse_article(html: str, *, url: str, selectors: Selectors, excerpt_chars: i
         text=excerpt(text, ARTICLE_TEXT_CHARS) if len(text) > ARTICLE_TEXT_CHARS else text,
         image=image,
     )
-
-
-def base_url(tree: LexborHTMLParser, url: str) -> str:
-    """The URL relative links resolve against: <base href> (itself relative to the page)."""
-    base = tree.css_first("base[href]")
-    href = (base.attributes.get("href") or "").strip() if base is not None else ""
-    return urljoin(url, href) if href else url
-
-
-def post_id(href: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
-    """The stable id in a link, from the first pattern that matches (path and query only)."""
-    scheme_end = href.find("://")
-    target = href
-    if scheme_end != -1:  # keep path, query and fragment: a port or host is no id
-        slash = href.find("/", scheme_end + 3)
-        target = href[slash:] if slash != -1 else ""
-    for pattern in patterns:
-        match = pattern.search(target)
-        if match and match.group(1):
-            return match.group(1)
-    return None
-
-
-def canonical_post_url(url: str) -> str:
-    """The post URL without list state (page, search) or fragment: one URL per post.
-
-    The query is filtered as text, not decoded and re-encoded: what stays is byte for byte
-    what the board wrote (an EUC-KR board's percent-escapes included)."""
-    if "#" not in url and ("?" not in url or not _LIST_STATE_KEY.search(url)):
-        return url
-    without_fragment = url.partition("#")[0]
-    path, _, query = without_fragment.partition("?")
-    kept = [
-        part
-        for part in query.split("&")
-        if part and part.partition("=")[0] not in _LIST_STATE_PARAMS
-    ]
-    return path + ("?" + "&".join(kept) if kept else "")
 
 
 def check_selectors(selectors: Selectors) -> None:
@@ -193,10 +210,13 @@ class _Page:
         self.comments = present(selectors.comments)
         self.notice = ", ".join(present(selectors.notice))
         self.strip = ", ".join(selectors.strip)
+        self.unsafe: list[tuple[str, str]] = []  # (post id, link) of rows dropped for their link
 
     def read_row(self, row: LexborNode) -> Post | None:
         link, found_id, url = self._post_link(row)
         if link is None or found_id is None:
+            if found_id is not None:  # its only post link is javascript:alert(1)//102 or such
+                self.unsafe.append((found_id, url))
             return None
         title_node = _first(row, self.title) or link
         comments = _count(_first(row, self.comments)) or _count_beside(link)
@@ -226,26 +246,37 @@ class _Page:
 
     def _post_link(self, row: LexborNode) -> tuple[LexborNode | None, str | None, str]:
         """The post's link: the first the preset's link selectors find whose href has an id;
-        else the first such link that has text (a gallery's thumbnail link has none)."""
+        else the first such link that has text (a gallery's thumbnail link has none).
+
+        Only http(s) links count, as cleaned by safe_http_url. When the row has none but has
+        an id-bearing link of another scheme (javascript:, data:, file:), the node is None and
+        that id and link are returned, for the row to be dropped with a warning."""
         bare: tuple[LexborNode, str, str] | None = None
+        unsafe: tuple[str, str] | None = None
         for selector in (*self.link, "a[href]"):
             for anchor in row.css(selector):
                 href = (anchor.attributes.get("href") or "").strip()
-                if not href or href.startswith(("#", "mailto:", "javascript:")):
+                if not href or href.startswith(("#", "mailto:")):
                     continue
                 url = self._resolve(href)
                 found = post_id(url, self.patterns)
                 if not found:
                     continue
+                safe = safe_http_url(url)
+                if safe is None:
+                    unsafe = unsafe or (found, url)
+                    continue
                 if selector != "a[href]" or (anchor.text(deep=True) or "").strip():
-                    return anchor, found, url
-                bare = bare or (anchor, found, url)
-        return bare if bare is not None else (None, None, "")
+                    return anchor, found, safe
+                bare = bare or (anchor, found, safe)
+        if bare is not None:
+            return bare
+        return (None, *unsafe) if unsafe is not None else (None, None, "")
 
     def _resolve(self, href: str) -> str:
         """urljoin, with the common cases done directly (urljoin costs ~15 µs a row)."""
-        if href.startswith(("http://", "https://")):
-            return href
+        if href.startswith(("http://", "https://", "javascript:")):
+            return href  # (urljoin keeps a URL of another scheme as it is anyway)
         if href.startswith("/") and not href.startswith("//") and "/." not in href:
             return self.origin + href
         return urljoin(self.base, href)
@@ -307,13 +338,22 @@ def _first_cell_text(row: LexborNode) -> str:
 
 
 def _first_image(body: LexborNode, base: str) -> str | None:
+    """The first visible image with an http(s) URL (it becomes the link preview and the feed's
+    <img>): data:, javascript: and other schemes are passed over."""
     for img in body.css("img"):
         attrs = img.attributes
         src = attrs.get("data-original") or attrs.get("data-src") or attrs.get("src") or ""
-        if not src.strip() or src.startswith("data:") or attrs.get("width") in ("0", "1"):
+        if not src.strip() or attrs.get("width") in ("0", "1"):
             continue
-        return urljoin(base, src.strip())
+        image = safe_http_url(urljoin(base, src.strip()))
+        if image is not None:
+            return image
     return None
+
+
+def _unsafe_warning(url: str, found: str, link: str) -> str:
+    shown = link if len(link) <= _SHOWN_URL_CHARS else link[: _SHOWN_URL_CHARS - 1] + "…"
+    return f"{url}: row of post {found} dropped: its link {shown!r} is not http(s)"
 
 
 def _first(scope: LexborNode, selectors: Iterable[str]) -> LexborNode | None:

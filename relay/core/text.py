@@ -102,14 +102,22 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     return Decoded(body.decode("cp949", errors="replace"), "cp949", "cp949")
 
 
-_SPACE = re.compile(r"\s+")
+# Bidirectional formatting controls: embeddings and overrides (U+202A-U+202E), isolates
+# (U+2066-U+2069) and the marks (LRM, RLM, ALM). A U+202E in a title shows "gpj.exe" as
+# "exe.jpg": nothing a board's reader needs survives their removal, and readers are not fooled.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def fold_whitespace(text: str) -> str:
-    """Runs of whitespace (including &nbsp; = \\xa0 and zero-width spaces) become one space."""
+    """Displayed text, cleaned: runs of whitespace (including &nbsp; = \\xa0 and zero-width
+    spaces) become one space, and bidi controls are removed (every title, author, excerpt and
+    article text from a page passes through here)."""
     if "\u200b" in text or "\ufeff" in text:
         text = text.replace("\u200b", " ").replace("\ufeff", " ")
-    return " ".join(text.split())  # str.split() knows \xa0 and every Unicode space
+    folded = " ".join(text.split())  # str.split() knows \xa0 and every Unicode space
+    if folded.isprintable():  # the common case: no control of any kind is left
+        return folded
+    return " ".join(_BIDI_CONTROLS.sub("", folded).split())
 
 
 def excerpt(text: str, limit: int) -> str:
@@ -124,6 +132,44 @@ def excerpt(text: str, limit: int) -> str:
     if space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,.;:·-–—") + "…"
+
+
+# What a browser drops or ignores in a URL before it reads the scheme (WHATWG URL: C0 controls
+# and spaces at the ends, tab and newlines anywhere), plus every other control, the bidi
+# controls and invisible format characters: "java\tscript:" is javascript: to a browser.
+_URL_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+SAFE_SCHEMES = ("https", "http")  # what may leave the relay; https first: the regex tries in order
+# scheme://[userinfo@]host[:port] then the end or a path, query or fragment. A backslash (which
+# browsers read as "/") or a second "@" in the authority is refused rather than guessed at.
+_HTTP_URL = re.compile(
+    "(" + "|".join(SAFE_SCHEMES) + r")://(?:[^/?#\\@\s]*@)?"
+    r"(?:\[[0-9a-f:.]+\]|[^/?#\\@\s:\[\]]+)(?::\d*)?(?:[/?#]|$)",
+    re.IGNORECASE,
+)
+
+
+def safe_http_url(url: str) -> str | None:
+    """`url` as an absolute http(s) URL with a host, or None: the one gate that every link a
+    reader may follow (post links, images, feed links) passes.
+
+    Controls and invisible characters are removed first and the ends stripped, as a browser
+    does before it reads the scheme (so "java\\tscript:", "\\x01javascript:" and "JavaScript:"
+    are all caught), and what is checked is exactly what is returned: inner spaces stay (a
+    browser percent-encodes them). The scheme, compared case-insensitively against
+    SAFE_SCHEMES, comes back in lower case. javascript:, data:, vbscript:, file: and relative
+    or host-less URLs give None.
+    """
+    if url.isprintable() and not url.startswith(" ") and not url.endswith(" "):
+        cleaned = url  # the common case (isprintable is False for controls and format chars)
+    else:
+        cleaned = _URL_INVISIBLE.sub("", url).strip()
+    match = _HTTP_URL.match(cleaned)
+    if match is None:
+        return None
+    scheme = match.group(1)
+    return cleaned if scheme.islower() else scheme.lower() + cleaned[len(scheme) :]
 
 
 # --- board dates -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from relay.core.diff import Walk, next_page
 from relay.core.engines import page_url
 from relay.core.errors import FetchError, LayoutError
 from relay.core.models import Article, Post, StoredPost
-from relay.core.parse import parse_article, parse_list
+from relay.core.parse import parse_article, parse_list_page
 from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
 
@@ -54,14 +54,23 @@ async def read_listing(
 def parse_page(
     body: bytes, content_type: str | None, url: str, board: Board, now: datetime
 ) -> list[Post]:
-    """The posts of one list page. A page without rows names the board in its error."""
+    """The posts of one list page. A page without rows names the board in its error; what the
+    parser refused (rows past `max_rows`, links that are not http(s)) is logged with the board."""
     decoded = decode_html(body, content_type)
     try:
-        return parse_list(
-            decoded.text, url=url, selectors=board.selectors, now=now, tz=board.timezone
+        parsed = parse_list_page(
+            decoded.text,
+            url=url,
+            selectors=board.selectors,
+            now=now,
+            tz=board.timezone,
+            max_rows=board.max_rows,
         )
     except LayoutError as e:
         raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
+    for warning in parsed.warnings:
+        log.warning("board=%s %s", board.id, warning)
+    return list(parsed.posts)
 
 
 async def read_articles(

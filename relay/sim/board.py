@@ -17,65 +17,22 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from relay.core.clock import utc_now
+from relay.sim.records import Fault, PageView, SimPost, SimRequest, utc_now
 
 Engine = Literal["rhymix", "gnuboard"]
 UrlStyle = Literal["short", "long"]
 CharsetHeader = bool | Literal["wrong"]
-FAULT_KINDS = frozenset({"slow", "reset", "truncated", "zero_rows", "challenge", "huge"})
-
-
-@dataclass(slots=True)
-class SimPost:
-    """A post as the simulated board stores it. `published` is aware (any zone)."""
-
-    id: int
-    title: str
-    author: str
-    published: datetime
-    body_html: str
-    comments: int = 0
-    notice: bool = False
-    image: str | None = None  # site path ("/files/...") of the first image in the body
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """One queued misbehaviour: an HTTP status (kind "status") or one of FAULT_KINDS."""
-
-    kind: str
-    status: int = 200
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SimRequest:
-    """One request the simulator answered, for tests that count 304s and pages fetched."""
-
-    method: str
-    path: str  # path and query, as requested
-    headers: dict[str, str]  # the request headers that matter to a poller
-    status: int
-    board: str | None
-    fault: str | None  # the fault kind served instead of the page, if any
-    at: datetime  # aware, from the simulator's clock, when the request arrived
-
-
-@dataclass(frozen=True, slots=True)
-class PageView:
-    """What one list page shows: notices, then (virtual number, post) rows, newest first."""
-
-    page: int
-    total_pages: int
-    total_count: int
-    notices: tuple[SimPost, ...]
-    rows: tuple[tuple[int, SimPost], ...]
-    current: int | None = None  # id of the open post, when an article sits above the list
+# Hostile answers (see faults.py): bombs that inflate to `bomb_bytes`, a body that never ends,
+# a Content-Length that promises less than is sent.
+HOSTILE_KINDS = frozenset({"gzip_bomb", "deflate_bomb", "endless", "lying_length"})
+FAULT_KINDS = (
+    frozenset({"slow", "reset", "truncated", "zero_rows", "challenge", "huge"}) | HOSTILE_KINDS
+)
 
 
 @dataclass
@@ -100,6 +57,10 @@ class SimBoard:
     challenge_status: int = 403
     huge_bytes: int = 60 * 1024 * 1024
     huge_declares_length: bool = False
+    content_encoding: str = ""  # of every page: "gzip", "deflate", "gzip, gzip", or a label
+    bomb_bytes: int = 1 << 30  # what a gzip_bomb or deflate_bomb inflates to
+    endless_pause: float = 0.0  # seconds between the chunks of an endless body (0: a flood)
+    article_list_size: int = 0  # rows of the list under an article; 0: page_size
     list_under_article: bool = True  # Gnuboard's bo_use_list_view (Rhymix always lists)
     sideview: bool = True  # Gnuboard's bo_use_sideview: the pop-up member menu around names
     base_url: str = ""  # set by the simulator
@@ -109,6 +70,7 @@ class SimBoard:
     _requests: list[SimRequest] = field(default_factory=list, repr=False)
     _max_id: int = field(default=0, repr=False)
     _changed_at: datetime | None = field(default=None, repr=False)
+    _sorted: list[SimPost] | None = field(default=None, repr=False)  # regular, newest first
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -141,13 +103,13 @@ class SimBoard:
         image: str | None = None,
         notice: bool = False,
         post_id: int | None = None,
+        link: str | None = None,
     ) -> SimPost:
-        """Add a post with a new id above every id ever used (with a gap, like document_srl)."""
+        """Add a post with a new id above every id ever used (with a gap, like document_srl).
+        `link` replaces the href its row prints (a hostile page's javascript:alert(1)//102)."""
         with self.lock:
-            if post_id is None and self._max_id:
-                post_id = self._max_id + self._rng.randint(*self._gap)
-            elif post_id is None:
-                post_id = self.first_id
+            if post_id is None:
+                post_id = self._next_id()
             elif post_id in self._posts:
                 raise ValueError(f"board {self.name!r}: post {post_id} exists")
             when = published or self.now()
@@ -162,11 +124,37 @@ class SimBoard:
                 comments=comments,
                 notice=notice,
                 image=image,
+                link=link,
             )
             self._posts[post_id] = post
             self._max_id = max(self._max_id, post_id)
             self._touch()
             return post
+
+    def add_posts(
+        self, count: int, title: str = "글 {n}", published: datetime | None = None
+    ) -> None:
+        """Add `count` posts at once (titles "글 0", "글 1"... one second apart, oldest first,
+        the last at `published` or now): 100,000 take about a second, not ten."""
+        with self.lock:
+            last = published or self.now()
+            if last.tzinfo is None:
+                raise ValueError("published must be an aware datetime")
+            for n in range(count):
+                post_id = self._next_id()
+                text = title.format(n=n)
+                self._posts[post_id] = SimPost(
+                    id=post_id,
+                    title=text,
+                    author="익명",
+                    published=last - timedelta(seconds=count - 1 - n),
+                    body_html=f"<p>{html.escape(text)}</p>",
+                )
+                self._max_id = post_id
+            self._touch()
+
+    def _next_id(self) -> int:
+        return self._max_id + self._rng.randint(*self._gap) if self._max_id else self.first_id
 
     def add_notice(
         self, title: str, author: str = "관리자", body: str = "", published: datetime | None = None
@@ -228,37 +216,45 @@ class SimBoard:
             raise KeyError(f"board {self.name!r} has no post {post_id}") from None
 
     def _regular(self) -> list[SimPost]:
-        return sorted((p for p in self._posts.values() if not p.notice), key=lambda p: -p.id)
+        """Regular posts newest first, sorted once per change (a 100,000-post board is asked
+        for it on every request). Every change goes through `_touch`, which forgets it."""
+        if self._sorted is None:
+            regular = (p for p in self._posts.values() if not p.notice)
+            self._sorted = sorted(regular, key=lambda p: -p.id)
+        return list(self._sorted)
 
     def _touch(self) -> None:
         self._changed_at = self.now()
+        self._sorted = None
 
     # ---- what a page shows -------------------------------------------------------------
 
-    def list_view(self, page: int, current: int | None = None) -> PageView:
-        """List page `page`. Rhymix repeats notices on every page; Gnuboard 5 shows them on
-        page 1 only (list.php skips notices whose index is below the page's first record)."""
+    def list_view(self, page: int, current: int | None = None, size: int = 0) -> PageView:
+        """List page `page` of `size` rows (0: page_size). Rhymix repeats notices on every
+        page; Gnuboard 5 shows them on page 1 only (list.php skips notices whose index is below
+        the page's first record)."""
+        size = size or self.page_size
         with self.lock:
             regular = self._regular()
             total = len(regular)
-            pages = max(1, -(-total // self.page_size))
+            pages = max(1, -(-total // size))
             page = max(1, page)
-            start = (page - 1) * self.page_size
+            start = (page - 1) * size
             rows = tuple(
-                (total - start - i, post)
-                for i, post in enumerate(regular[start : start + self.page_size])
+                (total - start - i, post) for i, post in enumerate(regular[start : start + size])
             )
             show_notices = self.engine == "rhymix" or page == 1
             notices = tuple(self.notices) if show_notices else ()
             return PageView(page, pages, total, notices, rows, current)
 
-    def page_of(self, post_id: int) -> int:
-        """The list page a post sits on (Rhymix shows that page under an opened article)."""
+    def page_of(self, post_id: int, size: int = 0) -> int:
+        """The list page (of `size` rows, 0: page_size) a post sits on (Rhymix shows that page
+        under an opened article)."""
         with self.lock:
             ids = [p.id for p in self._regular()]
             if post_id not in ids:
                 return 1
-            return ids.index(post_id) // self.page_size + 1
+            return ids.index(post_id) // (size or self.page_size) + 1
 
     def neighbours(self, post_id: int) -> tuple[SimPost | None, SimPost | None]:
         """(older, newer) regular posts around a post, for an article's prev/next links."""
@@ -294,6 +290,10 @@ class SimBoard:
         query = {"mid": self.name} | ({"page": str(page)} if page and page > 1 else {})
         return "/index.php?" + urlencode(query | {"document_srl": str(post_id)})
 
+    def row_path(self, post: SimPost, page: int | None = None) -> str:
+        """The href of a post's row on a list page: its `link` when one was given."""
+        return post.link if post.link is not None else self.article_path(post.id, page)
+
     @property
     def list_url(self) -> str:
         return self.base_url + self.list_path(1)
@@ -323,7 +323,8 @@ class SimBoard:
 
     def fault_next(self, kind: str, count: int = 1) -> None:
         """Misbehave on the next `count` requests: slow, reset, truncated, zero_rows, challenge,
-        huge. Faults and failures are served in the order they were queued."""
+        huge, or a hostile answer (HOSTILE_KINDS). Faults and failures are served in the order
+        they were queued."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
         with self.lock:

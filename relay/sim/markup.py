@@ -11,7 +11,8 @@ import html
 import zlib
 from datetime import datetime, timedelta
 
-from relay.sim.board import SimBoard, SimPost
+from relay.sim.board import SimBoard
+from relay.sim.records import SimPost
 
 COMMENT_TEXTS = (
     "기사 잘 봤습니다.",

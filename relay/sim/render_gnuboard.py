@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from relay.sim.board import PageView, SimBoard, SimPost
+from relay.sim.board import SimBoard
 from relay.sim.markup import (
     attr,
     crc,
@@ -24,6 +24,7 @@ from relay.sim.markup import (
     local,
     meta_charset,
 )
+from relay.sim.records import PageView, SimPost
 
 VER = "171222"
 
@@ -76,6 +77,11 @@ def post_href(board: SimBoard, host: str, post_id: int, link_page: int | None) -
     return attr(host + board.article_path(post_id, link_page))
 
 
+def row_href(board: SimBoard, host: str, post: SimPost, link_page: int | None) -> str:
+    path = board.row_path(post, link_page)
+    return attr(path if post.link is not None else host + path)
+
+
 def _datetime2(board: SimBoard, post: SimPost) -> str:
     when, today = local(board, post.published), local(board, board.now()).date()
     return f"{when:%H:%M}" if when.date() == today else f"{when:%m-%d}"
@@ -108,7 +114,7 @@ def _row(board: SimBoard, host: str, i: int, number: int | None, post: SimPost,
 
             <td class="td_subject" style="padding-left:0px">
                                 <div class="bo_tit">
-                    <a href="{post_href(board, host, post.id, link_page)}">
+                    <a href="{row_href(board, host, post, link_page)}">
                                                                         {g5_text(post.title)}                    </a>
                     {new}{hot}{file_icon}                    {cmt}                </div>
             </td>

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from relay.sim.board import PageView, SimBoard, SimPost
+from relay.sim.board import SimBoard
 from relay.sim.markup import attr, fake_comments, g5_text, inject_ad, local, meta_charset
+from relay.sim.records import PageView, SimPost
 from relay.sim.render_gnuboard import layout, list_block, post_href, sideview
 
 

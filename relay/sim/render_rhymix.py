@@ -11,7 +11,7 @@ Links are site-relative (RX_BASEURL is "/"), so a parser must resolve them.
 
 from __future__ import annotations
 
-from relay.sim.board import PageView, SimBoard, SimPost
+from relay.sim.board import SimBoard
 from relay.sim.markup import (
     attr,
     content_style,
@@ -22,6 +22,7 @@ from relay.sim.markup import (
     member_srl,
     meta_charset,
 )
+from relay.sim.records import PageView, SimPost
 
 ICONS = "/modules/document/tpl/icons/default/"
 ASSET_T = "1738713600"
@@ -153,7 +154,7 @@ def _author(post: SimPost) -> str:
 
 
 def _notice_row(board: SimBoard, post: SimPost, view: PageView, link_page: int | None) -> str:
-    href = _url(board, board.article_path(post.id, link_page))
+    href = _url(board, board.row_path(post, link_page))
     marker = "&raquo;" if view.current == post.id else "공지"
     reply = ""
     if post.comments:
@@ -185,7 +186,7 @@ def _icons(board: SimBoard, post: SimPost) -> str:
 
 
 def _row(board: SimBoard, number: int, post: SimPost, view: PageView, link_page: int | None) -> str:
-    href = _url(board, board.article_path(post.id, link_page))
+    href = _url(board, board.row_path(post, link_page))
     no = "&raquo;" if view.current == post.id else str(number)
     reply = (
         f'<a href="{href}#comment" class="replyNum" title="Replies">[{post.comments}]</a>'

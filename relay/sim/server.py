@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.core.clock import utc_now
 from relay.sim import render_gnuboard, render_gnuboard_view, render_rhymix
-from relay.sim.board import Fault, SimBoard, SimRequest
+from relay.sim.board import HOSTILE_KINDS, SimBoard
+from relay.sim.faults import content_encode, cut, hostile, huge
 from relay.sim.pages import CHALLENGE_HEADERS, challenge_page, error_page
+from relay.sim.records import Fault, SimRequest, utc_now
 
 GIF_1X1 = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"  # noqa: E501
 LOGGED_HEADERS = (
@@ -37,7 +37,6 @@ LOGGED_HEADERS = (
     "Accept-Encoding",
     "Accept-Language",
 )
-HUGE_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +204,9 @@ class BoardSimulator:
                 headers=CHALLENGE_HEADERS,
             )
         if kind == "huge":
-            return await _huge(request, board)
+            return await huge(request, board, _content_type(board))
+        if kind in HOSTILE_KINDS:
+            return await hostile(request, board, kind, _content_type(board))
         if kind == "slow":
             await asyncio.sleep(board.slow_delay)
         host = f"{request.scheme}://{request.host}"
@@ -230,9 +231,12 @@ class BoardSimulator:
                 "Pragma": "no-cache",
             }
         if kind == "reset":
-            return await _cut(request, status, headers, body, reset=True)
+            return await cut(request, status, headers, body, reset=True)
         if kind == "truncated":
-            return await _cut(request, status, headers, body, reset=False)
+            return await cut(request, status, headers, body, reset=False)
+        if board.content_encoding:  # after the ETag, which names the page, not its coding
+            body = content_encode(body, board.content_encoding)
+            headers["Content-Encoding"] = board.content_encoding
         return web.Response(status=status, body=body, headers=headers)
 
 
@@ -260,7 +264,7 @@ def _render(
             return 404, render_rhymix.missing_page(board, host, path), False
         if gnu:
             below = (
-                board.list_view(target.page or 1, current=post.id)
+                board.list_view(target.page or 1, current=post.id, size=board.article_list_size)
                 if board.list_under_article
                 else None
             )
@@ -270,7 +274,9 @@ def _render(
             )
             return 200, text, False
         # Rhymix lists the page the opened post sits on, unless a page was asked for
-        view = board.list_view(target.page or board.page_of(post.id), current=post.id)
+        size = board.article_list_size
+        page = target.page or board.page_of(post.id, size)
+        view = board.list_view(page, current=post.id, size=size)
         return 200, render_rhymix.article_page(board, host, path, post, view, target.page), False
 
 
@@ -313,54 +319,6 @@ def _status_response(fault: Fault) -> web.Response:
         content_type="text/html",
         headers=headers,
     )
-
-
-async def _cut(
-    request: web.Request, status: int, headers: dict[str, str], body: bytes, *, reset: bool
-) -> web.StreamResponse:
-    """Start the page and stop halfway: `reset` aborts with a TCP RST in a chunked body;
-    otherwise Content-Length promises more than is sent and the connection just closes."""
-    response = web.StreamResponse(status=status, headers=headers)
-    if reset:
-        response.enable_chunked_encoding()
-    else:
-        response.content_length = len(body) + 4096
-    await response.prepare(request)
-    await response.write(body[: max(1, len(body) // 2)])
-    transport = request.transport
-    if transport is not None:
-        if reset:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
-        else:
-            transport.close()
-    return response
-
-
-async def _huge(request: web.Request, board: SimBoard) -> web.StreamResponse:
-    """Stream `huge_bytes` of HTML from one reused chunk: the server never holds the body."""
-    response = web.StreamResponse(headers={"Content-Type": _content_type(board), "Server": "nginx"})
-    if board.huge_declares_length:
-        response.content_length = board.huge_bytes
-    else:
-        response.enable_chunked_encoding()
-    await response.prepare(request)
-    head = b"<!DOCTYPE html><html><head><title>log</title></head><body><pre>"
-    filler = (b"<!-- " + b"x" * (HUGE_CHUNK - 9) + b" -->\n")[:HUGE_CHUNK]
-    sent = 0
-    try:
-        await response.write(head)
-        sent = len(head)
-        while sent < board.huge_bytes:
-            chunk = filler[: min(HUGE_CHUNK, board.huge_bytes - sent)]
-            await response.write(chunk)
-            sent += len(chunk)
-        await response.write_eof()
-    except ConnectionError:
-        pass  # the client stopped reading: that is what a size bound does
-    return response
 
 
 def _int(value: str | None) -> int | None:
