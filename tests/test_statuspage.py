@@ -126,6 +126,7 @@ def test_sparkline_bars_match_the_posts_per_hour() -> None:
     assert len(counts) == 48 and counts[47] == 5 and counts[37] == 3 and counts[0] == 1
     assert sum(counts) == 9
     rects = card.xpath(".//svg/g/rect")
+    assert len(card.xpath(".//svg//rect")) == 48  # one rect per hour, nothing else
     assert all(r.get("height") == r.get("data-count") for r in rects)  # units scale to the peak
     titles = [r.findtext("title") for r in rects]
     assert titles[47] == "5일 15시: 5건" and titles[0] == "3일 16시: 1건"

@@ -4,8 +4,9 @@ Made for the status page, where 1,000 boards mean 48,000 bars on one page: the c
 in C (sort and bisect, no Python loop over the posts) and a bar's markup depends only on its
 hour and count, so each distinct bar is formatted once per page and reused.
 
-Each hour is one `<rect>` with its count in `data-count` and a `<title>` ("5일 14시: 3건"),
-so a browser (and a test) can read every bar without a script.
+Each hour is one `<rect>` (the only rects in the chart: the baseline is a path) with its count
+in `data-count` and a `<title>` ("5일 14시: 3건"), so a browser (and a test) can read every bar
+without a script.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from itertools import repeat
-from operator import sub
+from operator import getitem, sub
 from typing import Literal
 
 SPARK_HOURS = 48
@@ -58,10 +59,10 @@ class Sparklines:
     ) -> None:
         current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         self._title, self._unit = title, unit
-        self._hour_labels = [
-            _hour_label(start.astimezone(tz), lang) for start in _hour_starts(current, SPARK_HOURS)
+        self._columns = [
+            _Column(i, _hour_label(start.astimezone(tz), lang), unit)
+            for i, start in enumerate(_hour_starts(current, SPARK_HOURS))
         ]
-        self._bars: dict[tuple[int, int], str] = {}  # (hour index, count) -> <rect>
         self._charts: dict[tuple[int, ...], str] = {}  # counts -> <svg>
 
     def svg(self, counts: Sequence[int]) -> str:
@@ -76,27 +77,35 @@ class Sparklines:
     def _draw(self, counts: tuple[int, ...]) -> str:
         # A bar is `count` units tall and the group scales units to the board's peak (and flips
         # y, so bars stand on the bottom edge without a `y` each): a bar's markup then depends
-        # only on its hour and count, and the lookups run in C (enumerate, set, map).
+        # only on its hour and count, and each hour's column keeps the bars it has drawn, so
+        # one `map` in C picks a board's 48 bars with no Python loop.
+        while len(self._columns) < len(counts):  # a chart longer than 48 hours: plain labels
+            self._columns.append(_Column(len(self._columns), str(len(self._columns)), self._unit))
         peak = max(counts, default=0) or 1
-        keys = list(enumerate(counts))
-        for key in set(keys).difference(self._bars):
-            self._bars[key] = self._bar(*key)
         width = len(counts) * _STEP
         label = f"{self._title}: {sum(counts)}{self._unit}"
         return (
             f'<svg class="spark" width="{width}" height="{_HEIGHT}" '
             f'viewBox="0 0 {width} {_HEIGHT}" role="img" aria-label="{label}">'
-            f'<title>{label}</title><rect class="base" y="{_HEIGHT - 1}" width="{width}" '
-            f'height="1"/><g transform="matrix(1 0 0 -{_HEIGHT / peak:.4g} 0 {_HEIGHT})">'
-            f"{''.join(map(self._bars.__getitem__, keys))}</g></svg>"
+            f'<title>{label}</title><path class="base" d="M0 {_HEIGHT - 0.5}H{width}"/>'
+            f'<g transform="matrix(1 0 0 -{_HEIGHT / peak:.4g} 0 {_HEIGHT})">'
+            f"{''.join(map(getitem, self._columns, counts))}</g></svg>"
         )
 
-    def _bar(self, i: int, count: int) -> str:
-        hour = self._hour_labels[i] if i < len(self._hour_labels) else str(i)
-        return (
-            f'<rect x="{i * _STEP}" width="{_BAR}" height="{count}" data-count="{count}">'
-            f"<title>{hour}: {count}{self._unit}</title></rect>"
+
+class _Column(dict[int, str]):
+    """One hour's bars by count, each drawn the first time a board needs it."""
+
+    def __init__(self, index: int, hour: str, unit: str) -> None:
+        super().__init__()
+        self._index, self._hour, self._unit = index, hour, unit
+
+    def __missing__(self, count: int) -> str:
+        bar = self[count] = (
+            f'<rect x="{self._index * _STEP}" width="{_BAR}" height="{count}" '
+            f'data-count="{count}"><title>{self._hour}: {count}{self._unit}</title></rect>'
         )
+        return bar
 
 
 def _hour_label(local: datetime, lang: Literal["ko", "en"]) -> str:

@@ -40,6 +40,7 @@ __all__ = [
 
 Lang = Literal["ko", "en"]
 DeliveryState = Literal["sent", "pending", "failed"]
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")  # needs no percent-encoding (RFC 3986)
 # What escaping or xml_safe would change: most strings (ids, names, numbers) have none, and one
 # search is cheaper than five replaces and a substitution, a few thousand times a page.
 _UNSAFE = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -130,17 +131,18 @@ LABELS: dict[str, dict[str, str]] = {
 
 _CSS = (
     "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:40rem;padding:.5rem;"
-    "color:#222;background:#fafafa}h1{font-size:1.3rem;margin:.4rem 0}"
-    "h2{font-size:1.05rem;margin:0;flex:1}a{color:#0550ae}"
+    "color:#222;background:#fafafa;word-break:keep-all;overflow-wrap:anywhere}"
+    "h1{font-size:1.3rem;margin:.4rem 0}"
+    "h2{font-size:1.05rem;margin:0;flex:1 1 12rem}a{color:#0550ae}"
     ".board{background:#fff;border:1px solid #ddd;border-left:5px solid #2da44e;"
     "border-radius:6px;padding:.5rem .7rem;margin:.6rem 0}"
     ".board.failing{border-left-color:#cf222e}.board.quiet{border-left-color:#bf8700}"
-    ".board header{display:flex;gap:.5rem;align-items:baseline}"
+    ".board header{display:flex;flex-wrap:wrap;gap:.1rem .6rem;align-items:baseline}"
     ".health{font-size:.85rem;font-weight:600}.failing .health{color:#cf222e}"
     ".quiet .health{color:#9a6700}dl{display:grid;grid-template-columns:auto 1fr;"
     "gap:.1rem .7rem;margin:.4rem 0;font-size:.9rem}dt{color:#666}dd{margin:0;"
     "overflow-wrap:anywhere}.spark{display:block;margin:.3rem 0}.spark rect{fill:#2da44e}"
-    ".spark rect.base{fill:#ccc}.links a{margin-right:.8rem}.scroll{overflow-x:auto}"
+    ".spark .base{stroke:#ccc}.links a{margin-right:.8rem}.scroll{overflow-x:auto}"
     "table{border-collapse:collapse;font-size:.9rem;width:100%}td,th{text-align:left;"
     "vertical-align:top;padding:.25rem .4rem;border-bottom:1px solid #eee}"
     ".s-failed{color:#cf222e}.s-pending{color:#9a6700}"
@@ -228,13 +230,13 @@ class _Page:
 
     def card(self, board: BoardRow, *, link: bool) -> str:
         t = self.t
-        board_id = quote(board.id, safe="")
+        board_id = _path_part(board.id)
         name = _text(board.title or board.id)
         heading = f'<a href="{self.prefix}boards/{board_id}">{name}</a>' if link else name
         state, health = self.health(board)
-        feeds = f'<a href="{self.prefix}feeds/{_attr(quote(board.feed_name))}">Atom</a>'
+        feeds = f'<a href="{self.prefix}feeds/{_path_part(board.feed_name)}">Atom</a>'
         if board.json_feed_name:
-            feeds += f'<a href="{self.prefix}feeds/{_attr(quote(board.json_feed_name))}">JSON</a>'
+            feeds += f'<a href="{self.prefix}feeds/{_path_part(board.json_feed_name)}">JSON</a>'
         site = _web(board.url)
         if site:
             feeds += f'<a href="{site}" rel="noopener noreferrer">{t["board"]}</a>'
@@ -353,6 +355,11 @@ def _text(value: str) -> str:
 def _attr(value: str) -> str:
     """`value` inside a double-quoted attribute."""
     return escape(xml_safe(value), quote=True) if _UNSAFE.search(value) else value
+
+
+def _path_part(value: str) -> str:
+    """`value` as one segment of a relative URL path (a "/" in a board id stays in it)."""
+    return value if _PLAIN_SEGMENT.fullmatch(value) else quote(value, safe="")
 
 
 def _web(url: str) -> str:
