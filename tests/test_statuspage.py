@@ -129,8 +129,9 @@ def test_sparkline_bars_match_the_posts_per_hour() -> None:
     assert len(card.xpath(".//svg//rect")) == 48  # one rect per hour, nothing else
     assert all(r.get("height") == r.get("data-count") for r in rects)  # units scale to the peak
     titles = [r.findtext("title") for r in rects]
-    assert titles[47] == "5일 15시: 5건" and titles[0] == "3일 16시: 1건"
-    assert card.xpath(".//svg/title")[0].text.endswith(": 9건")
+    assert titles[47] == "02-05 15:00 · 5" and titles[0] == "02-03 16:00 · 1"  # hours in KST
+    svg_title = card.xpath(".//svg/title")[0].text
+    assert svg_title == "최근 48시간 시간별 새 글: 9건"  # written as references, read as text
 
 
 def test_boards_with_equal_counts_share_a_chart_and_differ_otherwise() -> None:

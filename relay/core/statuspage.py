@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from html import escape
+from itertools import chain
 from typing import Literal
 from urllib.parse import quote
 
@@ -172,7 +173,9 @@ def render_index(
         '<p class="links"><a href="feeds.opml">OPML</a><a href="healthz">healthz</a>'
         '<a href="metrics">metrics</a></p>'
     )
-    return page.document(title, [head, *(page.card(b, link=True) for b in boards)])
+    return page.document(
+        title, [head, *chain.from_iterable(page.card(b, link=True) for b in boards)]
+    )
 
 
 def render_board(
@@ -188,7 +191,7 @@ def render_board(
     caller picks them, e.g. the last 50) with each delivery's state and reason."""
     page = _Page(now, tz, lang, show_chats, prefix="../")
     t = page.t
-    parts = [f'<p><a href="../">{t["all boards"]}</a></p>', page.card(board, link=False)]
+    parts = [f'<p><a href="../">{t["all boards"]}</a></p>', *page.card(board, link=False)]
     if board.last_outcome:
         parts.append(f"<p><b>{t['last outcome']}</b>: {_text(board.last_outcome)}</p>")
     if not posts:
@@ -214,9 +217,7 @@ class _Page:
         self.show_chats, self.prefix = show_chats, prefix
         local_now = now.astimezone(tz)
         self.today, self.year = local_now.date(), local_now.year
-        self.sparklines = Sparklines(
-            now, tz, lang=lang, title=self.t["spark"], unit=self.t["count"]
-        )
+        self.sparklines = Sparklines(now, tz, title=self.t["spark"], unit=self.t["count"])
 
     def document(self, title: str, body: Iterable[str]) -> str:
         """The whole page around `body`'s parts, joined once (a 1,000-board page is a few
@@ -228,7 +229,7 @@ class _Page:
         )
         return "".join([start, *body, "</body></html>\n"])
 
-    def card(self, board: BoardRow, *, link: bool) -> str:
+    def card(self, board: BoardRow, *, link: bool) -> tuple[str, str, str]:
         t = self.t
         board_id = _path_part(board.id)
         name = _text(board.title or board.id)
@@ -250,12 +251,15 @@ class _Page:
             ("source", _text(board.source) or "-"),
         )
         facts = "".join(f"<dt>{t[key]}</dt><dd>{value}</dd>" for key, value in fields)
+        # Three parts, not one string: the page joins every part once, so the chart (most of a
+        # card's bytes, and ASCII) is copied into the page without first widening into the
+        # card's Korean text.
         return (
             f'<article class="board {state}" id="board-{_attr(board.id)}" '
             f'data-board="{_attr(board.id)}"><header><h2>{heading}</h2>'
-            f'<span class="health">{health}</span></header>'
-            f"{self.sparklines.svg(hourly_counts(board.first_seen, self.now))}"
-            f'<dl>{facts}</dl><p class="links">{feeds}</p></article>'
+            f'<span class="health">{health}</span></header>',
+            self.sparklines.svg(hourly_counts(board.first_seen, self.now)),
+            f'<dl>{facts}</dl><p class="links">{feeds}</p></article>',
         )
 
     def health(self, board: BoardRow) -> tuple[str, str]:
