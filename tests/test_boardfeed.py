@@ -160,6 +160,19 @@ def test_entries_without_an_id_or_from_another_board_are_skipped() -> None:
     assert [(e.id, e.title) for e in entries] == [("101", "하나"), ("100", "둘")]
 
 
+def test_gnuboard_seo_title_links_are_kept_when_the_boards_pattern_reads_them() -> None:
+    """`/{bo_table}/{slug}` cannot tell the board from a folder: it never marks an entry
+    as another board's; the board's own id_pattern decides."""
+    data = rss(item("https://g5.example.kr/free/%EA%B3%B5%EC%A7%80-%EC%95%88%EB%82%B4/", "공지"))
+    (entry,) = parse_board_feed(
+        data,
+        engine="gnuboard",
+        board_url="https://g5.example.kr/free",
+        id_pattern=[r"/free/([^/?#]+)/?$"],
+    )
+    assert entry.id == "%EA%B3%B5%EC%A7%80-%EC%95%88%EB%82%B4" and entry.title == "공지"
+
+
 def test_a_feed_whose_entries_carry_no_id_is_an_error_naming_the_pattern() -> None:
     data = rss(item("https://r.example.kr/about"), item("https://r.example.kr/contact"))
     with pytest.raises(BoardFeedError) as caught:

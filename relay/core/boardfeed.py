@@ -41,6 +41,7 @@ _FEED_TYPES = ("application/atom+xml", "application/rss+xml")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_SHORT_POST = re.compile(r"/([A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*)/\d+/?$")
 _BODY_CLASS = "relay-feed-body"
 
 
@@ -76,11 +77,11 @@ def board_key(url: str, engine: str) -> str | None:
     """The board's name in a list or post URL: the Rhymix/XE `mid` or the Gnuboard
     `bo_table`, from the query or from a short URL (`/{mid}`, `/{mid}/page/2`,
     `/{bo_table}/{wr_id}`); None when the URL does not show it."""
+    if engine not in ("rhymix", "xe", "gnuboard"):
+        return None
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     name = "bo_table" if engine == "gnuboard" else "mid"
-    if engine not in ("rhymix", "xe", "gnuboard"):
-        return None
     if query.get(name):
         return query[name][0]
     if parts.path.endswith(".php") or name in query or "document_srl" in query:
@@ -95,6 +96,20 @@ def board_key(url: str, engine: str) -> str | None:
     if segments and _KEY.match(segments[-1]) and not segments[-1].isdigit():
         return segments[-1]
     return None
+
+
+def _named_board(post_url: str, engine: str) -> str | None:
+    """The board a post URL names without doubt: `mid=` / `bo_table=`, or `/{name}/{id}`.
+    `/{bo_table}/{slug}` (Gnuboard's SEO titles) could as well be `/{folder}/{bo_table}`."""
+    if engine not in ("rhymix", "xe", "gnuboard"):
+        return None
+    parts = urlsplit(post_url)
+    query = parse_qs(parts.query)
+    name = "bo_table" if engine == "gnuboard" else "mid"
+    if query.get(name):
+        return query[name][0]
+    match = _SHORT_POST.search(parts.path)
+    return match.group(1) if match else None
 
 
 def feed_candidates(list_url: str, list_html: str, engine: str) -> list[str]:
@@ -243,7 +258,7 @@ def _entry(
     found = post_id(url, patterns)
     if found is None:
         return None
-    other = board_key(url, engine)
+    other = _named_board(url, engine)
     if key is not None and other is not None and other != key:
         return None  # another board's post in a site-wide feed
     return FeedEntry(
