@@ -8,25 +8,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-PURE = [
-    "relay.core.models",
-    "relay.core.errors",
-    "relay.core.engines",
-    "relay.core.text",
-    "relay.core.parse",
-    "relay.core.diff",
-    "relay.core.decide",
-    "relay.core.state",
-    "relay.core.atom",
-    "relay.core.message",
-    "relay.core.config",
-    "relay.core.report",
-    "relay.core.backoff",
-    "relay.core.pace",
-    "relay.core.status",
-    "relay.core.preview",
-    "relay.core.durations",
-]
+# Every module of the core, found on disk: a new one cannot be forgotten here.
+PURE = sorted(
+    f"relay.core.{p.stem}" for p in (ROOT / "relay" / "core").glob("*.py") if p.stem != "__init__"
+)
 IO_LIBRARIES = ["httpx", "sqlite3", "telegram", "apscheduler", "aiohttp", "prometheus_client"]
 
 

@@ -57,7 +57,7 @@ def render_json_feed(
     if info.language:
         feed["language"] = xml_safe(info.language)
     feed["items"] = [
-        _item(post, authority, board_title, tz, info.language, (bodies or {}).get(post.id))
+        _item(post, info, authority, board_title, tz, (bodies or {}).get(post.id))
         for post in _newest_first(posts)[:max_entries]
     ]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -65,13 +65,14 @@ def render_json_feed(
 
 def _item(
     post: StoredPost,
+    info: FeedInfo,
     authority: str,
     board_title: str,
     tz: tzinfo,
-    language: str,
     body: str | None,
 ) -> dict[str, Any]:
-    entry = _decide_entry(post, authority, board_title, tz)
+    entry = _decide_entry(post, authority, board_title, info.site_url, tz)
+    language = info.language
     item: dict[str, Any] = {"id": entry.id, "url": entry.url, "title": entry.title}
     text = xml_safe(post.text).strip() or entry.summary
     if body:

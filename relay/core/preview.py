@@ -3,23 +3,64 @@
 Pure: takes the page's text and a `Selectors`, returns lines. For a list page it shows, per
 key, the selector that hit and in how many of the post rows it found something (and what it
 missed); for an article page, the body selector, the excerpt and the first image. When no
-row selector works it lists the links that carry an id, which is where a custom `row` starts.
+row selector works it ranks the page's repeated elements whose links carry a post id
+(rowfinder.py) and shows the best three with the posts each would give: where a custom
+`row` starts.
 """
 
 from __future__ import annotations
 
-import re
+import shlex
 from datetime import datetime, tzinfo
-from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
 from relay.core.engines import HIDDEN, Selectors
 from relay.core.errors import LayoutError
-from relay.core.parse import base_url, parse_article, parse_list, post_id
-from relay.core.report import posts_table
+from relay.core.parse import parse_article, parse_list
+from relay.core.report import clip, posts_table
+from relay.core.rowfinder import RowCandidate as RowCandidate
+from relay.core.rowfinder import rank_row_selectors as rank_row_selectors
 
 _FIELDS = ("link", "number", "title", "author", "date", "notice", "comments")
+_SHOWN_ROWS = 5
+
+PREVIEW_DESCRIPTION = """\
+Fetch one page of a board and show what each selector finds there: on a list page, per
+selector key, the selector that hit and in how many post rows (and the fallback used when
+none did), then the posts as they would be read; on an article page, the body, its excerpt
+and its first image. Nothing is recorded or sent.
+
+On a layout no preset knows (--engine custom, or a preset that finds no rows) it ranks the
+page's repeated elements whose links carry a post id: how many rows hold that link at the
+same place, and where they sit (the main content, not a sidebar, "latest posts" widget,
+menu or footer). The best three are shown with the posts each gives; put the first into
+[boards.selectors] as `row` and refine the other keys with --selector KEY=CSS."""
+
+# What each key of [boards.selectors] (and --selector) does: `relay preview --help` prints it.
+SELECTOR_HELP: dict[str, str] = {
+    "row": "one element per post on the list page (a table row, a list item)",
+    "link": "the post's link inside a row (default: the first link whose href carries an id)",
+    "number": "the number column (a virtual number: shown, never used as the id)",
+    "title": "the title (default: the link's text)",
+    "author": "the author's name (a member pop-up menu's text is dropped)",
+    "date": "the date or time shown in the row (a title= or <time datetime> refines it)",
+    "notice": "a row matching it, or containing a match, is a pinned notice",
+    "comments": "the comment count shown beside the title",
+    "body": "the article text on an article page (for excerpts and images)",
+    "strip": "elements inside the title to drop: badges, counts, icons",
+    "id_pattern": "a regular expression with one group taking the post id from the link",
+    "page_param": "the query parameter for page N of the list (default page)",
+}
+
+
+def selector_help(keys: tuple[str, ...]) -> str:
+    """The `--help` epilog: every selector key with what it does."""
+    width = max(len(key) for key in keys)
+    lines = ["selector keys (--selector KEY=CSS, or [boards.selectors] in the config):"]
+    lines += [f"  {key:<{width}}  {SELECTOR_HELP.get(key, '')}".rstrip() for key in keys]
+    lines += ["", "CSS keys take a selector or a list tried in order; the first that matches wins."]
+    return "\n".join(lines)
 
 
 def preview_page(
@@ -53,7 +94,7 @@ def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: t
         posts = parse_list(html, url=url, selectors=selectors, now=now, tz=tz)
     except LayoutError as e:
         lines.append(f"  no post rows: {e}")
-        lines += _links_with_ids(tree, url, selectors)
+        lines += _row_candidates(html, url, selectors, now, tz)
         return lines
     lines.append(f"  {len(posts)} posts parsed")
     rows = []
@@ -87,24 +128,31 @@ def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: t
     return lines
 
 
-def _links_with_ids(tree: LexborHTMLParser, url: str, selectors: Selectors) -> list[str]:
-    base = base_url(tree, url)
-    patterns = [re.compile(p) for p in selectors.id_pattern]
-    found = []
-    for anchor in tree.css("a[href]"):
-        href = anchor.attributes.get("href") or ""
-        post = post_id(urljoin(base, href), patterns)
-        if post:
-            parent = anchor.parent
-            chain: list[str] = []
-            while parent is not None and parent.tag not in ("html", "body") and len(chain) < 4:
-                classes = (parent.attributes.get("class") or "").split()
-                chain.append(f"{parent.tag}" + "".join(f".{c}" for c in classes[:2]))
-                parent = parent.parent
-            found.append(f"    id {post}: {anchor.text(strip=True)[:40]!r} in {' < '.join(chain)}")
-    if not found:
-        return ["  no link on this page matches id_pattern " + " | ".join(selectors.id_pattern)]
-    return ["  links that carry a post id (a row selector should match their row):", *found[:15]]
+def _row_candidates(
+    html: str, url: str, selectors: Selectors, now: datetime, tz: tzinfo
+) -> list[str]:
+    candidates = rank_row_selectors(html, url=url, selectors=selectors, now=now, tz=tz)
+    if not candidates:
+        patterns = " | ".join(selectors.id_pattern) or "(none)"
+        return [f"  no link on this page matches id_pattern {patterns}: set id_pattern first"]
+    lines = [
+        "  row candidates (repeated elements with links that carry a post id), ranked by how",
+        "  many rows hold that link at the same place and by where they sit (main content first):",
+    ]
+    for rank, candidate in enumerate(candidates, 1):
+        marks = "; ".join(candidate.marks)
+        lines.append(
+            f"  {rank}. row = {candidate.selector!r}  (score {candidate.score:g}: "
+            f"{candidate.rows} row{'' if candidate.rows == 1 else 's'}, {candidate.alike} alike"
+            f"{'; ' + marks if marks else ''})"
+        )
+        for post_id_, title in candidate.posts[:_SHOWN_ROWS]:
+            lines.append(f"       {post_id_:>10}  {clip(title, 60)}")
+        if len(candidate.posts) > _SHOWN_ROWS:
+            lines.append(f"       ... {len(candidate.posts) - _SHOWN_ROWS} more")
+    best = candidates[0].selector
+    lines.append(f"  try: --selector {shlex.quote('row=' + best)}")
+    return lines
 
 
 def _article_report(html: str, url: str, selectors: Selectors, excerpt_chars: int) -> list[str]:

@@ -1,106 +1,18 @@
-"""Bytes to text, text to excerpts, and board dates to datetimes. Pure, stdlib only.
+"""Text to excerpts, and board dates to datetimes. Pure, stdlib only.
 
-Decoding follows an ordered fallback that records which source won (header, BOM, meta,
-utf-8, cp949): httpx ignores <meta charset> and decodes as UTF-8 when the header is silent,
-and legacy Korean boards send cp949 bytes with a wrong or missing charset.
+Bytes to text (decode_html) lives in relay.core.decoding and is re-exported here.
 """
 
 from __future__ import annotations
 
-import codecs
 import re
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-# Every Korean label means cp949: real pages hold syllables strict EUC-KR rejects (똠, 햏).
-_KOREAN_LABELS = {
-    "euc-kr",
-    "euckr",
-    "euc_kr",
-    "ks_c_5601-1987",
-    "ks_c_5601",
-    "ksc5601",
-    "ksc_5601",
-    "korean",
-    "windows-949",
-    "x-windows-949",
-    "cp949",
-    "ms949",
-    "uhc",
-    "ks_x_1001",
-    "csEUCKR",
-}
-# Servers default to these when nobody configured a charset: they say nothing.
-_DISTRUSTED = {
-    "iso-8859-1",
-    "latin-1",
-    "latin1",
-    "l1",
-    "iso8859-1",
-    "windows-1252",
-    "cp1252",
-    "us-ascii",
-    "ascii",
-}
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    text: str
-    encoding: str  # the Python codec used
-    source: str  # "header", "bom", "meta", "utf-8", "cp949" (guessed)
-
-
-def normalize_charset(label: str | None) -> str | None:
-    """A codec name for a charset label, or None if unknown. Korean labels -> cp949."""
-    if not label:
-        return None
-    label = label.strip().strip("\"'").lower()
-    if label in {k.lower() for k in _KOREAN_LABELS}:
-        return "cp949"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def header_charset(content_type: str | None) -> str | None:
-    match = _HEADER_CHARSET.search(content_type or "")
-    return match.group(1) if match else None
-
-
-def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
-    """Decode a page: header -> BOM -> <meta> -> strict utf-8 -> cp949.
-
-    A declared charset that fails strictly (cp949 bytes behind a "utf-8" header) is passed
-    over, not applied with replacement characters: the next source gets its chance.
-    """
-    label = header_charset(content_type)
-    candidates: list[tuple[str, str | None]] = []
-    if label and label.strip().lower() not in _DISTRUSTED:
-        candidates.append(("header", normalize_charset(label)))
-    for bom, bom_codec in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if body.startswith(bom):
-            candidates.insert(0, ("bom", bom_codec))
-    meta = _META_CHARSET.search(body[:8192])
-    if meta:
-        candidates.append(("meta", normalize_charset(meta.group(1).decode("ascii", "replace"))))
-    candidates += [("utf-8", "utf-8"), ("cp949", "cp949")]
-    for source, codec in candidates:
-        if codec is None:
-            continue
-        try:
-            return Decoded(body.decode(codec), codec, source)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return Decoded(body.decode("cp949", errors="replace"), "cp949", "cp949")
-
+# Re-exported: callers written before decoding.py existed import these from here.
+from relay.core.decoding import Decoded as Decoded
+from relay.core.decoding import decode_html as decode_html
+from relay.core.decoding import header_charset as header_charset
+from relay.core.decoding import normalize_charset as normalize_charset
 
 # Bidirectional formatting controls: embeddings and overrides (U+202A-U+202E), isolates
 # (U+2066-U+2069) and the marks (LRM, RLM, ALM). A U+202E in a title shows "gpj.exe" as

@@ -82,10 +82,10 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from relay import DEFAULT_USER_AGENT
+    from relay.core.decoding import decode_html
     from relay.core.engines import PRESETS, SELECTOR_KEYS
     from relay.core.parse import check_selectors
     from relay.core.preview import preview_page
-    from relay.core.text import decode_html
 
     overrides: dict[str, str | tuple[str, ...]] = {}
     for item in args.selector or []:
@@ -109,7 +109,13 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     decoded = decode_html(page.body, page.content_type)
     print(
         f"fetched {len(page.body):,} bytes, decoded as {decoded.encoding} (from {decoded.source})"
+        + (f"; the page declared {decoded.overruled}" if decoded.overruled else "")
     )
+    if decoded.replaced or decoded.rescued:
+        print(
+            f"  {decoded.replaced} bytes could not be decoded (shown as \ufffd), "
+            f"{decoded.rescued} bytes read as {'cp949' if decoded.encoding == 'utf-8' else 'utf-8'}"
+        )
     tz = ZoneInfo(args.timezone)
     for line in preview_page(
         decoded.text, url=page.url, selectors=selectors, now=Clock().wall(), tz=tz
@@ -229,15 +235,32 @@ def build_parser() -> argparse.ArgumentParser:
     run = with_config("run", "run the service: poll on a schedule, send, serve (systemd)")
     run.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
 
-    preview = commands.add_parser("preview", help="show what each selector finds on one page")
-    preview.add_argument("url")
+    from relay.core.engines import PRESETS, SELECTOR_KEYS
+    from relay.core.preview import PREVIEW_DESCRIPTION, selector_help
+
+    preview = commands.add_parser(
+        "preview",
+        help="show what each selector finds on one page (and find the rows of a new layout)",
+        description=PREVIEW_DESCRIPTION,
+        epilog=selector_help(SELECTOR_KEYS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    preview.add_argument("url", help="a list page (or an article page) of the board")
     preview.add_argument(
-        "--engine", default="rhymix", choices=["rhymix", "xe", "gnuboard", "custom"]
+        "--engine",
+        default="rhymix",
+        choices=list(PRESETS),
+        help="the preset to start from (default rhymix; custom: no preset)",
     )
     preview.add_argument(
-        "--selector", action="append", metavar="KEY=CSS", help="override one selector (repeatable)"
+        "--selector",
+        action="append",
+        metavar="KEY=CSS",
+        help="override one selector key (repeatable; keys below)",
     )
-    preview.add_argument("--timezone", default="Asia/Seoul")
+    preview.add_argument(
+        "--timezone", default="Asia/Seoul", help="the board's zone for dates (default Asia/Seoul)"
+    )
 
     demo = commands.add_parser("demo", help="run everything against the bundled example board")
     demo.add_argument(

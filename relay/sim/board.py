@@ -63,6 +63,8 @@ class SimBoard:
     article_list_size: int = 0  # rows of the list under an article; 0: page_size
     list_under_article: bool = True  # Gnuboard's bo_use_list_view (Rhymix always lists)
     sideview: bool = True  # Gnuboard's bo_use_sideview: the pop-up member menu around names
+    feed: Literal["off", "on", "broken", "gone"] = "off"  # its own RSS/Atom: see feeds.py
+    feed_entries: int = 0  # entries in that feed; 0: the engine's (Rhymix 15, Gnuboard page_size)
     base_url: str = ""  # set by the simulator
     _posts: dict[int, SimPost] = field(default_factory=dict, repr=False)
     _faults: deque[Fault] = field(default_factory=deque, repr=False)

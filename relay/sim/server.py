@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.sim import render_gnuboard, render_gnuboard_view, render_rhymix
+from relay.sim import feeds, render_gnuboard, render_gnuboard_view, render_rhymix
 from relay.sim.board import HOSTILE_KINDS, SimBoard
 from relay.sim.faults import content_encode, cut, hostile, huge
 from relay.sim.pages import CHALLENGE_HEADERS, challenge_page, error_page
@@ -162,6 +162,8 @@ class BoardSimulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = self.now()
+        if (fed := feeds.answer(self.boards, request, arrived, self.requests)) is not None:
+            return fed
         target = self._resolve(request)
         fault: Fault | None = None
         if target is None:
