@@ -326,3 +326,26 @@ def test_any_post_fits_telegram_and_parses(
     text = format_message(post, chat="@c", settings=board_settings(board, template=template)).text
     assert telegram_units(text) <= MAX_LENGTH  # raises if the fake server would refuse the HTML
     assert telegram_length(text) == telegram_units(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["JavaScript:alert(1)//102", "java\tscript:alert(1)", "data:text/html,<b>x</b>", "file:///etc"],
+)
+def test_a_dangerous_stored_link_never_reaches_a_message(url: str) -> None:
+    """A state written before the parser refused such links must not send them on."""
+    post = replace(POST, url=url, image=url)
+    for mode in (LinkPreview.POST, LinkPreview.IMAGE):
+        message = format_message(post, chat="@news", settings=board_settings(link_preview=mode))
+        assert message.preview_url is None
+        assert "script:" not in message.text.lower() and "data:" not in message.text
+        assert "file:" not in message.text
+    parse_entities(message.text)  # still HTML Telegram accepts
+
+
+def test_bidi_controls_in_a_stored_title_are_removed() -> None:
+    post = replace(POST, title="가격 \u202egpj.exe\u202c 특가", author="\u2066작성자\u2069")
+    message = format_message(post, chat="@news", settings=board_settings())
+    for control in ("\u202e", "\u202c", "\u2066", "\u2069"):
+        assert control not in message.text
+    assert "gpj.exe" in message.text and "작성자" in message.text

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from relay.core.models import LinkPreview, OutgoingMessage, StoredPost
+from relay.core.text import safe_http_url, strip_bidi
 
 MAX_LENGTH = 4096  # Telegram's limit for a text message, UTF-16 units after entity parsing
 ELLIPSIS = "…"
@@ -101,9 +102,12 @@ def shorten(text: str, budget: int) -> str:
 
 
 def _clean(text: str) -> str:
-    """Drop control characters (but newline and tab) and lone surrogates Telegram rejects."""
+    """Drop control characters (but newline and tab), lone surrogates Telegram rejects, and
+    bidi controls (also for posts stored before the parser removed them)."""
     return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+        ch
+        for ch in strip_bidi(text)
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
     )
 
 
@@ -118,10 +122,11 @@ def _when(post: StoredPost, tz: tzinfo) -> str:
 
 
 def _preview_url(post: StoredPost, mode: LinkPreview) -> str | None:
+    """Only http(s) is previewed, whatever an older state holds."""
     if mode is LinkPreview.POST:
-        return post.url
-    if mode is LinkPreview.IMAGE:
-        return post.image
+        return safe_http_url(post.url)
+    if mode is LinkPreview.IMAGE and post.image:
+        return safe_http_url(post.image)
     return None
 
 
@@ -154,7 +159,7 @@ def format_message(post: StoredPost, *, chat: str, settings: MessageSettings) ->
     template = settings.template
     prefix = NOTICE_PREFIX if post.notice else ""
     fixed = {
-        "url": post.url,
+        "url": safe_http_url(post.url) or "",  # never a javascript: link, even from old state
         "board": _clean(settings.board_title),
         "author": shorten(_clean(post.author), AUTHOR_MAX),
         "date": _when(post, settings.tz),
@@ -195,7 +200,9 @@ def _default_layout(values: dict[str, str]) -> str:
     if values["excerpt"]:
         blocks.append(esc(values["excerpt"]))
     link_text = values["board"] or LINK_TEXT_FALLBACK
-    meta = f'<a href="{esc(values["url"], quote=True)}">{esc(link_text)}</a>'
+    meta = esc(link_text)
+    if values["url"]:
+        meta = f'<a href="{esc(values["url"], quote=True)}">{meta}</a>'
     for extra in (values["author"], values["date"]):
         if extra:
             meta += f" · {esc(extra)}"

@@ -32,6 +32,11 @@ def fold_whitespace(text: str) -> str:
     return " ".join(_BIDI_CONTROLS.sub("", folded).split())
 
 
+def strip_bidi(text: str) -> str:
+    """`text` without bidi controls (U+202E and friends can disguise a title)."""
+    return _BIDI_CONTROLS.sub("", text)
+
+
 def excerpt(text: str, limit: int) -> str:
     """At most `limit` characters of plain text, cut at a word boundary with "…"."""
     text = fold_whitespace(text)

@@ -243,4 +243,3 @@ class Service:
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
         self.schedule.shutdown()
-
