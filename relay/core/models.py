@@ -28,6 +28,9 @@ class Post:
     published: datetime | None = None  # aware, board timezone; None when the row shows no date
     notice: bool = False
     comments: int = 0
+    category: str = ""  # 말머리, as the row shows it ("" when the skin shows none)
+    views: int | None = None  # 조회, None where the skin prints no count
+    votes: int | None = None  # 추천, likewise
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -69,6 +72,10 @@ class StoredPost:
     text: str = ""
     image: str | None = None
     article_fetched: bool = False  # False until the article page was read successfully
+    category: str = ""  # 말머리
+    comments: int | None = None  # the counts the list page showed at the last poll that saw it
+    views: int | None = None
+    votes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,4 +67,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE posts ADD COLUMN article_tries INTEGER NOT NULL DEFAULT 0;
     UPDATE posts SET article_tries = 1 WHERE article_fetched = 0;
     """,
+    # 3: what the boards show beside the title: 말머리 (category) and the counts (comments,
+    # views, votes; NULL where the skin prints none), kept up to date by later polls
+    """
+    ALTER TABLE posts ADD COLUMN category TEXT NOT NULL DEFAULT '';
+    ALTER TABLE posts ADD COLUMN comments INTEGER;
+    ALTER TABLE posts ADD COLUMN views INTEGER;
+    ALTER TABLE posts ADD COLUMN votes INTEGER;
+    """,
 )

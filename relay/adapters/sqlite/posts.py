@@ -30,8 +30,8 @@ def insert_new(
     db.executemany(
         """INSERT INTO posts (board_id, id, sort_key, url, title, number, author,
             published, first_seen, updated, notice, excerpt, text, image,
-            article_fetched, article_tries)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            article_fetched, article_tries, category, comments, views, votes)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT (board_id, id) DO NOTHING""",
         [_row(board_id, item, stamp) for item in new],
     )
@@ -56,6 +56,10 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
         article.image if article else None,
         int(article is not None),
         int(item.fetch_article),
+        post.category,
+        post.comments,
+        post.views,
+        post.votes,
     )
 
 
@@ -150,4 +154,8 @@ def _stored_post(row: sqlite3.Row) -> StoredPost:
         text=row["text"],
         image=row["image"],
         article_fetched=bool(row["article_fetched"]),
+        category=row["category"],
+        comments=row["comments"],
+        views=row["views"],
+        votes=row["votes"],
     )
