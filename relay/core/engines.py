@@ -45,6 +45,7 @@ class Selectors:
                 changes[key] = value
             else:
                 changes[key] = (value,) if isinstance(value, str) else tuple(value)
+        # dataclasses.replace cannot be typed for a dict of field values: checked by key above
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

@@ -33,8 +33,13 @@ import sys
 import threading
 from collections.abc import Iterable
 from types import TracebackType
+from typing import TextIO
 from urllib.parse import quote
 
+# What logging hands formatException: sys.exc_info()'s triple.
+ExcInfo = (
+    tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+)
 REDACTED = "<redacted>"
 USERINFO_REDACTED = "***"
 FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -122,8 +127,8 @@ class RedactingFormatter(logging.Formatter):
         super().__init__(FORMAT)
         self._redact = redact
 
-    def formatException(self, ei: object) -> str:
-        return self._redact(super().formatException(ei))  # type: ignore[arg-type]
+    def formatException(self, ei: ExcInfo) -> str:
+        return self._redact(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
         return self._redact(super().formatStack(stack_info))
@@ -132,7 +137,7 @@ class RedactingFormatter(logging.Formatter):
         return self._redact(super().format(record))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the time (pytest swaps it; so may a daemon)."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -75,6 +75,7 @@ class BoardSimulator:
         if name in self.boards:
             raise ValueError(f"board {name!r} exists")
         knobs.setdefault("now", self.now)
+        # Knobs are SimBoard's own fields, passed through by name: mypy cannot follow **knobs.
         board = SimBoard(name, engine, **knobs)  # type: ignore[arg-type]
         board.base_url = self.base_url
         self.boards[name] = board
