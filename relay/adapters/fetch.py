@@ -214,17 +214,10 @@ def _classify(page: Page, retry_after_header: str | None) -> None:
         return
     challenge = any(marker in page.body[:65536] for marker in _CHALLENGE_MARKERS)
     retry_after = parse_retry_after(retry_after_header)
-    if challenge:
+    if challenge or status in _BLOCKING:
+        what = f"an anti-bot challenge page (HTTP {status})" if challenge else f"HTTP {status}"
         raise FetchError(
-            f"{page.url}: blocked: an anti-bot challenge page (HTTP {status})",
-            url=page.url,
-            reason="blocked",
-            status=status,
-            retry_after=retry_after,
-        )
-    if status in _BLOCKING:
-        raise FetchError(
-            f"{page.url}: blocked: HTTP {status}",
+            f"{page.url}: blocked: {what}",
             url=page.url,
             reason="blocked",
             status=status,

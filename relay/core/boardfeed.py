@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, urljoin, urlsplit, urlunsplit
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
@@ -77,11 +77,10 @@ def board_key(url: str, engine: str) -> str | None:
     """The board's name in a list or post URL: the Rhymix/XE `mid` or the Gnuboard
     `bo_table`, from the query or from a short URL (`/{mid}`, `/{mid}/page/2`,
     `/{bo_table}/{wr_id}`); None when the URL does not show it."""
-    if engine not in ("rhymix", "xe", "gnuboard"):
+    found = _query_board(url, engine)
+    if found is None:
         return None
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    name = "bo_table" if engine == "gnuboard" else "mid"
+    parts, query, name = found
     if query.get(name):
         return query[name][0]
     if parts.path.endswith(".php") or name in query or "document_srl" in query:
@@ -98,14 +97,22 @@ def board_key(url: str, engine: str) -> str | None:
     return None
 
 
+def _query_board(url: str, engine: str) -> tuple[SplitResult, dict[str, list[str]], str] | None:
+    """The split URL, its query, and the query key that names a board on this engine (`mid`
+    or `bo_table`); None for engines that name none."""
+    if engine not in ("rhymix", "xe", "gnuboard"):
+        return None
+    parts = urlsplit(url)
+    return parts, parse_qs(parts.query), "bo_table" if engine == "gnuboard" else "mid"
+
+
 def _named_board(post_url: str, engine: str) -> str | None:
     """The board a post URL names without doubt: `mid=` / `bo_table=`, or `/{name}/{id}`.
     `/{bo_table}/{slug}` (Gnuboard's SEO titles) could as well be `/{folder}/{bo_table}`."""
-    if engine not in ("rhymix", "xe", "gnuboard"):
+    found = _query_board(post_url, engine)
+    if found is None:
         return None
-    parts = urlsplit(post_url)
-    query = parse_qs(parts.query)
-    name = "bo_table" if engine == "gnuboard" else "mid"
+    parts, query, name = found
     if query.get(name):
         return query[name][0]
     match = _SHORT_POST.search(parts.path)

@@ -46,6 +46,7 @@ from relay.core.engines import Selectors
 from relay.core.errors import ConfigError
 from relay.core.message import MessageSettings
 from relay.core.models import LinkPreview
+from relay.core.records import projected
 from relay.core.schema import (
     ApiUrl,
     Chat,
@@ -193,14 +194,7 @@ class Board(_Table):
     @property
     def message(self) -> MessageSettings:
         """How this board's posts read in Telegram, as one record for `format_message`."""
-        return MessageSettings(
-            board_title=self.title,
-            tz=self.timezone,
-            template=self.template,
-            link_preview=self.link_preview,
-            disable_notification=self.disable_notification,
-            message_thread_id=self.message_thread_id,
-        )
+        return projected(MessageSettings, self, board_title=self.title, tz=self.timezone)
 
 
 def _boards_with_relay_defaults(value: object, info: ValidationInfo) -> tuple[Board, ...]:

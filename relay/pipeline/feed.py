@@ -13,16 +13,16 @@ from relay.adapters.files import write_atomically
 from relay.core.atom import render_feed
 from relay.core.config import Board
 from relay.core.models import FeedInfo
+from relay.core.records import projected
 from relay.core.state import State
 
 
 def feed_info(board: Board) -> FeedInfo:
-    return FeedInfo(
+    return projected(
+        FeedInfo,
+        board,
         board_id=board.id,
-        title=board.title,
         site_url=board.url,
-        feed_url=board.feed_url,
-        language=board.language,
         author=board.title,
         tag_authority=urlsplit(board.url).hostname or "localhost",
     )

@@ -22,6 +22,7 @@ from relay.core.config import Board
 from relay.core.decide import PollSettings, decide_poll, failed_outcome, poll_outcome
 from relay.core.errors import BoardFailure, FetchError, LayoutError, StateError
 from relay.core.models import PollOutcome
+from relay.core.records import projected
 from relay.core.state import PollIntent, State
 from relay.pipeline.feed import write_feed
 from relay.pipeline.read import read_article, read_articles, read_listing
@@ -65,15 +66,7 @@ async def poll_boards(
 
 
 def poll_settings(board: Board) -> PollSettings:
-    return PollSettings(
-        interval=board.interval,
-        backfill=board.backfill,
-        notices=board.notices,
-        max_pages=board.max_pages,
-        feed_entries=board.feed_entries,
-        timezone=board.timezone,
-        chats=(board.chat,) if board.chat else (),
-    )
+    return projected(PollSettings, board, chats=(board.chat,) if board.chat else ())
 
 
 async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:

@@ -37,9 +37,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 # What logging hands formatException: sys.exc_info()'s triple.
-ExcInfo = (
-    tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
-)
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 REDACTED = "<redacted>"
 USERINFO_REDACTED = "***"
 FORMAT = "%(levelname)s %(name)s: %(message)s"

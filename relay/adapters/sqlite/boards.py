@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from relay.adapters.sqlite.db import Database, iso, parse_time
+from relay.adapters.sqlite.db import Database, from_row, iso
 from relay.core.state import BoardState, PageChanges
 
 _COUNTS = """(SELECT count(*) FROM posts p WHERE p.board_id = b.id) AS n_posts,
@@ -119,22 +119,15 @@ class SqliteBoards:
 
 
 def _board_state(row: sqlite3.Row) -> BoardState:
-    return BoardState(
-        board_id=row["id"],
-        first_poll=parse_time(row["first_poll"]),
-        baseline=row["baseline"],
-        last_poll=parse_time(row["last_poll"]),
-        last_success=parse_time(row["last_success"]),
-        last_new=parse_time(row["last_new"]),
-        failures=row["failures"],
-        last_reason=row["last_reason"],
-        last_error=row["last_error"],
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        body_hash=row["body_hash"],
-        feed_dirty=bool(row["feed_dirty"]),
-        alarmed=bool(row["alarmed"]),
-        posts=row["n_posts"],
-        pending=row["n_pending"],
-        failed=row["n_failed"],
+    return from_row(
+        BoardState,
+        row,
+        times=("first_poll", "last_poll", "last_success", "last_new"),
+        flags=("feed_dirty", "alarmed"),
+        columns={
+            "board_id": "id",
+            "posts": "n_posts",
+            "pending": "n_pending",
+            "failed": "n_failed",
+        },
     )

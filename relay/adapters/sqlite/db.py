@@ -13,12 +13,19 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from relay.adapters.sqlite.migrations import MIGRATIONS
 from relay.core.errors import StateError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 # Ids per `IN (...)` list: SQLite allows 32,766 parameters per statement, and a first poll
 # may list a 100,000-row page.
@@ -124,3 +131,30 @@ def iso(when: datetime | None) -> str | None:
 
 def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+def from_row(
+    record: type[R],
+    row: sqlite3.Row,
+    *,
+    times: Collection[str] = (),
+    flags: Collection[str] = (),
+    columns: Mapping[str, str] | None = None,
+) -> R:
+    """A record from a row: each field from the column of its name (or `columns[field]`);
+    `times` are ISO texts read back as datetimes, `flags` 0/1 read as bools. Fields without a
+    column in the row keep their defaults."""
+    present = set(row.keys())
+    rename = columns or {}
+    values: dict[str, object] = {}
+    for field in fields(record):
+        column = rename.get(field.name, field.name)
+        if column not in present:
+            continue
+        value = row[column]
+        if field.name in times:
+            value = parse_time(value)
+        elif field.name in flags:
+            value = bool(value)
+        values[field.name] = value
+    return record(**values)

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from relay.adapters.sqlite.db import Database, iso, parse_time
+from relay.adapters.sqlite.db import Database, from_row, iso
 from relay.core.state import Delivery
 
 
@@ -39,17 +39,7 @@ class SqliteDeliveries:
             "WHERE status = 'pending' ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [
-            Delivery(
-                seq=r["seq"],
-                board_id=r["board_id"],
-                post_id=r["post_id"],
-                chat=r["chat"],
-                attempts=r["attempts"],
-                not_before=parse_time(r["not_before"]),
-            )
-            for r in rows
-        ]
+        return [from_row(Delivery, r, times=("not_before",)) for r in rows]
 
     def mark_sent(self, seq: int, now: datetime, message_id: int | None) -> None:
         self._db.write(

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from relay.adapters.sqlite.boards import BoardTable
-from relay.adapters.sqlite.db import Database, iso, parse_time, select_ids
+from relay.adapters.sqlite.db import Database, from_row, iso, select_ids
 from relay.core.models import Article, Post, StoredPost
 from relay.core.state import ARTICLE_TRIES, Known, NewPost
 
@@ -139,23 +138,9 @@ class SqlitePosts:
 
 
 def _stored_post(row: sqlite3.Row) -> StoredPost:
-    return StoredPost(
-        board_id=row["board_id"],
-        id=row["id"],
-        url=row["url"],
-        title=row["title"],
-        number=row["number"],
-        author=row["author"],
-        published=parse_time(row["published"]),
-        first_seen=datetime.fromisoformat(row["first_seen"]),  # NOT NULL columns
-        updated=datetime.fromisoformat(row["updated"]),
-        notice=bool(row["notice"]),
-        excerpt=row["excerpt"],
-        text=row["text"],
-        image=row["image"],
-        article_fetched=bool(row["article_fetched"]),
-        category=row["category"],
-        comments=row["comments"],
-        views=row["views"],
-        votes=row["votes"],
+    return from_row(
+        StoredPost,
+        row,
+        times=("published", "first_seen", "updated"),  # first_seen, updated: NOT NULL columns
+        flags=("notice", "article_fetched"),
     )
