@@ -115,6 +115,9 @@ class TelegramTable(_Table):
     api_url: ApiUrl = "https://api.telegram.org"
     token_file: TokenPath | None = None
     drain_timeout: DrainTime = 300.0  # seconds
+    # /healthz turns 503 when a delivery waits this much longer than the pace needs for its
+    # chat's queue, while Telegram has not asked for a wait (a 429): sending is stuck.
+    stuck_after: DrainTime = 900.0  # seconds
     dry_run: bool = False
     # Telegram's limits. Lower them only for a local test server: the real one bans floods.
     per_chat_interval: ChatPause = 1.0  # seconds between messages to a chat

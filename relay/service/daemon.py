@@ -32,6 +32,7 @@ from relay.pipeline.poll import poll_board
 from relay.service.alarms import Alarms
 from relay.service.metrics import Metrics
 from relay.service.parts import Parts
+from relay.service.queue_watch import QueueWatch
 from relay.service.schedule import PollSpacing, Schedule
 from relay.service.supervisor import Supervisor
 
@@ -85,6 +86,8 @@ class Service:
         # state per hit, and must not be fooled by a wall-clock step.
         self._last_success: dict[str, datetime | None] = {}
         self._failing: dict[str, str] = {}
+        self.queue = QueueWatch(parts.clock.monotonic)
+        self._stuck: tuple[str, ...] = ()  # reasons: chats whose deliveries do not move
 
     # --- polling ------------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class Service:
             self.wake_deliverer.clear()
             pause = WORKER_IDLE
             report = await self.deliverer.drain()
+            await self._watch_queue()
             counts = await asyncio.to_thread(self.parts.state.delivery_counts)
             self.metrics.set_pending({b: n for (b, s), n in counts.items() if s == "pending"})
             if report.next_due is not None:
@@ -163,6 +167,21 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await self.wake_deliverer.wait()
+
+    async def _watch_queue(self) -> None:
+        """Note chats whose deliveries are stuck (health). A dry run keeps deliveries pending
+        on purpose: nothing to watch then."""
+        if self.parts.dry_run:
+            return
+        pending = await asyncio.to_thread(self.parts.state.pending_deliveries)
+        now = self.clock.wall()
+        sender = self.parts.sender
+        self._stuck = self.queue.stuck(
+            pending,
+            limit=self.config.stuck_after,
+            waiting=lambda chat: sender.pace_delay(chat) > 0,
+            pace_needs=lambda queue: self.deliverer.estimate(queue, now),
+        )
 
     async def watch_state(self) -> None:
         """Stop the service (exit 1) when the state file is deleted or replaced under it."""
@@ -187,6 +206,7 @@ class Service:
         reasons = [f"task {name} failed: {why}" for name, why in self.supervisor.failed.items()]
         if not running:
             reasons.insert(0, "scheduler not running")
+        reasons += self._stuck
         reasons += [f"{h.board_id}: {h.reason}" for h in boards if not h.ok]
         detail = {
             "boards": len(boards),
