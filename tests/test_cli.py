@@ -144,3 +144,21 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     out, _ = process.communicate(timeout=15)
     assert process.returncode == 0, "".join(lines) + out
     assert "stopped" in out and "Traceback" not in out
+
+
+def test_status_says_per_chat_how_long_the_pace_needs_for_the_queue(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    """45 posts pending for one channel: at Telegram's 20 a minute that is about 2 minutes."""
+    board = sim.add_board("news", "rhymix", page_size=60)
+    for i in range(45):
+        board.add_post(f"글 {i}", "x", "<p>x</p>")
+    path = write_config(
+        tmp_path,
+        [entry(board) | {"chat": "@news", "backfill": 45}],
+        telegram={"dry_run": True},
+    )
+    assert run_relay("once", "-c", str(path)).returncode == 0  # dry run: all stay pending
+    status = run_relay("status", "-c", str(path))
+    [row] = [line for line in status.stdout.splitlines() if line.startswith("@news")]
+    assert row.split()[1] == "45" and row.split()[2] == "2m04s", status.stdout

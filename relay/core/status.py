@@ -6,16 +6,17 @@ not yet polled is given three intervals from start-up) and it is not failing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from relay.core.config import Config
+from relay.core.pace import human_wait, pace_of, send_duration
 from relay.core.report import table, when
 
 if TYPE_CHECKING:
-    from relay.core.state import BoardState
+    from relay.core.state import BoardState, Delivery
 
 STALE_INTERVALS = 3
 # An unchanged poll writes its time only once the stored one is this many intervals old
@@ -106,3 +107,21 @@ def board_report(config: Config, states: list[BoardState], now: datetime) -> tup
     if problems:
         text += "\n\n" + "\n".join(problems)
     return text, all(h.ok for h in health)
+
+
+def queue_report(pending: Sequence[Delivery], config: Config, now: datetime) -> str:
+    """Per chat: how many messages wait and how long Telegram's pace needs to send them
+    (from now, or from the end of a wait Telegram asked for). Empty when nothing waits."""
+    per_chat: dict[str, list[Delivery]] = {}
+    for delivery in pending:
+        per_chat.setdefault(delivery.chat, []).append(delivery)
+    if not per_chat:
+        return ""
+    pace = pace_of(config)
+    rows = []
+    for chat, queue in sorted(per_chat.items()):
+        first = queue[0].not_before
+        wait = max(0.0, (first - now).total_seconds()) if first is not None else 0.0
+        needs = wait + send_duration(len(queue), chat, pace)
+        rows.append([chat, str(len(queue)), human_wait(needs) if needs else "now"])
+    return table(["chat", "pending", "the pace needs"], rows)

@@ -164,7 +164,7 @@ async def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.core.status import board_report
+    from relay.core.status import board_report, queue_report
 
     config = _config(args)
     if not config.state.exists():
@@ -172,8 +172,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     with open_state(config, lock=False) as state:
         states = state.board_states(b.id for b in config.boards)
-        report, healthy = board_report(config, states, Clock().wall())
+        now = Clock().wall()
+        report, healthy = board_report(config, states, now)
+        queue = queue_report(state.pending_deliveries(limit=1_000_000), config, now)
     print(report)
+    if queue:
+        print("\n" + queue)
     return EXIT_OK if healthy else EXIT_FAILED
 
 
