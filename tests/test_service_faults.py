@@ -245,3 +245,35 @@ def test_a_reloaded_feeds_dir_is_where_feeds_go_and_what_the_listener_serves(
         assert served.status_code == 200 and "새 폴더로 가는 글" in served.text
     finally:
         running.kill()
+
+
+@pytest.mark.parametrize("interval", ["nan", "99999999999999d", "1ms"])
+def test_a_reload_with_a_value_that_would_crash_is_refused_whole_and_answers_ready(
+    tmp_path: Path, sim: BoardSimulator, interval: str
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    boards = [{"id": "news", "url": board.list_url, "interval": "1s"}]
+    path = write_config(tmp_path, boards)
+    address = str(tmp_path / "n.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(10)
+    running = Running(path, env={"NOTIFY_SOCKET": address})
+    try:
+        received = [listener.recv(4096).decode()]
+        assert "READY=1" in received[0]
+        write_config(tmp_path, [boards[0] | {"interval": interval}])
+        running.process.send_signal(signal.SIGHUP)
+        while not any("RELOADING=1" in r for r in received):
+            received.append(listener.recv(4096).decode())
+        while "READY=1" not in received[-1]:
+            received.append(listener.recv(4096).decode())
+        wait_for(lambda: "reload refused" in running.log, what="the refusal")
+        assert "interval" in running.log.split("reload refused")[1].splitlines()[0]
+        polled = len(board.requests)
+        wait_for(lambda: len(board.requests) > polled, what="polls going on")
+        assert running.process.poll() is None and "Traceback" not in running.log
+    finally:
+        running.kill()
+        listener.close()
