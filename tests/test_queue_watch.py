@@ -73,8 +73,8 @@ def test_healthz_turns_red_when_deliveries_stop_moving_but_not_in_a_flood_wait(
     running = Running(path)
     health = f"http://127.0.0.1:{port}/healthz"
     try:
-        wait_for(lambda: "running:" in running.log, what="start")
-        board.add_post("보내지지 않는 글", "x", "<p>x</p>")
+        wait_for(lambda: "board=news new=1" in running.log, what="the first poll")
+        board.add_post("보내지지 않는 글", "x", "<p>x</p>")  # a later poll: announced
         if answer == "server error":
             reply = wait_for(
                 lambda: (r := httpx.get(health, timeout=2)).status_code == 503 and r,
@@ -83,7 +83,7 @@ def test_healthz_turns_red_when_deliveries_stop_moving_but_not_in_a_flood_wait(
             )
             assert "deliveries to @news stuck" in reply.text
         else:
-            wait_for(lambda: "flood" in running.log, timeout=10, what="the 429")
+            wait_for(lambda: "flood" in running.log, timeout=20, what="the 429")
             time.sleep(4.0)
             reply = httpx.get(health, timeout=2)
             assert reply.status_code == 200, reply.text
