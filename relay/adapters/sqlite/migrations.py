@@ -75,4 +75,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE posts ADD COLUMN views INTEGER;
     ALTER TABLE posts ADD COLUMN votes INTEGER;
     """,
+    # 4: the sanitized article body, for boards whose feed carries full articles
+    """
+    ALTER TABLE posts ADD COLUMN body_html TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -30,8 +30,8 @@ def insert_new(
     db.executemany(
         """INSERT INTO posts (board_id, id, sort_key, url, title, number, author,
             published, first_seen, updated, notice, excerpt, text, image,
-            article_fetched, article_tries, category, comments, views, votes)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            article_fetched, article_tries, category, comments, views, votes, body_html)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT (board_id, id) DO NOTHING""",
         [_row(board_id, item, stamp) for item in new],
     )
@@ -60,6 +60,7 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
         post.comments,
         post.views,
         post.votes,
+        article.body_html if article else "",
     )
 
 
@@ -125,9 +126,10 @@ class SqlitePosts:
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
         with self._boards.write(board_id) as db:
             db.execute(
-                "UPDATE posts SET excerpt = ?, text = ?, image = ?, article_fetched = 1 "
-                "WHERE board_id = ? AND id = ?",
-                (article.excerpt, article.text, article.image, board_id, post_id),
+                "UPDATE posts SET excerpt = ?, text = ?, image = ?, body_html = ?, "
+                "article_fetched = 1 WHERE board_id = ? AND id = ?",
+                (article.excerpt, article.text, article.image, article.body_html)
+                + (board_id, post_id),
             )
             db.execute("UPDATE boards SET feed_dirty = 1 WHERE id = ?", (board_id,))
 
@@ -158,4 +160,5 @@ def _stored_post(row: sqlite3.Row) -> StoredPost:
         comments=row["comments"],
         views=row["views"],
         votes=row["votes"],
+        body_html=row["body_html"],
     )
