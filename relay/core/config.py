@@ -126,6 +126,8 @@ class HttpTable(_Table):
     """[http]: the optional listener."""
 
     listen: Listen | None = None  # "127.0.0.1:8080"
+    lang: Literal["ko", "en"] = "ko"  # the status page's labels
+    show_chats: bool = False  # the status page names chats only when asked: ids are private
 
 
 _Engine = Literal["rhymix", "xe", "gnuboard", "custom"]

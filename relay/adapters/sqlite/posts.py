@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from relay.adapters.sqlite.boards import BoardTable
 from relay.adapters.sqlite.db import Database, iso, parse_time, select_ids
@@ -132,6 +132,21 @@ class SqlitePosts:
                 + (board_id, post_id),
             )
             db.execute("UPDATE boards SET feed_dirty = 1 WHERE id = ?", (board_id,))
+
+    def first_seen_since(
+        self, since: datetime, board_id: str | None = None
+    ) -> dict[str, list[datetime]]:
+        # Stored as UTC ISO strings of one form, so text order is time order (and the index
+        # on first_seen serves the range).
+        rows = self._db.query(
+            "SELECT board_id, first_seen FROM posts WHERE first_seen >= ? "
+            "AND (? IS NULL OR board_id = ?) ORDER BY first_seen",
+            (iso(since.astimezone(UTC)), board_id, board_id),
+        )
+        found: dict[str, list[datetime]] = {}
+        for r in rows:
+            found.setdefault(r["board_id"], []).append(datetime.fromisoformat(r["first_seen"]))
+        return found
 
     def article_failed(self, board_id: str, post_id: str) -> None:
         self._db.write(
