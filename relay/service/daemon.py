@@ -50,8 +50,8 @@ WORKER_IDLE = 5.0  # seconds the delivery worker sleeps when nothing is due (a p
 class BoardLive:
     """What the service's memory says of one board (the status page's live facts)."""
 
-    ok: bool  # as /healthz judges it
-    problem: str  # why not ok
+    ok: bool  # as /healthz judges it, and the last poll succeeded
+    problem: str  # why not ok: /healthz's reason, else the last failure's
     backing_off_until: datetime | None  # aware UTC (wall): no poll before this
     last_outcome: str  # the last poll's outcome in a line, "" before the first
     quiet_since: datetime | None = None  # aware UTC: quiet (no new post for too long) since
@@ -239,9 +239,10 @@ class Service:
             if backoff is not None and backoff.next_allowed is not None:
                 if backoff.next_allowed > monotonic:
                     until = wall + timedelta(seconds=backoff.next_allowed - monotonic)
+            failing = self._failing.get(board.id)  # the page shows a failure at once
             live[board.id] = BoardLive(
-                judged.ok,
-                judged.reason,
+                judged.ok and failing is None,
+                judged.reason or failing or "",
                 until,
                 self._outcomes.get(board.id, ""),
                 self.alarms.quiet_since(board.id),
