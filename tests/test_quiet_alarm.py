@@ -6,17 +6,24 @@ sender (a fake Telegram, not a mock of one).
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import make_config
 
+from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
+from relay.core.clock import Clock as WallAndSteady
 from relay.core.config import Config
 from relay.core.models import OutgoingMessage, PollOutcome, Post
 from relay.core.state import NewPost, PageChanges, PollIntent, Validators
 from relay.service.alarms import Alarms
+from relay.service.daemon import Service
+from relay.service.pages import StatusPages
+from relay.service.parts import Parts
+from relay.sim import BoardSimulator
 
 START = datetime(2025, 2, 1, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -115,3 +122,43 @@ async def test_learning_boards_and_failing_polls_never_alarm_quiet(tmp_path: Pat
         assert told.messages == [] and alarms.quiet_since("b") is None
     finally:
         state.close()
+
+
+async def test_a_quiet_board_shows_on_the_page_in_healthz_detail_and_metrics(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    """Quiet is not broken: /healthz stays 200 and lists the board; the page and the metric say
+    it. The wall clock is injected and moved past the limit between two polls."""
+    board = sim.add_board("b", "rhymix")
+    board.add_post("하나", "x", "<p>본문</p>")
+    config = make_config(
+        tmp_path, [{"id": "b", "url": board.list_url, "quiet_after": "2h"}], admin_chat="@admin"
+    )
+    state = SqliteState(config.state)
+    wall, steady = Clock(datetime.now(UTC)), [1000.0]
+    async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
+        parts = Parts(
+            config=config,
+            state=state,
+            fetcher=fetcher,
+            sender=Told(),
+            clock=WallAndSteady(wall=wall, monotonic=lambda: steady[0]),
+            rng=random.Random(1),
+            dry_run=False,
+        )
+        service = Service(parts)
+        service.prepare()
+        await service.poll_job("b")
+        assert service.health().detail["quiet"] == []
+        wall.now += 3 * HOUR
+        steady[0] += 3 * 3600  # the poll spacing lets the next poll through
+        await service.poll_job("b")
+        health = service.health()
+        page = await StatusPages(service).index()
+        metrics = service.metrics.render()[0].decode()
+    state.close()
+    # The scheduler is not started here (polls are fired by hand); the board itself is healthy.
+    assert health.detail["quiet"] == ["b"] and health.reasons == ("scheduler not running",)
+    assert '<article class="board quiet" id="board-b"' in page
+    assert 'relay_board_quiet{board="b"} 1.0' in metrics
+    assert isinstance(parts.sender, Told) and len(parts.sender.messages) == 1
