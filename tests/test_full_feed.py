@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +18,15 @@ import httpx
 import pytest
 from atomcheck import assert_valid_atom
 from conftest import make_config, run_relay, write_config
+from fakebot import telegram_units
 from feedparser.sanitizer import _sanitize_html
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
 from relay.core.config import Config
 from relay.core.errors import ConfigError
+from relay.core.message import MAX_LENGTH, format_message
+from relay.core.models import StoredPost
 from relay.pipeline.feed import opml_document
 from relay.pipeline.poll import poll_board
 from relay.service.metrics import Metrics
@@ -188,3 +192,17 @@ def test_relay_opml_prints_every_boards_feed(tmp_path: Path) -> None:
     bare = write_config(tmp_path, boards[:1])
     refused = run_relay("opml", "-c", str(bare))
     assert refused.returncode == 2 and "--base-url" in refused.stderr
+
+
+def test_a_huge_excerpt_is_cut_to_fit_a_telegram_message(tmp_path: Path) -> None:
+    """excerpt_chars has no upper bound for the feed; the message is cut to Telegram's limit
+    (counted as the fake Bot API counts it: UTF-16 units after entity parsing)."""
+    board = {"id": "a", "url": "http://127.0.0.1:1/a", "excerpt_chars": 20000}
+    config = make_config(tmp_path, [board])
+    seen = now()
+    post = StoredPost("a", "1", "http://127.0.0.1:1/a/1", "제목", 1, "", None, seen, seen)
+    message = format_message(
+        replace(post, excerpt="글 " * 10000), chat="@c", settings=config.boards[0].message
+    )
+    assert telegram_units(message.text) <= MAX_LENGTH
+    assert "글 " * 100 in message.text
