@@ -7,6 +7,7 @@ where each delivery stands, nothing secret unless asked, and an index that stays
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
@@ -119,6 +120,22 @@ async def test_a_boards_page_lists_its_posts_with_each_delivery_state(
     assert "Last poll&#x27;s outcome" in r.text or "Last poll's outcome" in r.text
     assert "ok: 7 new" in r.text
     assert (await client.get("/boards/nope")).status_code == 404
+
+
+async def test_a_stale_index_is_answered_at_once_and_rebuilt_behind(
+    pages_of: tuple[httpx.AsyncClient, Service],
+) -> None:
+    _, service = pages_of
+    steady = [0.0]
+    service.clock = Clock(monotonic=lambda: steady[0])
+    pages = StatusPages(service, refresh=3)
+    first = await pages.index()
+    assert await pages.index() is first  # fresh: the same page
+    steady[0] = 10.0  # stale now
+    assert await pages.index() is first  # answered at once with the last page...
+    await asyncio.sleep(0.5)
+    rebuilt = await pages.index()
+    assert rebuilt is not first  # ...and a rebuild came behind it
 
 
 async def test_chats_show_only_when_asked(tmp_path: Path) -> None:

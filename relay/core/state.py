@@ -210,6 +210,12 @@ class Posts(Protocol):
         the quiet-board rule's history)."""
         ...
 
+    def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+        """board id -> (UTC hour start, posts first seen in that hour), oldest first, for
+        every board at once from `since`'s hour on: the sparklines of the status page, with
+        one row per hour rather than one per post."""
+        ...
+
     def article_failed(self, board_id: str, post_id: str) -> None: ...
 
 
@@ -238,8 +244,9 @@ class DeliveryQueue(Protocol):
         """(board_id, status) -> count, for metrics."""
         ...
 
-    def chat_counts(self) -> list[ChatCounts]:
-        """Per board and chat, the deliveries pending or failed (one grouped query)."""
+    def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
+        """Per board (or of one board) and chat, the deliveries pending or failed, in one
+        grouped query."""
         ...
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:

@@ -92,11 +92,17 @@ class SqliteDeliveries:
         )
         return {(r["board_id"], r["status"]): r["n"] for r in rows}
 
-    def chat_counts(self) -> list[ChatCounts]:
+    def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
+        args: tuple[str, ...] = ()
+        if board_id is None:  # the status index skips the sent ones
+            where = "status IN ('pending', 'failed')"
+        else:  # the board index
+            where, args = "board_id = ? AND status IN ('pending', 'failed')", (board_id,)
         rows = self._db.query(
             "SELECT board_id, chat, sum(status = 'pending') AS pending, "
-            "sum(status = 'failed') AS failed FROM deliveries WHERE status != 'sent' "
-            "GROUP BY board_id, chat ORDER BY board_id, chat"
+            f"sum(status = 'failed') AS failed FROM deliveries WHERE {where} "
+            "GROUP BY board_id, chat ORDER BY board_id, chat",
+            args,
         )
         return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
 

@@ -148,6 +148,20 @@ class SqlitePosts:
             found.setdefault(r["board_id"], []).append(datetime.fromisoformat(r["first_seen"]))
         return found
 
+    def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+        hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        # substr(.., 1, 13) is "2025-02-05T06" of a UTC ISO string: the hour it falls in.
+        rows = self._db.query(
+            "SELECT board_id, substr(first_seen, 1, 13) AS hour, count(*) AS n FROM posts "
+            "WHERE first_seen >= ? GROUP BY board_id, hour ORDER BY board_id, hour",
+            (iso(hour),),
+        )
+        found: dict[str, list[tuple[datetime, int]]] = {}
+        for r in rows:
+            start = datetime.fromisoformat(r["hour"] + ":00:00+00:00")
+            found.setdefault(r["board_id"], []).append((start, r["n"]))
+        return found
+
     def article_failed(self, board_id: str, post_id: str) -> None:
         self._db.write(
             "UPDATE posts SET article_tries = article_tries + 1 WHERE board_id = ? AND id = ?",
