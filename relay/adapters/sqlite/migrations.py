@@ -80,5 +80,6 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE posts ADD COLUMN body_html TEXT NOT NULL DEFAULT '';
     CREATE INDEX posts_by_first_seen ON posts (first_seen);
+    CREATE INDEX posts_by_board_first_seen ON posts (board_id, first_seen);
     """,
 )
