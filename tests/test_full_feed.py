@@ -24,9 +24,11 @@ from feedparser.sanitizer import _sanitize_html
 from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
 from relay.core.config import Config
+from relay.core.engines import RHYMIX
 from relay.core.errors import ConfigError
 from relay.core.message import MAX_LENGTH, format_message
 from relay.core.models import StoredPost
+from relay.core.sanitize import sanitize_page
 from relay.pipeline.feed import opml_document
 from relay.pipeline.poll import poll_board
 from relay.service.metrics import Metrics
@@ -206,3 +208,15 @@ def test_a_huge_excerpt_is_cut_to_fit_a_telegram_message(tmp_path: Path) -> None
     )
     assert telegram_units(message.text) <= MAX_LENGTH
     assert "글 " * 100 in message.text
+
+
+def test_a_whole_article_page_resolves_links_against_its_own_base_href() -> None:
+    page = (
+        '<html><head><base href="/mirror/"></head><body><div class="read_body">'
+        '<div class="xe_content"><p><a href="post/2">다음</a> <img data-original="i.png" '
+        'src="data:image/gif;base64,R0lGOD"></p><script>x()</script></div></div></body></html>'
+    )
+    body = sanitize_page(page, url="https://board.example.kr/free/1", body_selectors=RHYMIX.body)
+    assert 'href="https://board.example.kr/mirror/post/2"' in body.html
+    assert 'src="https://board.example.kr/mirror/i.png"' in body.html
+    assert _dangerous(body.html) == [] and not body.truncated
