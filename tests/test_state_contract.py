@@ -357,3 +357,57 @@ def test_a_state_from_a_newer_relay_is_refused(harness: Harness, tmp_path: Path)
     harness.write_newer_state(tmp_path)
     with pytest.raises(StateError, match="newer than this relay knows"):
         harness.open(tmp_path)
+
+
+# --- what the status page and the quiet-board rule read ---
+
+
+def test_first_seen_since_gives_each_boards_recent_arrivals_oldest_first(state: State) -> None:
+    hour = timedelta(hours=1)
+    state.apply_poll("a", poll(new(1), at=NOW - 3 * hour))
+    state.apply_poll("a", poll(new(2), new(3), at=NOW - hour))
+    state.apply_poll("b", poll(new(9), at=NOW))
+    since = state.first_seen_since(NOW - 2 * hour)
+    assert since == {"a": [NOW - hour, NOW - hour], "b": [NOW]}
+    assert state.first_seen_since(NOW - 4 * hour, "a") == {"a": [NOW - 3 * hour] + [NOW - hour] * 2}
+    assert state.first_seen_since(NOW + hour) == {}
+    # The same, counted per UTC hour in one grouped query (the status page's sparklines).
+    half = timedelta(minutes=30)
+    state.apply_poll("b", poll(new(10), at=NOW + half, body_hash="h2"))
+    assert state.arrivals_per_hour(NOW - 2 * hour + half) == {
+        "a": [(NOW - hour, 2)],
+        "b": [(NOW, 2)],
+    }
+
+
+def test_a_body_is_stored_with_its_post_and_with_a_late_article(state: State) -> None:
+    full = NewPost(post(1), True, True, Article("e", "t", body_html="<p>본문</p>"))
+    state.apply_poll("b", poll(full, new(2, article=False)))
+    state.set_article("b", "2", Article("e2", "t2", body_html="<p>늦은 본문</p>"))
+    stored = state.posts("b", ["1", "2"])
+    assert (stored["1"].body_html, stored["2"].body_html) == ("<p>본문</p>", "<p>늦은 본문</p>")
+
+
+def test_chat_counts_and_post_deliveries_say_where_each_message_stands(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), new(3), chats=("@c", "@d")))
+    queued = {(d.post_id, d.chat): d.seq for d in state.pending_deliveries()}
+    state.mark_sent(queued[("1", "@c")], LATER, 11)
+    state.mark_failed(queued[("1", "@d")], "chat not found")
+    state.mark_retry(queued[("2", "@c")], "flood: retry after 30 s", LATER)
+    state.apply_poll("other", poll(new(1), chats=("@c",)))
+    counts = {(c.board_id, c.chat): (c.pending, c.failed) for c in state.chat_counts()}
+    assert counts == {("b", "@c"): (2, 0), ("b", "@d"): (2, 1), ("other", "@c"): (1, 0)}
+    assert [(c.chat, c.pending, c.failed) for c in state.chat_counts("b")] == [
+        ("@c", 2, 0),
+        ("@d", 2, 1),
+    ]
+    rows = {(d.post_id, d.chat): d for d in state.post_deliveries("b", ["1", "2"])}
+    assert set(rows) == {("1", "@c"), ("1", "@d"), ("2", "@c"), ("2", "@d")}
+    assert (rows[("1", "@c")].status, rows[("1", "@c")].sent_at) == ("sent", LATER)
+    assert (rows[("1", "@d")].status, rows[("1", "@d")].error) == ("failed", "chat not found")
+    waiting = rows[("2", "@c")]
+    assert (waiting.status, waiting.error, waiting.not_before) == (
+        "pending",
+        "flood: retry after 30 s",
+        LATER,
+    )

@@ -135,7 +135,10 @@ def _decide_entry(
     text = xml_safe(post.text).strip()
     image = _web_url(post.image)  # only web images: no data: or javascript: URLs in readers
     content = ""
-    if image or len(text) > len(excerpt):
+    body = xml_safe(post.body_html).strip()  # sanitized when stored (feed_content = "full")
+    if body:
+        content = body
+    elif image or len(text) > len(excerpt):
         content = _content_html(text or excerpt, image)
     return _Entry(
         id=entry_id(authority, post.board_id, post.id),

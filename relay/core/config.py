@@ -46,6 +46,7 @@ from relay.core.engines import Selectors
 from relay.core.errors import ConfigError
 from relay.core.message import MessageSettings
 from relay.core.models import LinkPreview
+from relay.core.quiet import QuietSetting, parse_quiet_after
 from relay.core.records import projected
 from relay.core.schema import (
     ApiUrl,
@@ -129,6 +130,8 @@ class HttpTable(_Table):
     """[http]: the optional listener."""
 
     listen: Listen | None = None  # "127.0.0.1:8080"
+    lang: Literal["ko", "en"] = "ko"  # the status page's labels
+    show_chats: bool = False  # the status page names chats only when asked: ids are private
 
 
 _Engine = Literal["rhymix", "xe", "gnuboard", "custom"]
@@ -151,7 +154,13 @@ class Board(_Table):
     language: LanguageTag = "ko"
     timezone: Zone  # default: [relay] timezone
     chat: Chat | None = None
-    excerpt_chars: int = Field(default=200, ge=0, le=3000)
+    # Any size for the feed's summary: Telegram messages are cut to fit whatever it is.
+    excerpt_chars: int = Field(default=200, ge=0)
+    # "full": the feed carries the sanitized article body (relay.core.sanitize), else the text.
+    feed_content: Literal["excerpt", "full"] = "excerpt"
+    json_feed: bool = False  # also write a JSON Feed 1.1 beside the Atom file (`json_path`)
+    # "auto" learns the board's usual gap between posts; a duration in seconds; "off".
+    quiet_after: Annotated[QuietSetting, PlainValidator(parse_quiet_after)] = "auto"
     backfill: int = Field(default=0, ge=0)
     max_pages: int = Field(default=5, ge=1, le=100)
     feed_entries: int = Field(default=50, ge=1, le=1000)
@@ -195,6 +204,11 @@ class Board(_Table):
         return merge_preset(info.data.get("engine", "rhymix"), SelectorsTable.model_validate(table))
 
     @property
+    def json_path(self) -> Path:
+        """The JSON Feed file, beside the Atom file: `<feed stem>.json`."""
+        return self.feed_path.with_suffix(".json")
+
+    @property
     def message(self) -> MessageSettings:
         """How this board's posts read in Telegram, as one record for `format_message`."""
         return projected(MessageSettings, self, board_title=self.title, tz=self.timezone)
@@ -235,12 +249,14 @@ class ConfigFile(_Table):
             if board.id in ids:
                 raise ValueError(f'board id "{board.id}" is used twice')
             ids[board.id] = index
-            other = files.setdefault(board.feed_path, index)
-            if other != index:  # the second board's feed would overwrite the first's
-                raise ValueError(
-                    f'boards[{index}] (id "{board.id}"): feed "{board.feed_path.name}" is '
-                    f'already the feed of boards[{other}] (id "{self.boards[other].id}")'
-                )
+            written = [board.feed_path] + ([board.json_path] if board.json_feed else [])
+            for path in written:
+                other = files.setdefault(path, index)
+                if other != index:  # the second board's feed would overwrite the first's
+                    raise ValueError(
+                        f'boards[{index}] (id "{board.id}"): feed "{path.name}" is '
+                        f'already a feed of boards[{other}] (id "{self.boards[other].id}")'
+                    )
         return self
 
 

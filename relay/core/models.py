@@ -52,6 +52,9 @@ class Article:
     excerpt: str  # plain text, at most excerpt_chars, cut at a word boundary with "…"
     text: str  # plain text of the body, capped (used as Atom content)
     image: str | None = None  # absolute URL of the first image in the body
+    # The body as sanitized HTML (relay.core.sanitize), read only for boards whose feed
+    # carries full articles (feed_content = "full"); "" otherwise.
+    body_html: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class StoredPost:
     comments: int | None = None  # the counts the list page showed at the last poll that saw it
     views: int | None = None
     votes: int | None = None
+    body_html: str = ""  # sanitized full body (feed_content = "full"), else ""
 
 
 @dataclass(frozen=True, slots=True)

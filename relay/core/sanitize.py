@@ -31,6 +31,7 @@ import nh3
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from relay.core.atom import xml_safe
+from relay.core.links import base_url
 from relay.core.parse import _NOISE as NOISE  # the excerpt's ad/navigation list: one list
 
 MAX_BODY_BYTES = 200_000
@@ -129,6 +130,19 @@ def sanitize_article(
         return SanitizedBody(cleaned, False, "")
     kept = _cut(cleaned, max_bytes - len(_NOTE_HTML.encode()))
     return SanitizedBody(kept + _NOTE_HTML, True, TRUNCATION_NOTE)
+
+
+def sanitize_page(
+    html: str, *, url: str, body_selectors: Sequence[str], max_bytes: int = MAX_BODY_BYTES
+) -> SanitizedBody:
+    """The sanitized body of a whole article page fetched from `url`: its links resolve
+    against the page's own `<base href>`, as parse_article's do."""
+    return sanitize_article(
+        html,
+        base_url=base_url(LexborHTMLParser(xml_safe(html)), url),
+        body_selectors=body_selectors,
+        max_bytes=max_bytes,
+    )
 
 
 def _find_body(tree: LexborHTMLParser, selectors: Sequence[str]) -> LexborNode | None:

@@ -127,6 +127,28 @@ class Delivery:
     not_before: datetime | None = None  # do not try before (backoff, retry_after)
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """Where one post's message to one chat stands, for the board's status page."""
+
+    post_id: str
+    chat: str
+    status: str  # "pending", "sent" or "failed"
+    error: str = ""  # the last error: why it waits or why it failed
+    not_before: datetime | None = None  # pending: not tried before this
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCounts:
+    """One board's deliveries to one chat that are not sent."""
+
+    board_id: str
+    chat: str
+    pending: int
+    failed: int
+
+
 class BoardStates(Protocol):
     """The per-board poll state."""
 
@@ -180,6 +202,20 @@ class Posts(Protocol):
         """Store a late article; the feed then needs writing."""
         ...
 
+    def first_seen_since(
+        self, since: datetime, board_id: str | None = None
+    ) -> dict[str, list[datetime]]:
+        """board id -> first-seen times (oldest first) of its posts first seen at or after
+        `since`: of one board, or of every board in one query (the status page's sparklines,
+        the quiet-board rule's history)."""
+        ...
+
+    def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+        """board id -> (UTC hour start, posts first seen in that hour), oldest first, for
+        every board at once from `since`'s hour on: the sparklines of the status page, with
+        one row per hour rather than one per post."""
+        ...
+
     def article_failed(self, board_id: str, post_id: str) -> None: ...
 
 
@@ -206,6 +242,15 @@ class DeliveryQueue(Protocol):
 
     def delivery_counts(self) -> dict[tuple[str, str], int]:
         """(board_id, status) -> count, for metrics."""
+        ...
+
+    def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
+        """Per board (or of one board) and chat, the deliveries pending or failed, in one
+        grouped query."""
+        ...
+
+    def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
+        """The deliveries of these posts of a board, in queue order."""
         ...
 
 

@@ -225,6 +225,8 @@ class _Page:
         start = (
             f'<!DOCTYPE html>\n<html lang="{self.lang}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            # An empty icon: browsers ask for /favicon.ico otherwise, a 404 in every console.
+            '<link rel="icon" href="data:,">'
             f"<title>{_text(title)}</title><style>{_CSS}</style></head><body>"
         )
         return "".join([start, *body, "</body></html>\n"])

@@ -1,4 +1,4 @@
-"""Entry points: `relay check | preview | once | status | retry | run | demo`.
+"""Entry points: `relay check | preview | once | status | retry | opml | run | demo`.
 
 The commands parse their arguments, load the config and get every part they use from the
 composition root (`relay.entry.wiring`). Exit codes: 0 all well, 1 a board or a delivery
@@ -190,6 +190,21 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_opml(args: argparse.Namespace) -> int:
+    """Print every board's feed as OPML, for a reader to subscribe to all of them at once."""
+    from relay.pipeline.feed import opml_document
+
+    config = _config(args)
+    base = args.base_url or (f"http://{config.listen}" if config.listen else "")
+    if not base and not all(b.feed_url for b in config.boards):
+        raise ConfigError(
+            f"{config.path}: relay opml needs --base-url (where feeds/ is served), "
+            "[http] listen, or a feed_url on every board"
+        )
+    sys.stdout.buffer.write(opml_document(config.boards, base, Clock().wall()))
+    return EXIT_OK
+
+
 # --- run, demo -----------------------------------------------------------------------------
 
 
@@ -236,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("status", "per board: last poll, last success, failures, posts, pending")
     retry = with_config("retry", "put failed deliveries back in the queue")
     retry.add_argument("--board", help="only this board id")
+    opml = with_config("opml", "print every board's feed as OPML (subscribe to all at once)")
+    opml.add_argument(
+        "--base-url", help="public root the feeds are served under (default: [http] listen)"
+    )
     run = with_config("run", "run the service: poll on a schedule, send, serve (systemd)")
     run.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
 
@@ -298,6 +317,7 @@ _ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, in
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "retry": cmd_retry,
+    "opml": cmd_opml,
     "run": cmd_run,
     "demo": cmd_demo,
 }

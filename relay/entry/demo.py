@@ -97,6 +97,7 @@ async def run_demo(folder: Path, *, port: int, duration: float | None, add_every
         print(f"board simulator: {board.list_url}  (a new post every {add_every:g}s)")
         print(f"config:          {config_path}")
         print(f"feed:            http://127.0.0.1:{port}/feeds/demo.atom")
+        print(f"status page:     http://127.0.0.1:{port}/  (all feeds: /feeds.opml)")
         print(f"health, metrics: http://127.0.0.1:{port}/healthz  /metrics")
         print("Telegram messages are printed below (dry run). Ctrl-C stops.\n", flush=True)
         adder.start()

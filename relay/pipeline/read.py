@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from relay.adapters.fetch import Fetcher
@@ -20,6 +21,7 @@ from relay.core.engines import page_url
 from relay.core.errors import FetchError, LayoutError
 from relay.core.models import Article, Post, StoredPost
 from relay.core.parse import parse_article, parse_list_page
+from relay.core.sanitize import sanitize_page
 from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
 
@@ -93,9 +95,15 @@ async def read_article(board: Board, fetcher: Fetcher, post: Post | StoredPost) 
         log.warning("board=%s article id=%s not fetched: %s", board.id, post.id, e)
         return None
     decoded = decode_html(page.body, page.content_type)
-    return parse_article(
+    article = parse_article(
         decoded.text, url=page.url, selectors=board.selectors, excerpt_chars=board.excerpt_chars
     )
+    if board.feed_content != "full" or not board.selectors.body:
+        return article  # no body selector: parse_article found no body either
+    body = sanitize_page(decoded.text, url=page.url, body_selectors=board.selectors.body)
+    if body.truncated:
+        log.info("board=%s article id=%s body cut to fit the feed", board.id, post.id)
+    return replace(article, body_html=body.html)
 
 
 def _ids(posts: Iterable[Post]) -> list[str]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,29 @@ STATE_CHECK_EVERY = 2.0  # seconds between two checks that the state file is sti
 WORKER_IDLE = 5.0  # seconds the delivery worker sleeps when nothing is due (a poll wakes it)
 
 
+@dataclass(frozen=True, slots=True)
+class BoardLive:
+    """What the service's memory says of one board (the status page's live facts)."""
+
+    ok: bool  # as /healthz judges it, and the last poll succeeded
+    problem: str  # why not ok: /healthz's reason, else the last failure's
+    backing_off_until: datetime | None  # aware UTC (wall): no poll before this
+    last_outcome: str  # the last poll's outcome in a line, "" before the first
+    quiet_since: datetime | None = None  # aware UTC: quiet (no new post for too long) since
+
+
+def describe_outcome(outcome: PollOutcome) -> str:
+    """One line for people: "ok: 2 new, 1 page, 140 ms" or "failed (layout): ..."."""
+    if not outcome.ok:
+        return f"failed ({outcome.reason}): {outcome.error[:300]}"
+    if outcome.unchanged:
+        return f"ok: unchanged, {outcome.elapsed_ms} ms"
+    return (
+        f"ok: {len(outcome.new)} new, {outcome.updated} edited, {outcome.pages} page(s), "
+        f"{outcome.elapsed_ms} ms"
+    )
+
+
 class Service:
     """Everything `relay run` holds while it runs, built from the composition root's parts."""
 
@@ -63,7 +87,7 @@ class Service:
             on_sent=self.metrics.delivery_sent,
             on_failed=self.metrics.delivery_failed,
         )
-        self.alarms = Alarms(lambda: self.config, parts.state, parts.sender)
+        self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
         self.schedule = Schedule(
             self.poll_job, wall=parts.clock.wall, monotonic=parts.clock.monotonic, rng=parts.rng
         )
@@ -88,6 +112,7 @@ class Service:
         self._failing: dict[str, str] = {}
         self.queue = QueueWatch(parts.clock.monotonic)
         self._stuck: tuple[str, ...] = ()  # reasons: chats whose deliveries do not move
+        self._outcomes: dict[str, str] = {}  # the last poll's outcome, for the status page
 
     # --- polling ------------------------------------------------------------------------
 
@@ -138,6 +163,7 @@ class Service:
 
     async def _after_poll(self, board: Board, backoff: BoardBackoff, outcome: PollOutcome) -> None:
         self.metrics.observe_poll(outcome, self.clock.wall())
+        self._outcomes[board.id] = describe_outcome(outcome)
         if outcome.ok:
             backoff.succeeded()
             self._last_success[board.id] = self.clock.steady()
@@ -149,6 +175,8 @@ class Service:
             delay = backoff.failed(self.clock.monotonic(), outcome.retry_after)
             log.info("board=%s backoff=%.0fs failures=%d", board.id, delay, backoff.failures)
         await self.alarms.after_poll(board, outcome, backoff.failures)
+        if outcome.ok:
+            self.metrics.set_quiet(board.id, self.alarms.quiet_since(board.id) is not None)
 
     # --- delivery worker ----------------------------------------------------------------
 
@@ -211,9 +239,35 @@ class Service:
         detail = {
             "boards": len(boards),
             "unhealthy": len(reasons),
+            # A quiet board answers: it is reported, not a 503 (an alarm has told the admin).
+            "quiet": self.alarms.quiet_boards(),
             "up_seconds": int((now - self.started).total_seconds()),
         }
         return Health(ok=not reasons, reasons=tuple(reasons), detail=detail)
+
+    def board_live(self) -> dict[str, BoardLive]:
+        """Per configured board, health, backoff and last outcome from memory (no query).
+        Call it on the event loop: the dicts it reads are the loop's."""
+        now, wall, monotonic = self.clock.steady(), self.clock.wall(), self.clock.monotonic()
+        health = board_health(
+            self.config, self._last_success, now, started=self.started, failing=self._failing
+        )
+        live = {}
+        for board, judged in zip(self.config.boards, health, strict=True):
+            backoff = self.backoffs.get(board.id)
+            until = None
+            if backoff is not None and backoff.next_allowed is not None:
+                if backoff.next_allowed > monotonic:
+                    until = wall + timedelta(seconds=backoff.next_allowed - monotonic)
+            failing = self._failing.get(board.id)  # the page shows a failure at once
+            live[board.id] = BoardLive(
+                judged.ok and failing is None,
+                judged.reason or failing or "",
+                until,
+                self._outcomes.get(board.id, ""),
+                self.alarms.quiet_since(board.id),
+            )
+        return live
 
     def reload(self, path: Path) -> None:
         """Apply a changed config file. A bad one is refused whole, the running one kept."""
@@ -239,6 +293,8 @@ class Service:
             self.metrics.forget_board(board_id)
             self._last_success.pop(board_id, None)
             self._failing.pop(board_id, None)
+            self._outcomes.pop(board_id, None)
+            self.alarms.forget(board_id)
         for board in changed:
             self.backoffs[board.id] = BoardBackoff(board.interval)
             self.spacing.forget(board.id)

@@ -53,6 +53,7 @@ class _Board:
     deliveries: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DELIVERY_RESULTS, 0))
     pending: int | None = None  # None until set_pending() names the board
     last_success: float | None = None  # Unix seconds; None (no sample) until a poll succeeds
+    quiet: bool | None = None  # None until the quiet-board rule judged the board
 
     def copy(self) -> _Board:
         return _Board(
@@ -62,6 +63,7 @@ class _Board:
             dict(self.deliveries),
             self.pending,
             self.last_success,
+            self.quiet,
         )
 
 
@@ -70,7 +72,7 @@ class Metrics:
 
     Series (all prefixed `relay_`): polls_total{board,result}, poll_failures_total{board,reason},
     new_posts_total{board}, deliveries_total{board,result}, deliveries_pending{board},
-    task_restarts_total{task},
+    task_restarts_total{task}, board_quiet{board} (1: no new post for longer than allowed),
     last_success_timestamp_seconds{board}, boards, poll_duration_seconds (histogram), and the
     process_* series of the process collector (Linux only: it reads /proc).
     """
@@ -138,6 +140,11 @@ class Metrics:
             for board_id, count in counts.items():
                 self._board(board_id).pending = count
 
+    def set_quiet(self, board_id: str, quiet: bool) -> None:
+        """Whether the board is quiet: it answers, but no new post came for too long."""
+        with self._lock:
+            self._board(board_id).quiet = quiet
+
     def set_boards(self, count: int) -> None:
         """The number of boards the service polls (after each config load or reload)."""
         with self._lock:
@@ -193,8 +200,15 @@ class _BoardCollector:
             "Unix time of the board's last successful poll.",
             labels=["board"],
         )
+        quiet = GaugeMetricFamily(
+            "relay_board_quiet",
+            "1 when the board answers but has shown no new post for longer than quiet_after.",
+            labels=["board"],
+        )
         for board_id in sorted(boards):
             board = boards[board_id]
+            if board.quiet is not None:
+                quiet.add_metric([board_id], int(board.quiet))
             for result, count in board.polls.items():
                 polls.add_metric([board_id, result], count)
             for reason in sorted(board.failures):
@@ -206,6 +220,6 @@ class _BoardCollector:
                 pending.add_metric([board_id], board.pending)
             if board.last_success is not None:
                 last_success.add_metric([board_id], board.last_success)
-        yield from (polls, failures, new_posts, deliveries, pending, last_success)
+        yield from (polls, failures, new_posts, deliveries, pending, last_success, quiet)
         if board_count is not None:
             yield GaugeMetricFamily("relay_boards", "Boards being polled.", value=board_count)

@@ -41,6 +41,7 @@ async def serve(
         await write_feed(board, parts.state)
     web = None
     if config.listen:
+        from relay.service.pages import StatusPages
         from relay.service.web import feeds_of, start_web  # aiohttp: ~10 MB, only when serving
 
         host, port = split_listen(config.listen)
@@ -51,6 +52,7 @@ async def serve(
                 feeds=lambda: feeds_of(service.config.boards),  # the boards of the latest reload
                 health=service.health,
                 metrics=service.metrics,
+                pages=StatusPages(service),
             )
         except OSError as e:
             raise StartError(f"[http] listen {config.listen}: {e.strerror or e}") from None

@@ -33,6 +33,7 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -44,16 +45,37 @@ from relay.service.metrics import Metrics
 log = logging.getLogger(__name__)
 
 FEED_CONTENT_TYPE = "application/atom+xml"
+JSON_FEED_CONTENT_TYPE = "application/feed+json"
+OPML_CONTENT_TYPE = "text/x-opml"
 FEED_MAX_AGE = 60  # seconds; boards are polled every few minutes at most
 SHUTDOWN_TIMEOUT = 5.0  # seconds to let in-flight requests finish on close()
 
+_NO_STORE = {"Cache-Control": "no-store"}
 DEFAULT_LIMITS = ListenerLimits()
 FeedFiles = Callable[[], Mapping[str, Path]]  # served name -> its file, as configured right now
 
 
 def feeds_of(boards: Iterable[Board]) -> dict[str, Path]:
-    """The served mapping for these boards: each board's feed file under its bare name."""
-    return {board.feed_path.name: board.feed_path for board in boards}
+    """The served mapping for these boards: each board's feed file under its bare name, and its
+    JSON Feed beside it when the board writes one."""
+    served = {board.feed_path.name: board.feed_path for board in boards}
+    served |= {b.json_path.name: b.json_path for b in boards if b.json_feed}
+    return served
+
+
+class Pages(Protocol):
+    """The pages made from the service's state (relay.service.pages): the OPML of every feed
+    and the status pages. Without them, `/` is a plain list of the feeds."""
+
+    def opml(self, base_url: str) -> bytes:
+        """Every board's feed; those with no feed_url under `base_url` (this listener)."""
+        ...
+
+    async def index(self) -> str: ...
+
+    async def board(self, board_id: str) -> str | None:
+        """The board's page, or None when no board has that id."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +176,7 @@ async def start_web(
     health: Callable[[], Health],
     metrics: Metrics,
     limits: ListenerLimits = DEFAULT_LIMITS,
+    pages: Pages | None = None,
 ) -> WebServer:
     """Listen on host:port. Raises OSError (address in use, no such address) naming both.
 
@@ -163,7 +186,7 @@ async def start_web(
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY:
         limits = limits.fitted(soft)
-    routes = _Routes(_FeedFiles(feeds), health, metrics)
+    routes = _Routes(_FeedFiles(feeds), health, metrics, pages)
 
     def protocol() -> asyncio.Protocol:  # aiohttp's, once runner.setup() has made its server
         assert runner.server is not None
@@ -172,6 +195,8 @@ async def start_web(
     listener = Listener(protocol, limits)
     app = web.Application(middlewares=[_in_progress(listener)])
     app.router.add_get("/", routes.index)
+    app.router.add_get("/boards/{board_id}", routes.board)
+    app.router.add_get("/feeds.opml", routes.opml)
     app.router.add_get("/feeds/{name}", routes.feed)
     app.router.add_get("/healthz", routes.healthz)
     app.router.add_get("/metrics", routes.metrics)
@@ -207,10 +232,17 @@ def _in_progress(listener: Listener) -> Middleware:
 class _Routes:
     """The request handlers, closed over their collaborators (no app-level state)."""
 
-    def __init__(self, files: _FeedFiles, health: Callable[[], Health], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        files: _FeedFiles,
+        health: Callable[[], Health],
+        metrics: Metrics,
+        pages: Pages | None,
+    ) -> None:
         self._files = files
         self._health = health
         self._metrics = metrics
+        self._pages = pages
 
     async def feed(self, request: web.Request) -> web.StreamResponse:
         feed = await asyncio.to_thread(self._files.load, request.match_info["name"])
@@ -220,7 +252,8 @@ class _Routes:
             response = web.Response(status=304)
         else:
             response = web.Response(body=feed.data)
-            response.content_type = FEED_CONTENT_TYPE
+            is_json = request.match_info["name"].endswith(".json")
+            response.content_type = JSON_FEED_CONTENT_TYPE if is_json else FEED_CONTENT_TYPE
             response.charset = "utf-8"
         response.etag = feed.etag
         response.last_modified = feed.mtime
@@ -252,7 +285,26 @@ class _Routes:
             body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store"}
         )
 
+    async def opml(self, request: web.Request) -> web.Response:
+        if self._pages is None:
+            raise web.HTTPNotFound(text="no OPML here\n")
+        body = self._pages.opml(f"{request.scheme}://{request.host}")
+        return web.Response(
+            body=body, content_type=OPML_CONTENT_TYPE, charset="utf-8", headers=_NO_STORE
+        )
+
+    async def board(self, request: web.Request) -> web.Response:
+        page = None
+        if self._pages is not None:
+            page = await self._pages.board(request.match_info["board_id"])
+        if page is None:
+            raise web.HTTPNotFound(text="no such board\n")
+        return web.Response(text=page, content_type="text/html", headers=_NO_STORE)
+
     async def index(self, request: web.Request) -> web.Response:
+        if self._pages is not None:
+            page = await self._pages.index()
+            return web.Response(text=page, content_type="text/html", headers=_NO_STORE)
         names = await asyncio.to_thread(self._files.names)
         lines = ["board-relay", "", "Feeds:"]
         lines += [f"  /feeds/{name}" for name in names] or ["  (none yet)"]

@@ -7,11 +7,11 @@ a post found is never lost; `seq` is creation order, which is oldest post first.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from relay.adapters.sqlite.db import Database, from_row, iso
-from relay.core.state import Delivery
+from relay.adapters.sqlite.db import Database, from_row, iso, parse_time
+from relay.core.state import ChatCounts, Delivery, DeliveryStatus
 
 
 def enqueue(
@@ -81,3 +81,36 @@ class SqliteDeliveries:
             "SELECT board_id, status, count(*) AS n FROM deliveries GROUP BY board_id, status"
         )
         return {(r["board_id"], r["status"]): r["n"] for r in rows}
+
+    def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
+        args: tuple[str, ...] = ()
+        if board_id is None:  # the status index skips the sent ones
+            where = "status IN ('pending', 'failed')"
+        else:  # the board index
+            where, args = "board_id = ? AND status IN ('pending', 'failed')", (board_id,)
+        rows = self._db.query(
+            "SELECT board_id, chat, sum(status = 'pending') AS pending, "
+            f"sum(status = 'failed') AS failed FROM deliveries WHERE {where} "
+            "GROUP BY board_id, chat ORDER BY board_id, chat",
+            args,
+        )
+        return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
+
+    def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
+        rows = self._db.query_ids(
+            "SELECT post_id, chat, status, last_error, not_before, sent_at FROM deliveries "
+            "WHERE board_id = ? AND post_id IN ({ids}) ORDER BY seq",
+            (board_id,),
+            list(post_ids),
+        )
+        return [
+            DeliveryStatus(
+                post_id=r["post_id"],
+                chat=r["chat"],
+                status=r["status"],
+                error=r["last_error"],
+                not_before=parse_time(r["not_before"]),
+                sent_at=parse_time(r["sent_at"]),
+            )
+            for r in rows
+        ]

@@ -75,4 +75,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE posts ADD COLUMN views INTEGER;
     ALTER TABLE posts ADD COLUMN votes INTEGER;
     """,
+    # 4: the sanitized article body, for boards whose feed carries full articles; recent
+    # arrivals of every board at once, for the status page's sparklines
+    """
+    ALTER TABLE posts ADD COLUMN body_html TEXT NOT NULL DEFAULT '';
+    CREATE INDEX posts_by_first_seen ON posts (first_seen);
+    CREATE INDEX posts_by_board_first_seen ON posts (board_id, first_seen);
+    """,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from relay.adapters.sqlite.boards import BoardTable
 from relay.adapters.sqlite.db import Database, from_row, iso, select_ids
@@ -29,8 +30,8 @@ def insert_new(
     db.executemany(
         """INSERT INTO posts (board_id, id, sort_key, url, title, number, author,
             published, first_seen, updated, notice, excerpt, text, image,
-            article_fetched, article_tries, category, comments, views, votes)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            article_fetched, article_tries, category, comments, views, votes, body_html)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT (board_id, id) DO NOTHING""",
         [_row(board_id, item, stamp) for item in new],
     )
@@ -59,6 +60,7 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
         post.comments,
         post.views,
         post.votes,
+        article.body_html if article else "",
     )
 
 
@@ -124,11 +126,50 @@ class SqlitePosts:
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
         with self._boards.write(board_id) as db:
             db.execute(
-                "UPDATE posts SET excerpt = ?, text = ?, image = ?, article_fetched = 1 "
-                "WHERE board_id = ? AND id = ?",
-                (article.excerpt, article.text, article.image, board_id, post_id),
+                "UPDATE posts SET excerpt = ?, text = ?, image = ?, body_html = ?, "
+                "article_fetched = 1 WHERE board_id = ? AND id = ?",
+                (article.excerpt, article.text, article.image, article.body_html)
+                + (board_id, post_id),
             )
             db.execute("UPDATE boards SET feed_dirty = 1 WHERE id = ?", (board_id,))
+
+    def first_seen_since(
+        self, since: datetime, board_id: str | None = None
+    ) -> dict[str, list[datetime]]:
+        # Stored as UTC ISO strings of one form, so text order is time order (and the index
+        # on first_seen serves the range).
+        # Two statements, not one with "? IS NULL OR": each must pick its own index (one board:
+        # (board_id, first_seen); every board: first_seen).
+        start = iso(since.astimezone(UTC))
+        args: tuple[str | None, ...]
+        if board_id is None:
+            sql, args = "WHERE first_seen >= ?", (start,)
+        else:
+            sql, args = "WHERE board_id = ? AND first_seen >= ?", (board_id, start)
+        rows = self._db.query(
+            f"SELECT board_id, first_seen FROM posts {sql} ORDER BY first_seen", args
+        )
+        found: dict[str, list[datetime]] = {}
+        for r in rows:
+            found.setdefault(r["board_id"], []).append(datetime.fromisoformat(r["first_seen"]))
+        return found
+
+    def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+        hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        # substr(.., 1, 13) is "2025-02-05T06" of a UTC ISO string: the hour it falls in.
+        rows = self._db.query(
+            # INDEXED BY: without statistics SQLite would scan every post through the
+            # (board_id, first_seen) index for its GROUP BY order; only the last hours count.
+            "SELECT board_id, substr(first_seen, 1, 13) AS hour, count(*) AS n "
+            "FROM posts INDEXED BY posts_by_first_seen "
+            "WHERE first_seen >= ? GROUP BY board_id, hour ORDER BY board_id, hour",
+            (iso(hour),),
+        )
+        found: dict[str, list[tuple[datetime, int]]] = {}
+        for r in rows:
+            start = datetime.fromisoformat(r["hour"] + ":00:00+00:00")
+            found.setdefault(r["board_id"], []).append((start, r["n"]))
+        return found
 
     def article_failed(self, board_id: str, post_id: str) -> None:
         self._db.write(
