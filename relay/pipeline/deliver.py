@@ -26,15 +26,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TextIO, TypeVar
+from typing import ParamSpec, Protocol, TextIO, TypeVar, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
-from relay.core.config import Config
+from relay.core.compose import compose, compose_digest, digest_header, find_route
+from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
-from relay.core.message import format_message
 from relay.core.models import OutgoingMessage
 from relay.core.pace import human_wait, pace_of, queue_duration
+from relay.core.routes import Route
 from relay.core.state import Delivery, State
+from relay.pipeline.edits import Editor, apply_edits
 
 log = logging.getLogger("relay.pipeline.deliver")
 
@@ -48,6 +50,11 @@ class Sender(Protocol):
     async def send(self, msg: OutgoingMessage) -> int: ...
 
     def pace_delay(self, chat: str) -> float: ...
+
+
+@runtime_checkable
+class _CanEdit(Editor, Protocol):
+    pass
 
 
 class DryRunSender:
@@ -69,6 +76,10 @@ class DryRunSender:
         )
         return 0
 
+    async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
+        out = self._out or sys.stdout
+        print(f"--- dry run: edit {msg.chat} message {message_id} ---\n{msg.text}\n", file=out)
+
 
 @dataclass
 class DrainReport:
@@ -76,6 +87,7 @@ class DrainReport:
     failed: int = 0
     deferred: int = 0  # still pending at the end (flood limits, backoff, deadline)
     next_due: float | None = None  # seconds until the next pending delivery may go
+    edited: int = 0  # sent messages brought up to date (their post was retitled)
     errors: list[str] = field(default_factory=list)
 
 
@@ -112,9 +124,10 @@ class Deliverer:
         self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
         self._warned_boards: set[str] = set()
-        # Sent, but the state refused to record it: (sent at, message id) by seq. Marked
-        # before anything else is sent; never sent again by this process.
-        self._unmarked: dict[int, tuple[datetime, int]] = {}
+        self._warned_routes: set[tuple[str, str]] = set()
+        # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
+        # Marked before anything else is sent; never sent again by this process.
+        self._unmarked: dict[int, tuple[datetime, int, str]] = {}
 
     @property
     def config(self) -> Config:
@@ -147,7 +160,7 @@ class Deliverer:
                 report.next_due = 0.0 if due is not None else wait
                 break
             if due is not None:
-                followed = await self._deliver(due, report, deadline)
+                followed = await self._deliver(due, report, deadline, pending)
                 if deadline is None and (not followed or due.seq in moved):
                     tried.add(due.seq)
                 if followed:
@@ -160,6 +173,11 @@ class Deliverer:
                 self._log_progress(report, pending, deadline - loop.time())
             await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
         report.deferred = len(pending)
+        if not self._dry_run and isinstance(self._sender, _CanEdit):
+            # After the new posts: an edit is never worth delaying news.
+            report.edited = await apply_edits(
+                self._config, self._store, self._sender, self._state, deadline
+            )
         return report
 
     async def _pending(self) -> list[Delivery]:
@@ -186,6 +204,8 @@ class Deliverer:
                         delivery.board_id,
                     )
                 continue
+            if self._route(delivery) is None:
+                continue
             wait = self._wait(delivery, now)
             if wait > 0 or delivery.seq in tried:
                 blocked.add(delivery.chat)
@@ -193,6 +213,20 @@ class Deliverer:
                 continue
             return delivery, None
         return None, soonest
+
+    def _route(self, delivery: Delivery) -> Route | None:
+        """The route a delivery was queued for; None (and a warning, once) when the config
+        no longer has it: its deliveries wait, like those of a board taken out."""
+        board = self.config.board(delivery.board_id)
+        route = find_route(board.routes, delivery.route_key)
+        if route is None and (board.id, delivery.route_key) not in self._warned_routes:
+            self._warned_routes.add((board.id, delivery.route_key))
+            log.warning(
+                "board=%s route=%s is not in the config: its pending deliveries wait",
+                board.id,
+                delivery.route_key,
+            )
+        return route
 
     def _wait(self, delivery: Delivery, now: datetime) -> float:
         """Seconds before `delivery` may go: its backoff, and Telegram's pace for its chat
@@ -203,10 +237,20 @@ class Deliverer:
         return max(wait, self._sender.pace_delay(delivery.chat))
 
     async def _deliver(
-        self, delivery: Delivery, report: DrainReport, deadline: float | None
+        self,
+        delivery: Delivery,
+        report: DrainReport,
+        deadline: float | None,
+        pending: list[Delivery],
     ) -> bool:
-        """Try one delivery; True when it was moved to a supergroup (and may go at once)."""
+        """Try one delivery (or the digest it opens); True when it was moved to a supergroup
+        (and may go at once)."""
         board = self.config.board(delivery.board_id)
+        route = self._route(delivery)
+        assert route is not None  # _next_due hands out only deliveries with a route
+        group = self._digest_group(delivery, route, pending)
+        if group:
+            return await self._send_digest(group, route, report, deadline)
         where = f"board={board.id} chat={delivery.chat} post={delivery.post_id}"
         posts = await self._state(
             f"read post {where}", self._store.posts, board.id, [delivery.post_id]
@@ -216,26 +260,28 @@ class Deliverer:
             await self._fail(delivery, "the post is missing from the state", report)
             return False
         try:
-            message = format_message(post, chat=delivery.chat, settings=board.message)
+            composed = compose(post, chat=delivery.chat, board=board.message, route=route)
         except ValueError as e:
             await self._fail(delivery, f"message cannot be built: {e}", report)
             return False
         if self._dry_run:
-            await self._sender.send(message)
+            await self._sender.send(composed.photo or composed.text)
             self._printed.add(delivery.seq)
             return False
-        cutoff = asyncio.timeout_at(deadline)
+        sent_as = "text"
         try:
-            async with cutoff:
-                message_id = await self._sender.send(message)
-        except TimeoutError:
-            if not cutoff.expired():
-                raise
-            log.warning(
-                "%s send cut off by the drain's deadline (it may have been delivered): "
-                "it stays pending",
-                where,
-            )
+            if composed.photo is not None:
+                try:
+                    message_id = await self._send(composed.photo, deadline, where)
+                    sent_as = "photo"
+                except PermanentDeliveryError as e:
+                    if e.migrate_to_chat_id is not None:
+                        raise
+                    log.info("%s photo refused (%s): the text message instead", where, e)
+                    message_id = await self._send(composed.text, deadline, where)
+            else:
+                message_id = await self._send(composed.text, deadline, where)
+        except _CutOff:
             return False
         except PermanentDeliveryError as e:
             if e.migrate_to_chat_id is not None:
@@ -246,21 +292,129 @@ class Deliverer:
         except DeliveryError as e:
             await self._retry_later(delivery, e, report, where)
             return False
-        sent_at = self._now()
-        report.sent += 1
-        self._on_sent(board.id)
-        log.info("%s sent message=%s", where, message_id)
+        await self._sent([delivery], board, message_id, sent_as, report, where)
+        return False
+
+    async def _send(self, message: OutgoingMessage, deadline: float | None, where: str) -> int:
+        """One send, cut off at the drain's deadline (then `_CutOff`: it stays pending)."""
+        cutoff = asyncio.timeout_at(deadline)
         try:
-            await self._state(
-                f"mark {where} sent (it was, message={message_id}; it is not sent again)",
-                self._store.mark_sent,
-                delivery.seq,
-                sent_at,
-                message_id,
+            async with cutoff:
+                return await self._sender.send(message)
+        except TimeoutError:
+            if not cutoff.expired():
+                raise
+            log.warning(
+                "%s send cut off by the drain's deadline (it may have been delivered): "
+                "it stays pending",
+                where,
             )
+            raise _CutOff from None
+
+    async def _sent(
+        self,
+        deliveries: list[Delivery],
+        board: Board,
+        message_id: int,
+        sent_as: str,
+        report: DrainReport,
+        where: str,
+    ) -> None:
+        """Record a send: every delivery it carried, in one transaction."""
+        sent_at = self._now()
+        report.sent += len(deliveries)
+        for delivery in deliveries:
+            self._on_sent(delivery.board_id)
+        log.info("%s sent message=%s", where, message_id)
+        seqs = [d.seq for d in deliveries]
+        what = f"mark {where} sent (it was, message={message_id}; it is not sent again)"
+        try:
+            if len(seqs) > 1 or sent_as == "digest":
+                await self._state(
+                    what, self._store.mark_sent_many, seqs, sent_at, message_id, sent_as
+                )
+            else:
+                await self._mark_sent(what, seqs[0], sent_at, message_id, sent_as)
         except StateError:
-            self._unmarked[delivery.seq] = (sent_at, message_id)
+            for seq in seqs:
+                self._unmarked[seq] = (sent_at, message_id, sent_as)
             raise
+
+    async def _mark_sent(
+        self, what: str, seq: int, sent_at: datetime, message_id: int, sent_as: str
+    ) -> None:
+        # A plain text message is marked with mark_sent's first three arguments only: states
+        # written before `sent_as` existed (and tests' subclasses) keep working.
+        if sent_as == "text":
+            await self._state(what, self._store.mark_sent, seq, sent_at, message_id)
+        else:
+            await self._state(what, self._store.mark_sent, seq, sent_at, message_id, sent_as)
+
+    def _digest_group(
+        self, first: Delivery, route: Route, pending: list[Delivery]
+    ) -> list[Delivery]:
+        """The pending deliveries of `first`'s route key (across boards: a global route),
+        oldest first, when they are more than the route's `digest_over`; else []."""
+        if route.digest_over <= 0:
+            return []
+        group = [
+            d
+            for d in pending
+            if d.route_key == first.route_key
+            and d.chat == first.chat
+            and d.board_id in self._board_ids
+        ]
+        return group if len(group) > route.digest_over else []
+
+    async def _send_digest(
+        self, group: list[Delivery], route: Route, report: DrainReport, deadline: float | None
+    ) -> bool:
+        """One digest for `group`: each of its messages marks the posts it carries sent in one
+        transaction, so a crash repeats at most the message in flight."""
+        first = group[0]
+        where = f"chat={first.chat} digest of {len(group)}"
+        posts = []
+        for board_id in dict.fromkeys(d.board_id for d in group):
+            mine = [d for d in group if d.board_id == board_id]
+            found = await self._state(
+                f"read posts {where}", self._store.posts, board_id, [d.post_id for d in mine]
+            )
+            for delivery in mine:
+                if delivery.post_id in found:
+                    posts.append((delivery, found[delivery.post_id]))
+                else:
+                    await self._fail(delivery, "the post is missing from the state", report)
+        posts.sort(key=lambda pair: pair[0].seq)
+        if not posts:
+            return False
+        titles = {self.config.board(d.board_id).title for d, _ in posts}
+        header = digest_header(titles, len(posts))
+        parts = compose_digest([p for _, p in posts], chat=first.chat, header=header, route=route)
+        start = 0
+        for message, count in parts:
+            carried = [d for d, _ in posts[start : start + count]]
+            if self._dry_run:
+                await self._sender.send(message)
+                self._printed.update(d.seq for d in carried)
+                start += count
+                continue
+            try:
+                message_id = await self._send(message, deadline, where)
+            except _CutOff:
+                return False
+            except PermanentDeliveryError as e:
+                if e.migrate_to_chat_id is not None:
+                    await self._follow(first, str(e.migrate_to_chat_id), first.board_id)
+                    return True
+                for delivery in carried:
+                    await self._fail(delivery, f"digest: {e}", report)
+                return False
+            except DeliveryError as e:
+                await self._retry_later(carried[0], e, report, where)
+                return False
+            board = self.config.board(carried[0].board_id)
+            await self._sent(carried, board, message_id, "digest", report, where)
+            start += count
         return False
 
     async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
@@ -315,14 +469,9 @@ class Deliverer:
 
     async def _record_unmarked(self) -> None:
         """Record the sends the state refused before; raises StateError while it still does."""
-        for seq, (sent_at, message_id) in list(self._unmarked.items()):
-            await self._state(
-                f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)",
-                self._store.mark_sent,
-                seq,
-                sent_at,
-                message_id,
-            )
+        for seq, (sent_at, message_id, sent_as) in list(self._unmarked.items()):
+            what = f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)"
+            await self._mark_sent(what, seq, sent_at, message_id, sent_as)
             del self._unmarked[seq]
 
     async def _state(self, what: str, call: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
@@ -360,6 +509,10 @@ class Deliverer:
             else:
                 chats[delivery.chat] = (1, self._wait(delivery, now))
         return queue_duration(chats, pace_of(self.config))
+
+
+class _CutOff(Exception):
+    """A send cut off by the drain's deadline: the delivery stays pending."""
 
 
 @dataclass

@@ -72,7 +72,8 @@ def poll_settings(board: Board) -> PollSettings:
         max_pages=board.max_pages,
         feed_entries=board.feed_entries,
         timezone=board.timezone,
-        chats=(board.chat,) if board.chat else (),
+        chats=tuple(route.key for route in board.routes),
+        routes=board.routes,
     )
 
 
