@@ -46,7 +46,7 @@ from relay.core.engines import Selectors
 from relay.core.errors import ConfigError
 from relay.core.message import MessageSettings
 from relay.core.models import LinkPreview
-from relay.core.routes import Route, expand_routes
+from relay.core.routes import Route, expand_routes, without_route_tables
 from relay.core.schema import (
     ApiUrl,
     Chat,
@@ -315,7 +315,7 @@ def load_config(path: Path) -> Config:
 
 def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     folder = path.resolve().parent
-    plain = _without_routes(raw)
+    plain = without_route_tables(raw)
     try:
         parsed = ConfigFile.model_validate(plain, context={"folder": folder})
     except ValidationError as e:
@@ -338,19 +338,6 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         **dict(parsed.telegram),
         **dict(parsed.http),
     )
-
-
-def _without_routes(raw: dict[str, Any]) -> dict[str, Any]:
-    """The file without its route tables, which `_with_routes` reads (they need every board
-    validated first: a global route names boards, a threshold needs the board's fields)."""
-    plain = {k: v for k, v in raw.items() if k != "routes"}
-    boards = raw.get("boards")
-    if isinstance(boards, list):
-        plain["boards"] = [
-            {k: v for k, v in b.items() if k != "routes"} if isinstance(b, dict) else b
-            for b in boards
-        ]
-    return plain
 
 
 def _with_routes(parsed: ConfigFile, raw: dict[str, Any], path: Path) -> ConfigFile:

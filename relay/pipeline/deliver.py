@@ -22,21 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TextIO, TypeVar, runtime_checkable
+from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
-from relay.core.compose import compose, compose_digest, digest_header, find_route
+from relay.core.compose import compose, find_route
 from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
-from relay.core.models import OutgoingMessage
 from relay.core.pace import human_wait, pace_of, queue_duration
 from relay.core.routes import Route
 from relay.core.state import Delivery, State
+from relay.pipeline.digests import DigestSending
 from relay.pipeline.edits import Editor, apply_edits
+from relay.pipeline.senders import CutOff, DrainReport, DryRunSender, Progress, Sender
+
+__all__ = ["Deliverer", "DrainReport", "DryRunSender", "Sender"]
 
 log = logging.getLogger("relay.pipeline.deliver")
 
@@ -46,52 +47,12 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Sender(Protocol):
-    async def send(self, msg: OutgoingMessage) -> int: ...
-
-    def pace_delay(self, chat: str) -> float: ...
-
-
 @runtime_checkable
 class _CanEdit(Editor, Protocol):
     pass
 
 
-class DryRunSender:
-    """Prints each message instead of sending it; deliveries stay pending (nothing was sent)."""
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        self._out = out
-
-    def pace_delay(self, chat: str) -> float:
-        return 0.0
-
-    async def send(self, msg: OutgoingMessage) -> int:
-        out = self._out or sys.stdout
-        preview = msg.preview_url or "none"
-        print(
-            f"--- dry run: to {msg.chat} (preview: {preview}) ---\n{msg.text}\n",
-            file=out,
-            flush=True,
-        )
-        return 0
-
-    async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
-        out = self._out or sys.stdout
-        print(f"--- dry run: edit {msg.chat} message {message_id} ---\n{msg.text}\n", file=out)
-
-
-@dataclass
-class DrainReport:
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0  # still pending at the end (flood limits, backoff, deadline)
-    next_due: float | None = None  # seconds until the next pending delivery may go
-    edited: int = 0  # sent messages brought up to date (their post was retitled)
-    errors: list[str] = field(default_factory=list)
-
-
-class Deliverer:
+class Deliverer(DigestSending):
     """Sends what the queue holds. One instance per process; `drain` is not re-entrant.
 
     `now` is the wall clock (aware UTC) the queue's `not_before` is written in; `rng` draws
@@ -150,7 +111,7 @@ class Deliverer:
         report = DrainReport()
         loop = asyncio.get_running_loop()
         await self._record_unmarked()
-        progress = _Progress(started=loop.time(), every=self._progress_every)
+        progress = Progress(started=loop.time(), every=self._progress_every)
         tried: set[int] = set()  # without a deadline: tried once in this drain, not again
         moved: set[int] = set()  # followed to a supergroup once in this drain
         while True:
@@ -268,20 +229,9 @@ class Deliverer:
             await self._sender.send(composed.photo or composed.text)
             self._printed.add(delivery.seq)
             return False
-        sent_as = "text"
         try:
-            if composed.photo is not None:
-                try:
-                    message_id = await self._send(composed.photo, deadline, where)
-                    sent_as = "photo"
-                except PermanentDeliveryError as e:
-                    if e.migrate_to_chat_id is not None:
-                        raise
-                    log.info("%s photo refused (%s): the text message instead", where, e)
-                    message_id = await self._send(composed.text, deadline, where)
-            else:
-                message_id = await self._send(composed.text, deadline, where)
-        except _CutOff:
+            message_id, sent_as = await self._send_composed(composed, deadline, where)
+        except CutOff:
             return False
         except PermanentDeliveryError as e:
             if e.migrate_to_chat_id is not None:
@@ -294,22 +244,6 @@ class Deliverer:
             return False
         await self._sent([delivery], board, message_id, sent_as, report, where)
         return False
-
-    async def _send(self, message: OutgoingMessage, deadline: float | None, where: str) -> int:
-        """One send, cut off at the drain's deadline (then `_CutOff`: it stays pending)."""
-        cutoff = asyncio.timeout_at(deadline)
-        try:
-            async with cutoff:
-                return await self._sender.send(message)
-        except TimeoutError:
-            if not cutoff.expired():
-                raise
-            log.warning(
-                "%s send cut off by the drain's deadline (it may have been delivered): "
-                "it stays pending",
-                where,
-            )
-            raise _CutOff from None
 
     async def _sent(
         self,
@@ -349,73 +283,6 @@ class Deliverer:
             await self._state(what, self._store.mark_sent, seq, sent_at, message_id)
         else:
             await self._state(what, self._store.mark_sent, seq, sent_at, message_id, sent_as)
-
-    def _digest_group(
-        self, first: Delivery, route: Route, pending: list[Delivery]
-    ) -> list[Delivery]:
-        """The pending deliveries of `first`'s route key (across boards: a global route),
-        oldest first, when they are more than the route's `digest_over`; else []."""
-        if route.digest_over <= 0:
-            return []
-        group = [
-            d
-            for d in pending
-            if d.route_key == first.route_key
-            and d.chat == first.chat
-            and d.board_id in self._board_ids
-        ]
-        return group if len(group) > route.digest_over else []
-
-    async def _send_digest(
-        self, group: list[Delivery], route: Route, report: DrainReport, deadline: float | None
-    ) -> bool:
-        """One digest for `group`: each of its messages marks the posts it carries sent in one
-        transaction, so a crash repeats at most the message in flight."""
-        first = group[0]
-        where = f"chat={first.chat} digest of {len(group)}"
-        posts = []
-        for board_id in dict.fromkeys(d.board_id for d in group):
-            mine = [d for d in group if d.board_id == board_id]
-            found = await self._state(
-                f"read posts {where}", self._store.posts, board_id, [d.post_id for d in mine]
-            )
-            for delivery in mine:
-                if delivery.post_id in found:
-                    posts.append((delivery, found[delivery.post_id]))
-                else:
-                    await self._fail(delivery, "the post is missing from the state", report)
-        posts.sort(key=lambda pair: pair[0].seq)
-        if not posts:
-            return False
-        titles = {self.config.board(d.board_id).title for d, _ in posts}
-        header = digest_header(titles, len(posts))
-        parts = compose_digest([p for _, p in posts], chat=first.chat, header=header, route=route)
-        start = 0
-        for message, count in parts:
-            carried = [d for d, _ in posts[start : start + count]]
-            if self._dry_run:
-                await self._sender.send(message)
-                self._printed.update(d.seq for d in carried)
-                start += count
-                continue
-            try:
-                message_id = await self._send(message, deadline, where)
-            except _CutOff:
-                return False
-            except PermanentDeliveryError as e:
-                if e.migrate_to_chat_id is not None:
-                    await self._follow(first, str(e.migrate_to_chat_id), first.board_id)
-                    return True
-                for delivery in carried:
-                    await self._fail(delivery, f"digest: {e}", report)
-                return False
-            except DeliveryError as e:
-                await self._retry_later(carried[0], e, report, where)
-                return False
-            board = self.config.board(carried[0].board_id)
-            await self._sent(carried, board, message_id, "digest", report, where)
-            start += count
-        return False
 
     async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
         moved = await self._state(
@@ -509,25 +376,3 @@ class Deliverer:
             else:
                 chats[delivery.chat] = (1, self._wait(delivery, now))
         return queue_duration(chats, pace_of(self.config))
-
-
-class _CutOff(Exception):
-    """A send cut off by the drain's deadline: the delivery stays pending."""
-
-
-@dataclass
-class _Progress:
-    """When a waiting drain says how far it is: once it has gone on (or faces a wait) for
-    half of `every` seconds, then at most every `every` seconds."""
-
-    started: float  # loop time
-    every: float
-    last: float | None = None
-
-    def due(self, now: float, wait: float) -> bool:
-        if now - self.started < self.every / 2 and wait < self.every / 2:
-            return False
-        if self.last is not None and now - self.last < self.every:
-            return False
-        self.last = now
-        return True
