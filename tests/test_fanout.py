@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relay.core.decide import Listing, PollSettings, decide_poll
+from relay.core.decide import Listing, PollSettings, decide_poll, with_excerpts
 from relay.core.fanout import fan_out, released
-from relay.core.models import Post
+from relay.core.models import Article, Post
 from relay.core.routes import expand_routes
 from relay.core.state import BoardState, Known, Validators
 
@@ -87,3 +87,19 @@ def test_a_held_post_that_left_the_pages_stays_held() -> None:
     known = {"9": Known("t", False, held=frozenset({"@hot"}))}
     assert released("b", [post("8", "other", comments=9)], known, [route]) == ()
     assert released("b", [post("9", "t", comments=2)], known, [route]) == (("9", "@hot"),)
+
+
+def test_a_route_matching_the_excerpt_is_decided_again_on_the_article() -> None:
+    board_routes = routes({"chat": "@c", "include": ["라면"], "match": ["excerpt"]})
+    settings = PollSettings(interval=60, routes=board_routes)
+    state = BoardState("b", first_poll=NOW, baseline="1", last_success=NOW)
+    page = (post("3", "글 셋"), post("2", "글 둘"), post("1", "옛 글"))
+    listing = Listing(Validators(body_hash="x"), pages=(page,), known={"1": Known("옛", False)})
+    intent = decide_poll(state, listing, NOW, settings)
+    assert [p.id for p in intent.articles_wanted] == ["3", "2"]  # read before deciding
+    articles = {"2": Article(excerpt="신라면 특가", text=""), "3": Article(excerpt="", text="")}
+    decided = with_excerpts(intent.with_articles(articles), board_routes)
+    assert [(n.post.id, n.announce, n.routes) for n in decided.new] == [
+        ("2", True, ("@c",)),
+        ("3", False, ()),
+    ]

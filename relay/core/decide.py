@@ -27,7 +27,7 @@ from datetime import time as clock_time
 
 from relay.core.diff import Walk, missing_warning, plan_poll
 from relay.core.errors import BoardFailure
-from relay.core.fanout import fan_out, released
+from relay.core.fanout import fan_out, reads_excerpt, released
 from relay.core.models import PollOutcome, Post, StoredPost
 from relay.core.routes import Route
 from relay.core.state import BoardState, Known, NewPost, PageChanges, PollIntent, Validators
@@ -126,10 +126,28 @@ def _new_post(post: Post, announce: bool, kept: bool, routes: tuple[Route, ...])
     return NewPost(
         post,
         announce=sent,
-        fetch_article=sent or kept,
+        fetch_article=sent or kept or reads_excerpt(routes),
         routes=fanout.deliver,
         held=fanout.held,
+        wanted=True,
     )
+
+
+def with_excerpts(intent: PollIntent, routes: tuple[Route, ...]) -> PollIntent:
+    """The intent with its new posts routed again on their articles' excerpts, when a route
+    filters on the excerpt (`relay.core.fanout`); else the intent as it is."""
+    if intent.changes is None or not reads_excerpt(routes):
+        return intent
+    new = []
+    for item in intent.changes.new:
+        if item.wanted:
+            excerpt = item.article.excerpt if item.article else ""
+            fanout = fan_out(item.post, routes, excerpt)
+            item = replace(
+                item, announce=bool(fanout.deliver), routes=fanout.deliver, held=fanout.held
+            )
+        new.append(item)
+    return replace(intent, changes=replace(intent.changes, new=tuple(new)))
 
 
 def must_stamp(state: BoardState, now: datetime, interval: float) -> bool:

@@ -9,8 +9,11 @@ pass holds it. A held post is judged again on each later poll that lists it, on 
 that poll's list pages show (`thresholds.decide_held`), and released once: the held row is
 deleted in the transaction that queues its delivery, so it is never announced twice.
 
-Filters read what the list page gives (title, author, category): the excerpt comes from the
-article page, read after this decision, so a route matching "excerpt" sees it empty here.
+Filters read what the list page gives (title, author, category). The excerpt comes from the
+article page, read after the poll's decision: when a route matches "excerpt", the decision
+asks for the article of every post it would announce, and `decide.with_excerpts` decides
+those posts again once their articles are read (a post whose article could not be read is
+judged with an empty excerpt).
 """
 
 from __future__ import annotations
@@ -32,20 +35,30 @@ class Fanout:
     held: tuple[str, ...]
 
 
-def post_fields(post: Post) -> dict[str, str]:
+def post_fields(post: Post, excerpt: str = "") -> dict[str, str]:
     """The fields a route's filter reads (see the module docstring for the excerpt)."""
-    return {"title": post.title, "author": post.author, "category": post.category}
+    return {
+        "title": post.title,
+        "author": post.author,
+        "category": post.category,
+        "excerpt": excerpt,
+    }
+
+
+def reads_excerpt(routes: Sequence[Route]) -> bool:
+    """Whether any route's filter looks at the excerpt (then articles decide)."""
+    return any("excerpt" in r.filter.match and not r.filter.accepts_everything for r in routes)
 
 
 def counts_of(post: Post) -> Counts:
     return Counts(votes=post.votes, views=post.views, comments=post.comments)
 
 
-def fan_out(post: Post, routes: Sequence[Route]) -> Fanout:
+def fan_out(post: Post, routes: Sequence[Route], excerpt: str = "") -> Fanout:
     """Where a new post goes, in the routes' order."""
     deliver: list[str] = []
     held: list[str] = []
-    fields = post_fields(post)
+    fields = post_fields(post, excerpt)
     for route in routes:
         if not route.wants(fields):
             continue

@@ -73,6 +73,7 @@ class NewPost:
     article: Article | None = None  # None: not fetched (yet), or the fetch failed
     routes: tuple[str, ...] | None = None  # route keys given a delivery; None: every chat
     held: tuple[str, ...] = ()  # route keys it is held for until it crosses their thresholds
+    wanted: bool = False  # a post to announce if a route wants it: routes may read its excerpt
 
 
 @dataclass(frozen=True, slots=True)
