@@ -118,3 +118,24 @@ async def test_a_burst_of_45_posts_becomes_one_digest(
     await rig.poll()
     await rig.drain()
     assert fakebot.messages[-1].text.startswith("<b>하나 더</b>")
+
+
+async def test_a_digest_waits_out_a_429_and_is_sent_once(
+    tmp_path: Path, news: SimBoard, fakebot: Any
+) -> None:
+    rig = Rig(
+        tmp_path, fakebot, [routed(news, {"chat": "@news", "digest_over": 2})]
+    )
+    await rig.poll()
+    for i in range(5):
+        news.add_post(f"글 {i}", "x", "본문")
+    await rig.poll()
+    fakebot.fail_next(429, retry_after=30)
+    report = await rig.drain()
+    assert report.sent == 0 and fakebot.messages == []
+    rig.clock.advance(31)
+    report = await rig.drain()
+    [digest] = fakebot.messages
+    assert report.sent == 5 and all(f"글 {i}<" in digest.text for i in range(5))
+    await rig.drain()
+    assert len(fakebot.messages) == 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from relay.core.compose import route_index
 from relay.core.decide import Listing, PollSettings, decide_poll, with_excerpts
 from relay.core.fanout import fan_out, released
 from relay.core.models import Article, Post
@@ -103,3 +104,9 @@ def test_a_route_matching_the_excerpt_is_decided_again_on_the_article() -> None:
         ("2", True, ("@c",)),
         ("3", False, ()),
     ]
+
+
+def test_a_topic_route_reads_the_rows_stored_under_its_bare_chat_before_routes() -> None:
+    topic, other = routes({"chat": "-100", "message_thread_id": 7}, {"chat": "@x"})
+    index = route_index([topic, other])
+    assert index["-100"] is topic and index["-100#7"] is topic and index["@x"] is other

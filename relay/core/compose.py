@@ -28,14 +28,18 @@ class Composed:
     photo: OutgoingMessage | None = None
 
 
-def find_route(routes: Sequence[Route], key: str) -> Route | None:
-    """The route a stored key names; a key stored before routes (a topic's bare chat) is
-    read as the route it carried over to (`routes.carried_over_keys`)."""
+def route_index(routes: Sequence[Route]) -> dict[str, Route]:
+    """Stored route key -> route. A key stored before routes (a topic's bare chat) names the
+    route it carried over to (`routes.carried_over_keys`)."""
     by_key = {route.key: route for route in routes}
-    found = by_key.get(key)
-    if found is None:
-        found = by_key.get(carried_over_keys(routes).get(key, ""))
-    return found
+    for old, new in carried_over_keys(routes).items():
+        by_key.setdefault(old, by_key[new])
+    return by_key
+
+
+def find_route(routes: Sequence[Route], key: str) -> Route | None:
+    """The route a stored key names (see `route_index`)."""
+    return route_index(routes).get(key)
 
 
 def route_settings(board: MessageSettings, route: Route) -> MessageSettings:

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
-from relay.core.compose import compose, find_route
+from relay.core.compose import compose, route_index
 from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
 from relay.core.pace import human_wait, pace_of, queue_duration
@@ -98,6 +98,13 @@ class Deliverer(DigestSending):
     def config(self, config: Config) -> None:
         self._config = config
         self._board_ids = frozenset(b.id for b in config.boards)
+        # (board id, stored route key) -> route, with the keys carried over from before
+        # routes: looked up for every pending delivery on every pass of the drain.
+        self._routes = {
+            (board.id, key): route
+            for board in config.boards
+            for key, route in route_index(board.routes).items()
+        }
 
     async def drain(self, deadline: float | None = None) -> DrainReport:
         """Send every pending delivery that is due; wait for those due before `deadline`.
@@ -178,13 +185,13 @@ class Deliverer(DigestSending):
     def _route(self, delivery: Delivery) -> Route | None:
         """The route a delivery was queued for; None (and a warning, once) when the config
         no longer has it: its deliveries wait, like those of a board taken out."""
-        board = self.config.board(delivery.board_id)
-        route = find_route(board.routes, delivery.route_key)
-        if route is None and (board.id, delivery.route_key) not in self._warned_routes:
-            self._warned_routes.add((board.id, delivery.route_key))
+        key = (delivery.board_id, delivery.route_key)
+        route = self._routes.get(key)
+        if route is None and key not in self._warned_routes:
+            self._warned_routes.add(key)
             log.warning(
                 "board=%s route=%s is not in the config: its pending deliveries wait",
-                board.id,
+                delivery.board_id,
                 delivery.route_key,
             )
         return route
