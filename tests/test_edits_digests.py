@@ -139,3 +139,19 @@ async def test_a_digest_waits_out_a_429_and_is_sent_once(
     assert report.sent == 5 and all(f"글 {i}<" in digest.text for i in range(5))
     await rig.drain()
     assert len(fakebot.messages) == 1
+
+
+async def test_a_failing_edit_is_tried_three_times_then_given_up(
+    tmp_path: Path, news: SimBoard, fakebot: Any
+) -> None:
+    rig = Rig(tmp_path, fakebot, [routed(news, {"chat": "@news"})])
+    [post_id] = await first_poll_then_add(rig, news, ["옛 제목"])
+    await rig.drain()
+    fakebot.fail_always(502, method="editMessageText")
+    news.edit_title(int(post_id), "새 제목")
+    await rig.poll()
+    for _ in range(5):
+        await rig.drain()
+    assert fakebot.requests.count("editMessageText") == 3
+    row = rig.delivery(post_id)
+    assert (row["edit_pending"], row["edit_tries"]) == (0, 3)

@@ -4,8 +4,8 @@ The poll that sees the new title queues the edits (in its transaction: `edit_pen
 sent delivery of the post); the delivery worker calls `apply_edits` at the start of a drain.
 Each edit is tried once per drain: done, or refused for good (the message is too old, was
 deleted, or already reads so) and recorded with Telegram's words, or — for a flood wait or a
-network failure — tried again by a later drain, a few times at most (the state counts). An
-edit is never worth holding up a new post's message: it does not wait out a flood.
+network failure — tried again by a later drain, a few times at most (the state counts; a
+flood wait counts no try). Edits run after the drain's new messages: news goes first.
 """
 
 from __future__ import annotations
@@ -62,12 +62,16 @@ async def apply_edits(
             log.warning("%s edit of message=%s refused: %s", where, edit.message_id, e)
             await state(f"record the edit of {where}", store.mark_edited, edit.seq, str(e))
             continue
-        except (DeliveryError, TimeoutError) as e:
+        except DeliveryError as e:
+            if e.retry_after:  # a flood wait is Telegram's pace, not the edit's failure
+                continue
             log.warning("%s edit of message=%s not done (%s): later", where, edit.message_id, e)
             await state(
                 f"record the edit of {where}", store.mark_edited, edit.seq, str(e), retry=True
             )
             continue
+        except TimeoutError:  # the drain's deadline (the courier's own timeouts are classified)
+            break
         await state(f"record the edit of {where}", store.mark_edited, edit.seq)
         log.info("%s edited message=%s", where, edit.message_id)
         done += 1
