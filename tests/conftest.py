@@ -55,6 +55,7 @@ def toml_text(
     boards: list[Mapping[str, Any]],
     telegram: Mapping[str, Any] | None = None,
     http: Mapping[str, Any] | None = None,
+    routes: list[Mapping[str, Any]] | None = None,
 ) -> str:
     lines = ["[relay]"] + [f"{k} = {_toml_value(v)}" for k, v in relay.items()]
     for name, section in (("telegram", telegram), ("http", http)):
@@ -62,10 +63,17 @@ def toml_text(
             lines += [f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in section.items()]
     for board in boards:
         lines.append("[[boards]]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in board.items() if k != "selectors"]
+        tables = ("selectors", "routes")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in board.items() if k not in tables]
         if "selectors" in board:
             lines.append("[boards.selectors]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in board["selectors"].items()]
+        for route in board.get("routes", []):  # [[boards.routes]]
+            lines.append("[[boards.routes]]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in route.items()]
+    for route in routes or []:  # the global [[routes]]
+        lines.append("[[routes]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in route.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -75,13 +83,14 @@ def write_config(
     *,
     telegram: Mapping[str, Any] | None = None,
     http: Mapping[str, Any] | None = None,
+    routes: list[Mapping[str, Any]] | None = None,
     **relay: Any,
 ) -> Path:
     """A config for tests: short timeouts, no politeness delay unless asked."""
     settings: dict[str, Any] = {"host_delay": "0.01s", "timeout": "5s", "interval": "1s"}
     settings.update(relay)
     path = folder / "config.toml"
-    path.write_text(toml_text(settings, boards, telegram, http), encoding="utf-8")
+    path.write_text(toml_text(settings, boards, telegram, http, routes), encoding="utf-8")
     return path
 
 

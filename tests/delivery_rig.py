@@ -43,9 +43,13 @@ class Rig:
         *,
         store: type[SqliteState] = SqliteState,
         telegram: dict[str, Any] | None = None,
+        routes: list[dict[str, Any]] | None = None,
     ) -> None:
         self.config: Config = make_config(
-            tmp_path, boards, telegram={"api_url": fakebot.api_url, **(telegram or {})}
+            tmp_path,
+            boards,
+            telegram={"api_url": fakebot.api_url, **(telegram or {})},
+            routes=routes,
         )
         self.store = store(self.config.state)
         self.bot = fakebot

@@ -10,10 +10,15 @@ Its HTML check is written apart from relay/message.py on purpose: the two must a
 meeting Telegram's rules, not by sharing code. It is stricter than Telegram in one place: a
 bare "&" is refused (Telegram shows it literally; its docs say to escape it).
 
+Methods: getMe, sendMessage, sendPhoto (a photo by URL, its caption at most 1024 units),
+editMessageText and editMessageCaption (of a message it accepted; refused when the message
+is unknown or the text is unchanged, as Telegram does). Forum topics: `message_thread_id` is
+recorded. Every accepted message answers with its `message_id`.
+
 Knobs: `fail_next`, `fail_always` / `recover`, `drop_after_accept`, `stall_next`, `kick`,
-`migrate`, `add_chat`, `set_flood`. A failure can carry any `retry_after` JSON can hold
-(`1e308`, `NaN`, `-5`, `"soon"`) or a `raw` body sent verbatim (`b'[1]'` with status 200): the
-malformed answers a proxy, an outage or a buggy API gives.
+`migrate`, `add_chat`, `set_flood`, `refuse_photos`. A failure can carry any `retry_after`
+JSON can hold (`1e308`, `NaN`, `-5`, `"soon"`) or a `raw` body sent verbatim (`b'[1]'` with
+status 200): the malformed answers a proxy, an outage or a buggy API gives.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from aiohttp import web
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTestsOnly-abcdefghijk"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 _SUPPORTED = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
     "span", "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji",
@@ -72,6 +78,10 @@ def parse_entities(text: str) -> str:
 def telegram_units(text: str) -> int:
     """Telegram's length of HTML `text`: UTF-16 code units of the parsed plain text."""
     return sum(2 if ord(c) >= 0x10000 else 1 for c in parse_entities(text))
+
+
+def _units(plain: str) -> int:
+    return sum(2 if ord(c) >= 0x10000 else 1 for c in plain)
 
 
 def _offset(text: str, index: int) -> int:
@@ -161,6 +171,19 @@ class Received:
     time: float  # time.monotonic() when it arrived
     message_id: int
     params: dict[str, str]  # every form field as received
+    method: str = "sendMessage"  # or "sendPhoto" (then `text` is the caption)
+    photo: str | None = None  # sendPhoto's photo URL
+
+
+@dataclass(frozen=True)
+class Edited:
+    """One edit the fake accepted: the message's new text (or caption)."""
+
+    method: str  # "editMessageText" or "editMessageCaption"
+    chat_id: str
+    message_id: int
+    text: str
+    params: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -205,6 +228,8 @@ class FakeBot:
         self._flood: tuple[int, float, int | None] | None = None
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._messages: list[Received] = []
+        self._edits: list[Edited] = []
+        self._refuse_photos = False
         self._ids = itertools.count(1)
         self._requests: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -270,6 +295,17 @@ class FakeBot:
         """More than `limit` messages to one chat within `per` seconds get a 429."""
         with self._lock:
             self._flood = (limit, per, retry_after)
+
+    def refuse_photos(self, refuse: bool = True) -> None:
+        """sendPhoto answers 400 "wrong file identifier/HTTP URL specified" (an image that
+        Telegram cannot fetch)."""
+        with self._lock:
+            self._refuse_photos = refuse
+
+    @property
+    def edits(self) -> list[Edited]:
+        with self._lock:
+            return list(self._edits)
 
     @property
     def messages(self) -> list[Received]:
@@ -349,15 +385,39 @@ class FakeBot:
                 return _error(failure.status, None, retry_after=failure.retry_after)
             if method == "getMe":
                 return _ok(self._me())
-            if method == "sendMessage":
-                return self._send(request, params)
+            if method in ("sendMessage", "sendPhoto"):
+                return self._send(request, params, method)
+            if method in ("editMessageText", "editMessageCaption"):
+                return self._edit(params, method)
             return _error(404, "Not Found")
 
     def _me(self) -> dict[str, Any]:
         bot_id = int(self.token.split(":")[0])
         return {"id": bot_id, "is_bot": True, "first_name": "Relay Test", "username": self.username}
 
-    def _send(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+    def _edit(self, params: dict[str, str], method: str) -> web.StreamResponse:
+        chat, number = params.get("chat_id", ""), params.get("message_id", "")
+        field = "caption" if method == "editMessageCaption" else "text"
+        sent = [m for m in self._messages if m.chat_id == chat and str(m.message_id) == number]
+        if not sent or (field == "caption") != (sent[0].method == "sendPhoto"):
+            return _error(400, "Bad Request: message to edit not found")
+        text = params.get(field, "")
+        number_id = sent[0].message_id
+        current = [e.text for e in self._edits if (e.chat_id, e.message_id) == (chat, number_id)]
+        if text == (current[-1] if current else sent[0].text):
+            return _error(400, "Bad Request: message is not modified")
+        try:
+            plain = parse_entities(text) if params.get("parse_mode") == "HTML" else text
+        except EntityError as e:
+            return _error(400, f"Bad Request: can't parse entities: {e}")
+        if _units(plain) > (MAX_CAPTION if field == "caption" else MAX_TEXT):
+            return _error(400, f"Bad Request: message {field} is too long")
+        self._edits.append(Edited(method, chat, sent[0].message_id, text, dict(params)))
+        return _ok({"message_id": sent[0].message_id, "date": int(time.time()), field: plain})
+
+    def _send(
+        self, request: web.Request, params: dict[str, str], method: str = "sendMessage"
+    ) -> web.StreamResponse:
         chat = params.get("chat_id", "")
         if chat in self._migrated:
             return _error(
@@ -372,16 +432,21 @@ class FakeBot:
         flooded = self._flooded(chat)
         if flooded is not None:
             return _error(429, None, retry_after=flooded)
-        text = params.get("text", "")
+        photo = params.get("photo") if method == "sendPhoto" else None
+        if method == "sendPhoto" and (self._refuse_photos or not photo):
+            return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        text = params.get("caption" if photo else "text", "")
         mode = params.get("parse_mode")
         try:
             plain = parse_entities(text) if mode == "HTML" else text
         except EntityError as e:
             return _error(400, f"Bad Request: can't parse entities: {e}")
-        if not plain.strip():
+        if not plain.strip() and not photo:
             return _error(400, "Bad Request: message text is empty")
         if sum(2 if ord(c) >= 0x10000 else 1 for c in plain) > MAX_TEXT:
             return _error(400, "Bad Request: message is too long")
+        if photo and _units(plain) > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
         preview = params.get("link_preview_options")
         thread = params.get("message_thread_id")
         received = Received(
@@ -394,6 +459,8 @@ class FakeBot:
             time=time.monotonic(),
             message_id=next(self._ids),
             params=dict(params),
+            method=method,
+            photo=photo,
         )
         self._messages.append(received)
         self._recent[chat].append(received.time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -93,3 +94,73 @@ def test_kill_9_at_random_points_loses_nothing(
     assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 3, "the test must actually crash the relay several times"
     _check(board, fakebot, announced, kills)
+
+
+def _titles(text: str) -> list[str]:
+    """The posts one message carries: a post's bold first line, or a digest's linked lines."""
+    lines = re.findall(r'^• <a href="[^"]*">([^<]*)</a>$', text, flags=re.M)
+    return lines or [text.split("\n")[0].removeprefix("<b>").removesuffix("</b>")]
+
+
+@pytest.mark.slow
+def test_kill_9_with_routes_filters_and_digests_loses_nothing_per_route(
+    tmp_path: Path, sim: BoardSimulator, fakebot: Any
+) -> None:
+    rng = random.Random(20251201)
+    board = sim.add_board("news", "rhymix", page_size=10)
+    for i in range(12):
+        board.add_post(f"기존 {i}", "x", "<p>x</p>")
+    routes = [
+        {"chat": "@news", "digest_over": 4},
+        {"chat": "@other", "include": ["짝"]},
+        {"chat": "@other", "message_thread_id": 9, "exclude": ["짝"], "digest_over": 3},
+    ]
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": board.list_url, "routes": routes, "max_pages": 10}],
+        telegram={
+            "api_url": fakebot.api_url,
+            "per_chat_interval": 0.2,
+            "group_per_minute": 0,
+            "drain_timeout": "20s",
+        },
+    )
+    first = run_relay("once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN})
+    assert first.returncode == 0, first.stderr
+    wanted: dict[tuple[str, int | None], list[str]] = {
+        ("@news", None): [],
+        ("@other", None): [],
+        ("@other", 9): [],
+    }
+    kills = 0
+    deadline = time.monotonic() + 50
+    for _ in range(12):
+        if time.monotonic() > deadline:
+            break
+        for _ in range(rng.randint(0, 8)):
+            title = f"새 글 {sum(map(len, wanted.values()))} {'짝' if rng.random() < 0.5 else '홀'}"
+            board.add_post(title, "x", f"<p>{title}</p>")
+            wanted[("@news", None)].append(title)
+            wanted[("@other", None) if "짝" in title else ("@other", 9)].append(title)
+        process = _spawn("run", "-c", str(path))
+        try:
+            process.wait(timeout=rng.uniform(0.1, 1.2))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+    final = run_relay("once", "-c", str(path), env={"RELAY_TELEGRAM_TOKEN": TOKEN}, timeout=90)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert kills >= 3, "the test must actually crash the relay several times"
+    duplicates = 0
+    for destination, titles in wanted.items():
+        seen: Counter[str] = Counter()
+        for message in fakebot.messages:
+            if (message.chat_id, message.message_thread_id) != destination:
+                continue
+            carried = _titles(message.text)
+            duplicates += any(seen[t] for t in carried)
+            seen.update(carried)
+        assert set(seen) == set(titles), f"{destination} after {kills} kills"
+    assert duplicates <= kills, f"{duplicates} duplicate messages for {kills} crashes"
+    assert any(len(_titles(m.text)) > 1 for m in fakebot.messages), "no digest was sent"

@@ -411,3 +411,38 @@ def test_chat_counts_and_post_deliveries_say_where_each_message_stands(state: St
         "flood: retry after 30 s",
         LATER,
     )
+
+
+def test_routes_held_posts_and_their_release_are_applied_in_the_poll(state: State) -> None:
+    routed = NewPost(post(1), True, True, routes=("@a", "@b#3"), held=("@hot",), wanted=True)
+    held_only = NewPost(post(2), False, True, held=("@hot",), wanted=True)
+    state.apply_poll("b", poll(routed, held_only, chats=("@a", "@b#3", "@hot")))
+    pending = state.pending_deliveries()
+    assert [(d.post_id, d.route_key, d.chat) for d in pending] == [
+        ("1", "@a", "@a"),
+        ("1", "@b#3", "@b"),
+    ]
+    assert state.known("b", ["1", "2"])["2"].held == frozenset({"@hot"})
+    release = PageChanges(
+        Validators(body_hash="h2"), "1", chats=("@a", "@b#3", "@hot"), released=(("2", "@hot"),)
+    )
+    state.apply_poll("b", PollIntent(at=LATER, stamp=True, changes=release))
+    assert [(d.post_id, d.route_key) for d in state.pending_deliveries()][-1] == ("2", "@hot")
+    assert state.known("b", ["2"])["2"].held == frozenset()  # released once, never again
+
+
+def test_a_digest_marks_its_deliveries_sent_together_and_retitles_skip_it(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), new(3)))
+    one, two, three = state.pending_deliveries()
+    state.mark_sent_many([one.seq, two.seq], LATER, 41, "digest")
+    state.mark_sent(three.seq, LATER, 42, "photo")
+    assert state.pending_deliveries() == []
+    state.apply_poll(
+        "b", poll(at=LATER, retitled=(post(1, title="a"), post(3, title="c")), body_hash="h2")
+    )
+    [edit] = state.pending_edits()
+    assert (edit.post_id, edit.message_id, edit.caption) == ("3", 42, True)
+    state.mark_edited(edit.seq, "", retry=True)
+    assert [e.tries for e in state.pending_edits()] == [1]
+    state.mark_edited(edit.seq, "Bad Request: message to edit not found")
+    assert state.pending_edits() == []

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken
 from telegram.request import HTTPXRequest, RequestData
@@ -33,6 +33,7 @@ from relay.core.pace import Pace, is_group
 __all__ = ["DEFAULT_API_URL", "Courier", "Pace", "Pacer"]
 
 DEFAULT_API_URL = "https://api.telegram.org"
+BUTTON_TEXT = "원문 보기"  # the inline button that opens the post (OutgoingMessage.button_url)
 
 
 class _BotApiRequest(HTTPXRequest):
@@ -192,29 +193,72 @@ class Courier:
                 reason="flood",
                 retry_after=blocked,
             )
-        if msg.preview_url is None:
-            preview = LinkPreviewOptions(is_disabled=True)
-        else:
-            preview = LinkPreviewOptions(url=msg.preview_url)
         await self._pacer.acquire(msg.chat)
         try:
-            sent = await self._bot.send_message(
-                chat_id=msg.chat,
-                text=msg.text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=preview,
-                disable_notification=msg.disable_notification,
-                message_thread_id=msg.message_thread_id,
-            )
+            if msg.photo_url is not None:
+                sent = await self._bot.send_photo(
+                    chat_id=msg.chat,
+                    photo=msg.photo_url,
+                    caption=msg.text,
+                    parse_mode=ParseMode.HTML,
+                    disable_notification=msg.disable_notification,
+                    message_thread_id=msg.message_thread_id,
+                    reply_markup=_keyboard(msg),
+                )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id=msg.chat,
+                    text=msg.text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=_preview(msg),
+                    disable_notification=msg.disable_notification,
+                    message_thread_id=msg.message_thread_id,
+                    reply_markup=_keyboard(msg),
+                )
             message_id = sent.message_id
             if not isinstance(message_id, int) or isinstance(message_id, bool):
                 raise BadAnswer(f"sendMessage answered a message_id of {message_id!r:.40}")
         except Exception as e:  # every failure is classified: see classify()
-            error = self._failure(e, chat=msg.chat)
-            if error.retry_after:
-                self._flood_until[msg.chat] = self._clock() + error.retry_after
-            raise error from _cause(e)
+            raise self._flood_noted(e, msg.chat) from _cause(e)
         return message_id
+
+    async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
+        """Replace the text (or a photo's caption) of a sent message with `msg`'s. Raises a
+        DeliveryError like `send` (Telegram refuses edits of deleted or unchanged messages)."""
+        blocked = self._flood_until.get(msg.chat, 0.0) - self._clock()
+        if blocked > 0:
+            raise TransientDeliveryError(
+                f"Telegram flood control for chat {msg.chat}: retry after {blocked:.0f} s",
+                reason="flood",
+                retry_after=blocked,
+            )
+        await self._pacer.acquire(msg.chat)
+        try:
+            if caption:
+                await self._bot.edit_message_caption(
+                    chat_id=msg.chat,
+                    message_id=message_id,
+                    caption=msg.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=_keyboard(msg),
+                )
+            else:
+                await self._bot.edit_message_text(
+                    chat_id=msg.chat,
+                    message_id=message_id,
+                    text=msg.text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=_preview(msg),
+                    reply_markup=_keyboard(msg),
+                )
+        except Exception as e:  # every failure is classified: see classify()
+            raise self._flood_noted(e, msg.chat) from _cause(e)
+
+    def _flood_noted(self, exc: Exception, chat: str) -> DeliveryError:
+        error = self._failure(exc, chat=chat)
+        if error.retry_after:
+            self._flood_until[chat] = self._clock() + error.retry_after
+        return error
 
     def _failure(self, exc: Exception, *, chat: str) -> DeliveryError:
         """classify(), then belt and braces: no message leaves here with the token in it."""
@@ -223,6 +267,18 @@ class Courier:
         if self._token and self._token in text:
             error.args = (text.replace(self._token, "<token>"),)
         return error
+
+
+def _preview(msg: OutgoingMessage) -> LinkPreviewOptions:
+    if msg.preview_url is None:
+        return LinkPreviewOptions(is_disabled=True)
+    return LinkPreviewOptions(url=msg.preview_url)
+
+
+def _keyboard(msg: OutgoingMessage) -> InlineKeyboardMarkup | None:
+    if msg.button_url is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(BUTTON_TEXT, url=msg.button_url)]])
 
 
 def _cause(exc: Exception) -> Exception | None:

@@ -48,6 +48,7 @@ from relay.core.message import MessageSettings
 from relay.core.models import LinkPreview
 from relay.core.quiet import QuietSetting, parse_quiet_after
 from relay.core.records import projected
+from relay.core.routes import Route, expand_routes, without_route_tables
 from relay.core.schema import (
     ApiUrl,
     Chat,
@@ -124,6 +125,7 @@ class TelegramTable(_Table):
     per_chat_interval: ChatPause = 1.0  # seconds between messages to a chat
     group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
     bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
+    digest_over: int = Field(default=0, ge=0)  # a route's default; 0: one message per post
 
 
 class HttpTable(_Table):
@@ -171,6 +173,9 @@ class Board(_Table):
     message_thread_id: int | None = None
     template: Template | None = None
     selectors: Selectors = Field(default_factory=Selectors)  # preset + [boards.selectors]
+    # Where posts go: the `chat` shorthand, [[boards.routes]] and the global [[routes]] that
+    # name this board, resolved by `relay.core.routes.expand_routes` (see `_with_routes`).
+    routes: tuple[Route, ...] = Field(default=(), strict=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -187,6 +192,25 @@ class Board(_Table):
         if not filled.get("title") and isinstance(data.get("id"), str):
             filled["title"] = data["id"]  # an empty title reads as none at all
         return filled
+
+    @field_validator("routes", mode="plain")
+    @classmethod
+    def _routes_expanded(cls, value: object) -> tuple[Route, ...]:
+        # The tables are expanded with the whole file in view (global routes, [telegram]
+        # digest_over) by `_with_routes`; a board reaching here holds Route records only.
+        if isinstance(value, tuple) and all(isinstance(r, Route) for r in value):
+            return value
+        raise ValueError("routes are expanded from the config file (relay.core.routes)")
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The optional post fields this board's reader provides (category and the counts):
+        what a route's `categories` and thresholds need."""
+        return frozenset(
+            name
+            for name in ("category", "votes", "views", "comments")
+            if getattr(self.selectors, name, ())
+        )
 
     @field_validator("feed_path", mode="plain")
     @classmethod
@@ -280,7 +304,7 @@ class Config(RelayTable, TelegramTable, HttpTable):
     @property
     def sends(self) -> bool:
         """Whether anything goes to Telegram (a board chat or an admin chat)."""
-        return bool(self.admin_chat) or any(b.chat for b in self.boards)
+        return bool(self.admin_chat) or any(b.routes for b in self.boards)
 
 
 def default_config_path() -> Path:
@@ -304,12 +328,14 @@ def load_config(path: Path) -> Config:
 
 def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     folder = path.resolve().parent
+    plain = without_route_tables(raw)
     try:
-        parsed = ConfigFile.model_validate(raw, context={"folder": folder})
+        parsed = ConfigFile.model_validate(plain, context={"folder": folder})
     except ValidationError as e:
-        raise ConfigError(f"{path}: {describe_errors(e, raw)}") from None
+        raise ConfigError(f"{path}: {describe_errors(e, plain)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: values nested too deeply") from None
+    parsed = _with_routes(parsed, raw, path)
     warnings = tuple(
         f'boards[{index}] (id "{board.id}"): interval {board.interval:g}s is below '
         f"{POLITE_INTERVAL:g}s: impolite to a real board (fine for a local simulator)"
@@ -325,6 +351,29 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         **dict(parsed.telegram),
         **dict(parsed.http),
     )
+
+
+def _with_routes(parsed: ConfigFile, raw: dict[str, Any], path: Path) -> ConfigFile:
+    """Every board with its routes: the `chat` shorthand, [[boards.routes]], [[routes]]."""
+    # A board's message_thread_id without a chat was accepted (and unused) before routes:
+    # such a file keeps loading. Only a route without a chat is an error.
+    tables = [
+        b if b.get("chat") is not None else {k: v for k, v in b.items() if k != "message_thread_id"}
+        for b in raw.get("boards", [])
+    ]
+    try:
+        expanded = expand_routes(
+            tables,
+            raw.get("routes", []),
+            board_fields={board.id: board.fields for board in parsed.boards},
+            digest_over=parsed.telegram.digest_over,
+        )
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    boards = tuple(
+        board.model_copy(update={"routes": expanded[board.id]}) for board in parsed.boards
+    )
+    return parsed.model_copy(update={"boards": boards})
 
 
 def load_token(config: Config) -> str:

@@ -14,7 +14,8 @@ state to apply in one transaction. Every rule of a poll is in this module or in 
   takes the moment it was first seen (the first poll's posts are older than that moment).
 - Articles: only for the posts that are announced or kept in the feed. A first poll of a
   100,000-row page fetches `feed_entries` articles, not 100,000.
-- Announcing: only when the board has a chat.
+- Announcing: only when the board has a route (or a chat); which routes get a delivery, and
+  which hold a post until it crosses their thresholds, is `relay.core.fanout`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from datetime import time as clock_time
 
 from relay.core.diff import Walk, missing_warning, plan_poll
 from relay.core.errors import BoardFailure
+from relay.core.fanout import fan_out, reads_excerpt, released
 from relay.core.models import PollOutcome, Post, StoredPost
+from relay.core.routes import Route
 from relay.core.state import BoardState, Known, NewPost, PageChanges, PollIntent, Validators
 from relay.core.status import STAMP_INTERVALS
 
@@ -42,6 +45,7 @@ class PollSettings:
     feed_entries: int = 50  # posts the feed keeps
     timezone: tzinfo = UTC  # the board's: for "is this date-only post today's"
     chats: tuple[str, ...] = ()  # where new posts are announced; none: feed only
+    routes: tuple[Route, ...] = ()  # when given, these decide (and `chats` is ignored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +90,64 @@ def decide_poll(
         backfill=settings.backfill,
         notices=settings.notices,
     )
-    announce = plan.announce if settings.chats else frozenset()
+    routes = settings.routes
+    chats = tuple(r.key for r in routes) if routes else settings.chats
+    announce = plan.announce if chats else frozenset()
     kept = _kept_in_feed(plan.new, settings.feed_entries)
     new = tuple(
-        NewPost(
+        _new_post(
             post if first_poll else timed(post, now, settings.timezone),
-            announce=post.id in announce,
-            fetch_article=post.id in announce or post.id in kept,
+            post.id in announce,
+            post.id in kept,
+            routes,
         )
         for post in plan.new
     )
+    listed = [post for page in listing.pages for post in page]
+    freed = released(state.board_id, listed, listing.known, routes) if routes else ()
     warnings: tuple[str, ...] = ()
     if listing.walk is Walk.CUT_SHORT:
         last = listing.pages[-1]
         warnings = (missing_warning(last, settings.max_pages, listing.newest_known_number),)
-    changes = PageChanges(listing.validators, plan.baseline, new, plan.retitled, settings.chats)
+    changes = PageChanges(
+        listing.validators, plan.baseline, new, plan.retitled, chats, released=freed
+    )
     return PollIntent(
         at=now, stamp=True, changes=changes, pages=len(listing.pages), warnings=warnings
     )
+
+
+def _new_post(post: Post, announce: bool, kept: bool, routes: tuple[Route, ...]) -> NewPost:
+    """A post to record; an announced one fans out to the routes that want it."""
+    if not announce or not routes:
+        return NewPost(post, announce=announce, fetch_article=announce or kept)
+    fanout = fan_out(post, routes)
+    sent = bool(fanout.deliver)
+    return NewPost(
+        post,
+        announce=sent,
+        fetch_article=sent or kept or reads_excerpt(routes),
+        routes=fanout.deliver,
+        held=fanout.held,
+        wanted=True,
+    )
+
+
+def with_excerpts(intent: PollIntent, routes: tuple[Route, ...]) -> PollIntent:
+    """The intent with its new posts routed again on their articles' excerpts, when a route
+    filters on the excerpt (`relay.core.fanout`); else the intent as it is."""
+    if intent.changes is None or not reads_excerpt(routes):
+        return intent
+    new = []
+    for item in intent.changes.new:
+        if item.wanted:
+            excerpt = item.article.excerpt if item.article else ""
+            fanout = fan_out(item.post, routes, excerpt)
+            item = replace(
+                item, announce=bool(fanout.deliver), routes=fanout.deliver, held=fanout.held
+            )
+        new.append(item)
+    return replace(intent, changes=replace(intent.changes, new=tuple(new)))
 
 
 def must_stamp(state: BoardState, now: datetime, interval: float) -> bool:
@@ -143,7 +187,9 @@ def poll_outcome(
         board_id=board_id,
         ok=True,
         new=tuple(recorded),
-        announced=sum(n.announce for n in intent.new),
+        announced=sum(n.announce for n in intent.new) + len(intent.changes.released)
+        if intent.changes
+        else 0,
         updated=len(intent.retitled),
         pages=intent.pages,
         unchanged=intent.changes is None,

@@ -149,8 +149,11 @@ class MessageSettings:
             validate_template(self.template)
 
 
-def format_message(post: StoredPost, *, chat: str, settings: MessageSettings) -> OutgoingMessage:
-    """The message announcing `post` in `chat`, within Telegram's limits.
+def format_message(
+    post: StoredPost, *, chat: str, settings: MessageSettings, limit: int = MAX_LENGTH
+) -> OutgoingMessage:
+    """The message announcing `post` in `chat`, within Telegram's limits (`limit` UTF-16 units
+    after entity parsing: a photo's caption has 1024).
 
     Raises ValueError when the template's own text leaves no room for the post. A template
     that renders to nothing for this post (only `{excerpt}`, and no excerpt) falls back to
@@ -178,10 +181,10 @@ def format_message(post: StoredPost, *, chat: str, settings: MessageSettings) ->
         return render
 
     title, excerpt = _clean(post.title).strip(), _clean(post.excerpt).strip()
-    text = _fit(renderer(template), title, excerpt)
+    text = _fit(renderer(template), title, excerpt, limit)
     if not _plain(text).strip():
         # Telegram refuses an empty message ("{excerpt}" alone, for a post with none).
-        text = _fit(renderer(None), title, excerpt)
+        text = _fit(renderer(None), title, excerpt, limit)
     return OutgoingMessage(
         chat=chat,
         text=text,
@@ -210,20 +213,22 @@ def _default_layout(values: dict[str, str]) -> str:
     return "\n\n".join(blocks)
 
 
-def _fit(render: Callable[[str, str], str], title: str, excerpt: str) -> str:
+def _fit(
+    render: Callable[[str, str], str], title: str, excerpt: str, limit: int = MAX_LENGTH
+) -> str:
     """Render, shortening the excerpt first and then the title until Telegram's limit holds."""
     text = render(title, excerpt)
-    if telegram_length(text) <= MAX_LENGTH:
+    if telegram_length(text) <= limit:
         return text
-    fitted = _largest_fit(lambda budget: render(title, shorten(excerpt, budget)), excerpt)
+    fitted = _largest_fit(lambda budget: render(title, shorten(excerpt, budget)), excerpt, limit)
     if fitted is None:
-        fitted = _largest_fit(lambda budget: render(shorten(title, budget), ""), title)
+        fitted = _largest_fit(lambda budget: render(shorten(title, budget), ""), title, limit)
     if fitted is None:
-        raise ValueError(f"the message layout alone is over Telegram's {MAX_LENGTH} characters")
+        raise ValueError(f"the message layout alone is over Telegram's {limit} characters")
     return fitted
 
 
-def _largest_fit(make: Callable[[int], str], source: str) -> str | None:
+def _largest_fit(make: Callable[[int], str], source: str, limit: int = MAX_LENGTH) -> str | None:
     """Binary search for the largest budget whose rendering fits; None if none does.
 
     Each candidate is measured, so the answer fits even where a word-boundary cut makes the
@@ -233,7 +238,7 @@ def _largest_fit(make: Callable[[int], str], source: str) -> str | None:
     while low <= high:
         middle = (low + high) // 2
         candidate = make(middle)
-        if telegram_length(candidate) <= MAX_LENGTH:
+        if telegram_length(candidate) <= limit:
             best, low = candidate, middle + 1
         else:
             high = middle - 1

@@ -112,6 +112,8 @@ class OutgoingMessage:
     disable_notification: bool = False
     preview_url: str | None = None  # the URL Telegram should preview, if any
     message_thread_id: int | None = None
+    photo_url: str | None = None  # sent as a photo with `text` as its caption (<= 1024 units)
+    button_url: str | None = None  # an inline "원문 보기" button opening this URL
 
 
 @dataclass(frozen=True, slots=True)

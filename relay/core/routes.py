@@ -161,6 +161,19 @@ def expand_routes(
     return result
 
 
+def without_route_tables(raw: dict[str, Any]) -> dict[str, Any]:
+    """A config file's tables without the route tables, which `expand_routes` reads once
+    every board is validated (a global route names boards, a threshold needs their fields)."""
+    plain = {k: v for k, v in raw.items() if k != "routes"}
+    boards = raw.get("boards")
+    if isinstance(boards, list):
+        plain["boards"] = [
+            {k: v for k, v in b.items() if k != "routes"} if isinstance(b, dict) else b
+            for b in boards
+        ]
+    return plain
+
+
 def _add_global_routes(
     expanded: dict[str, list[Route]],
     boards: Sequence[Mapping[str, Any]],

@@ -51,6 +51,7 @@ class Known:
 
     title: str
     notice: bool
+    held: frozenset[str] = frozenset()  # route keys this post is held for (thresholds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ class NewPost:
     announce: bool  # a delivery per chat is queued with it
     fetch_article: bool  # worth an article request: it is announced or kept in the feed
     article: Article | None = None  # None: not fetched (yet), or the fetch failed
+    routes: tuple[str, ...] | None = None  # route keys given a delivery; None: every chat
+    held: tuple[str, ...] = ()  # route keys it is held for until it crosses their thresholds
+    wanted: bool = False  # a post to announce if a route wants it: routes may read its excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,8 @@ class PageChanges:
     baseline: str | None  # the board's history boundary after this poll
     new: tuple[NewPost, ...] = ()  # oldest first: deliveries are queued in this order
     retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
-    chats: tuple[str, ...] = ()  # where announced posts go
+    chats: tuple[str, ...] = ()  # where announced posts go (route keys)
+    released: tuple[tuple[str, str], ...] = ()  # (post id, route key): held, now crossed
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +122,33 @@ class PollIntent:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One queued message: a post for a chat. `seq` orders the queue (oldest post first)."""
+    """One queued message: a post for a route. `seq` orders the queue (oldest post first)."""
 
     seq: int
     board_id: str
     post_id: str
-    chat: str
+    chat: str  # where it is sent
     attempts: int = 0
     not_before: datetime | None = None  # do not try before (backoff, retry_after)
+    route: str = ""  # the route's key (relay.core.routes.route_key); "" reads as `chat`
+
+    @property
+    def route_key(self) -> str:
+        return self.route or self.chat
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """A sent message to bring up to date: its post's title changed on the board."""
+
+    seq: int  # the delivery's
+    board_id: str
+    post_id: str
+    chat: str
+    route: str
+    message_id: int
+    caption: bool  # sent as a photo: its caption is edited, not its text
+    tries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +250,29 @@ class DeliveryQueue(Protocol):
         """Pending deliveries, oldest first."""
         ...
 
-    def mark_sent(self, seq: int, now: datetime, message_id: int | None) -> None: ...
+    def mark_sent(
+        self, seq: int, now: datetime, message_id: int | None, sent_as: str = "text"
+    ) -> None: ...
 
     def mark_retry(
         self, seq: int, error: str, not_before: datetime, *, count: bool = True
     ) -> None: ...
 
     def mark_failed(self, seq: int, error: str) -> None: ...
+
+    def mark_sent_many(
+        self, seqs: Iterable[int], now: datetime, message_id: int | None, sent_as: str
+    ) -> None:
+        """Mark several deliveries sent in ONE transaction (a digest carries them all)."""
+        ...
+
+    def pending_edits(self, limit: int = 100) -> list[Edit]:
+        """Sent messages whose post was retitled since, oldest first."""
+        ...
+
+    def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
+        """An edit done (error ""), refused for good (error), or to try again (retry)."""
+        ...
 
     def move_chat(self, old: str, new: str) -> int:
         """Pending deliveries of chat `old` go to `new` (a group became a supergroup)."""

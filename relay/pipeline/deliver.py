@@ -22,19 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TextIO, TypeVar
+from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
-from relay.core.config import Config
+from relay.core.compose import compose, route_index
+from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
-from relay.core.message import format_message
-from relay.core.models import OutgoingMessage
 from relay.core.pace import human_wait, pace_of, queue_duration
+from relay.core.routes import Route
 from relay.core.state import Delivery, State
+from relay.pipeline.digests import DigestSending
+from relay.pipeline.edits import Editor, apply_edits
+from relay.pipeline.senders import CutOff, DrainReport, DryRunSender, Progress, Sender
+
+__all__ = ["Deliverer", "DrainReport", "DryRunSender", "Sender"]
 
 log = logging.getLogger("relay.pipeline.deliver")
 
@@ -44,42 +47,12 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Sender(Protocol):
-    async def send(self, msg: OutgoingMessage) -> int: ...
-
-    def pace_delay(self, chat: str) -> float: ...
-
-
-class DryRunSender:
-    """Prints each message instead of sending it; deliveries stay pending (nothing was sent)."""
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        self._out = out
-
-    def pace_delay(self, chat: str) -> float:
-        return 0.0
-
-    async def send(self, msg: OutgoingMessage) -> int:
-        out = self._out or sys.stdout
-        preview = msg.preview_url or "none"
-        print(
-            f"--- dry run: to {msg.chat} (preview: {preview}) ---\n{msg.text}\n",
-            file=out,
-            flush=True,
-        )
-        return 0
+@runtime_checkable
+class _CanEdit(Editor, Protocol):
+    pass
 
 
-@dataclass
-class DrainReport:
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0  # still pending at the end (flood limits, backoff, deadline)
-    next_due: float | None = None  # seconds until the next pending delivery may go
-    errors: list[str] = field(default_factory=list)
-
-
-class Deliverer:
+class Deliverer(DigestSending):
     """Sends what the queue holds. One instance per process; `drain` is not re-entrant.
 
     `now` is the wall clock (aware UTC) the queue's `not_before` is written in; `rng` draws
@@ -112,9 +85,10 @@ class Deliverer:
         self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
         self._warned_boards: set[str] = set()
-        # Sent, but the state refused to record it: (sent at, message id) by seq. Marked
-        # before anything else is sent; never sent again by this process.
-        self._unmarked: dict[int, tuple[datetime, int]] = {}
+        self._warned_routes: set[tuple[str, str]] = set()
+        # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
+        # Marked before anything else is sent; never sent again by this process.
+        self._unmarked: dict[int, tuple[datetime, int, str]] = {}
 
     @property
     def config(self) -> Config:
@@ -124,6 +98,13 @@ class Deliverer:
     def config(self, config: Config) -> None:
         self._config = config
         self._board_ids = frozenset(b.id for b in config.boards)
+        # (board id, stored route key) -> route, with the keys carried over from before
+        # routes: looked up for every pending delivery on every pass of the drain.
+        self._routes = {
+            (board.id, key): route
+            for board in config.boards
+            for key, route in route_index(board.routes).items()
+        }
 
     async def drain(self, deadline: float | None = None) -> DrainReport:
         """Send every pending delivery that is due; wait for those due before `deadline`.
@@ -137,7 +118,7 @@ class Deliverer:
         report = DrainReport()
         loop = asyncio.get_running_loop()
         await self._record_unmarked()
-        progress = _Progress(started=loop.time(), every=self._progress_every)
+        progress = Progress(started=loop.time(), every=self._progress_every)
         tried: set[int] = set()  # without a deadline: tried once in this drain, not again
         moved: set[int] = set()  # followed to a supergroup once in this drain
         while True:
@@ -147,7 +128,7 @@ class Deliverer:
                 report.next_due = 0.0 if due is not None else wait
                 break
             if due is not None:
-                followed = await self._deliver(due, report, deadline)
+                followed = await self._deliver(due, report, deadline, pending)
                 if deadline is None and (not followed or due.seq in moved):
                     tried.add(due.seq)
                 if followed:
@@ -160,6 +141,11 @@ class Deliverer:
                 self._log_progress(report, pending, deadline - loop.time())
             await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
         report.deferred = len(pending)
+        if not self._dry_run and isinstance(self._sender, _CanEdit):
+            # After the new posts: an edit is never worth delaying news.
+            report.edited = await apply_edits(
+                self._config, self._store, self._sender, self._state, deadline
+            )
         return report
 
     async def _pending(self) -> list[Delivery]:
@@ -186,6 +172,8 @@ class Deliverer:
                         delivery.board_id,
                     )
                 continue
+            if self._route(delivery) is None:
+                continue
             wait = self._wait(delivery, now)
             if wait > 0 or delivery.seq in tried:
                 blocked.add(delivery.chat)
@@ -193,6 +181,20 @@ class Deliverer:
                 continue
             return delivery, None
         return None, soonest
+
+    def _route(self, delivery: Delivery) -> Route | None:
+        """The route a delivery was queued for; None (and a warning, once) when the config
+        no longer has it: its deliveries wait, like those of a board taken out."""
+        key = (delivery.board_id, delivery.route_key)
+        route = self._routes.get(key)
+        if route is None and key not in self._warned_routes:
+            self._warned_routes.add(key)
+            log.warning(
+                "board=%s route=%s is not in the config: its pending deliveries wait",
+                delivery.board_id,
+                delivery.route_key,
+            )
+        return route
 
     def _wait(self, delivery: Delivery, now: datetime) -> float:
         """Seconds before `delivery` may go: its backoff, and Telegram's pace for its chat
@@ -203,10 +205,20 @@ class Deliverer:
         return max(wait, self._sender.pace_delay(delivery.chat))
 
     async def _deliver(
-        self, delivery: Delivery, report: DrainReport, deadline: float | None
+        self,
+        delivery: Delivery,
+        report: DrainReport,
+        deadline: float | None,
+        pending: list[Delivery],
     ) -> bool:
-        """Try one delivery; True when it was moved to a supergroup (and may go at once)."""
+        """Try one delivery (or the digest it opens); True when it was moved to a supergroup
+        (and may go at once)."""
         board = self.config.board(delivery.board_id)
+        route = self._route(delivery)
+        assert route is not None  # _next_due hands out only deliveries with a route
+        group = self._digest_group(delivery, route, pending)
+        if group:
+            return await self._send_digest(group, route, report, deadline)
         where = f"board={board.id} chat={delivery.chat} post={delivery.post_id}"
         posts = await self._state(
             f"read post {where}", self._store.posts, board.id, [delivery.post_id]
@@ -216,26 +228,17 @@ class Deliverer:
             await self._fail(delivery, "the post is missing from the state", report)
             return False
         try:
-            message = format_message(post, chat=delivery.chat, settings=board.message)
+            composed = compose(post, chat=delivery.chat, board=board.message, route=route)
         except ValueError as e:
             await self._fail(delivery, f"message cannot be built: {e}", report)
             return False
         if self._dry_run:
-            await self._sender.send(message)
+            await self._sender.send(composed.photo or composed.text)
             self._printed.add(delivery.seq)
             return False
-        cutoff = asyncio.timeout_at(deadline)
         try:
-            async with cutoff:
-                message_id = await self._sender.send(message)
-        except TimeoutError:
-            if not cutoff.expired():
-                raise
-            log.warning(
-                "%s send cut off by the drain's deadline (it may have been delivered): "
-                "it stays pending",
-                where,
-            )
+            message_id, sent_as = await self._send_composed(composed, deadline, where)
+        except CutOff:
             return False
         except PermanentDeliveryError as e:
             if e.migrate_to_chat_id is not None:
@@ -246,22 +249,47 @@ class Deliverer:
         except DeliveryError as e:
             await self._retry_later(delivery, e, report, where)
             return False
-        sent_at = self._now()
-        report.sent += 1
-        self._on_sent(board.id)
-        log.info("%s sent message=%s", where, message_id)
-        try:
-            await self._state(
-                f"mark {where} sent (it was, message={message_id}; it is not sent again)",
-                self._store.mark_sent,
-                delivery.seq,
-                sent_at,
-                message_id,
-            )
-        except StateError:
-            self._unmarked[delivery.seq] = (sent_at, message_id)
-            raise
+        await self._sent([delivery], board, message_id, sent_as, report, where)
         return False
+
+    async def _sent(
+        self,
+        deliveries: list[Delivery],
+        board: Board,
+        message_id: int,
+        sent_as: str,
+        report: DrainReport,
+        where: str,
+    ) -> None:
+        """Record a send: every delivery it carried, in one transaction."""
+        sent_at = self._now()
+        report.sent += len(deliveries)
+        for delivery in deliveries:
+            self._on_sent(delivery.board_id)
+        log.info("%s sent message=%s", where, message_id)
+        seqs = [d.seq for d in deliveries]
+        what = f"mark {where} sent (it was, message={message_id}; it is not sent again)"
+        try:
+            if len(seqs) > 1 or sent_as == "digest":
+                await self._state(
+                    what, self._store.mark_sent_many, seqs, sent_at, message_id, sent_as
+                )
+            else:
+                await self._mark_sent(what, seqs[0], sent_at, message_id, sent_as)
+        except StateError:
+            for seq in seqs:
+                self._unmarked[seq] = (sent_at, message_id, sent_as)
+            raise
+
+    async def _mark_sent(
+        self, what: str, seq: int, sent_at: datetime, message_id: int, sent_as: str
+    ) -> None:
+        # A plain text message is marked with mark_sent's first three arguments only: states
+        # written before `sent_as` existed (and tests' subclasses) keep working.
+        if sent_as == "text":
+            await self._state(what, self._store.mark_sent, seq, sent_at, message_id)
+        else:
+            await self._state(what, self._store.mark_sent, seq, sent_at, message_id, sent_as)
 
     async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
         moved = await self._state(
@@ -315,14 +343,9 @@ class Deliverer:
 
     async def _record_unmarked(self) -> None:
         """Record the sends the state refused before; raises StateError while it still does."""
-        for seq, (sent_at, message_id) in list(self._unmarked.items()):
-            await self._state(
-                f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)",
-                self._store.mark_sent,
-                seq,
-                sent_at,
-                message_id,
-            )
+        for seq, (sent_at, message_id, sent_as) in list(self._unmarked.items()):
+            what = f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)"
+            await self._mark_sent(what, seq, sent_at, message_id, sent_as)
             del self._unmarked[seq]
 
     async def _state(self, what: str, call: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
@@ -360,21 +383,3 @@ class Deliverer:
             else:
                 chats[delivery.chat] = (1, self._wait(delivery, now))
         return queue_duration(chats, pace_of(self.config))
-
-
-@dataclass
-class _Progress:
-    """When a waiting drain says how far it is: once it has gone on (or faces a wait) for
-    half of `every` seconds, then at most every `every` seconds."""
-
-    started: float  # loop time
-    every: float
-    last: float | None = None
-
-    def due(self, now: float, wait: float) -> bool:
-        if now - self.started < self.every / 2 and wait < self.every / 2:
-            return False
-        if self.last is not None and now - self.last < self.every:
-            return False
-        self.last = now
-        return True

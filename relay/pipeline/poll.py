@@ -19,7 +19,13 @@ from datetime import datetime
 
 from relay.adapters.fetch import Fetcher
 from relay.core.config import Board
-from relay.core.decide import PollSettings, decide_poll, failed_outcome, poll_outcome
+from relay.core.decide import (
+    PollSettings,
+    decide_poll,
+    failed_outcome,
+    poll_outcome,
+    with_excerpts,
+)
 from relay.core.errors import BoardFailure, FetchError, LayoutError, StateError
 from relay.core.models import PollOutcome
 from relay.core.records import projected
@@ -42,6 +48,7 @@ async def poll_board(board: Board, fetcher: Fetcher, state: State, now: Clock) -
         listing = await read_listing(board, fetcher, state, stored, now)
         intent = decide_poll(stored, listing, now(), poll_settings(board))
         intent = intent.with_articles(await read_articles(board, fetcher, intent.articles_wanted))
+        intent = with_excerpts(intent, board.routes)
         recorded = await asyncio.to_thread(state.apply_poll, board.id, intent)
         await retry_articles(board, fetcher, state)
         await write_feed(board, state)
@@ -66,7 +73,9 @@ async def poll_boards(
 
 
 def poll_settings(board: Board) -> PollSettings:
-    return projected(PollSettings, board, chats=(board.chat,) if board.chat else ())
+    return projected(
+        PollSettings, board, chats=tuple(route.key for route in board.routes)
+    )
 
 
 async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:

@@ -58,9 +58,9 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
                 return ()
             new_ids = [n.post.id for n in changes.new]
             posts.insert_new(db, board_id, changes.new, stamp)
-            announced = [n.post.id for n in changes.new if n.announce]
-            deliveries.enqueue(db, board_id, announced, changes.chats, stamp)
+            deliveries.apply_routes(db, board_id, changes, stamp)
             posts.retitle(db, board_id, changes.retitled, stamp)
+            deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
             boards.record_success(db, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

@@ -82,4 +82,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX posts_by_first_seen ON posts (first_seen);
     CREATE INDEX posts_by_board_first_seen ON posts (board_id, first_seen);
     """,
+    # 5 (routes): a delivery per (post, route). `route` is the route's key (chat, or
+    # "chat#topic"); `chat` where it is sent (it follows a group that became a supergroup).
+    # Rows from before keep their chat as their key, which is what the `chat` shorthand's key
+    # is, so a config rewritten as routes keeps its queue. `sent_as` says what was sent (an
+    # edit must know text from caption; a digest is never edited); `edit_*` the edits queued
+    # when a post's title changes. `held`: (post, route) seen below a route's thresholds.
+    """
+    CREATE TABLE deliveries_routed (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        board_id TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        route TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        not_before TEXT,
+        created TEXT NOT NULL,
+        sent_at TEXT,
+        message_id INTEGER,
+        sent_as TEXT NOT NULL DEFAULT '',   -- '', 'text', 'photo', 'digest'
+        edit_pending INTEGER NOT NULL DEFAULT 0,
+        edit_tries INTEGER NOT NULL DEFAULT 0,
+        edit_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (board_id, post_id, route),
+        FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
+    );
+    INSERT INTO deliveries_routed (seq, board_id, post_id, route, chat, status, attempts,
+        last_error, not_before, created, sent_at, message_id, sent_as)
+    SELECT seq, board_id, post_id, chat, chat, status, attempts, last_error, not_before,
+        created, sent_at, message_id, CASE WHEN message_id IS NULL THEN '' ELSE 'text' END
+    FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_routed RENAME TO deliveries;
+    CREATE INDEX deliveries_pending ON deliveries (status, seq);
+    CREATE INDEX deliveries_by_board ON deliveries (board_id, status);
+    CREATE INDEX deliveries_edits ON deliveries (edit_pending) WHERE edit_pending = 1;
+    CREATE TABLE held (
+        board_id TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        route TEXT NOT NULL,
+        PRIMARY KEY (board_id, post_id, route),
+        FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    """,
 )

@@ -87,12 +87,25 @@ class SqlitePosts:
     _boards: BoardTable
 
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
+        ids = list(post_ids)
         rows = self._db.query_ids(
             "SELECT id, title, notice FROM posts WHERE board_id = ? AND id IN ({ids})",
             (board_id,),
-            list(post_ids),
+            ids,
         )
-        return {r["id"]: Known(title=r["title"], notice=bool(r["notice"])) for r in rows}
+        held: dict[str, set[str]] = {}
+        for row in self._db.query_ids(
+            "SELECT post_id, route FROM held WHERE board_id = ? AND post_id IN ({ids})",
+            (board_id,),
+            ids,
+        ):
+            held.setdefault(row["post_id"], set()).add(row["route"])
+        return {
+            r["id"]: Known(
+                title=r["title"], notice=bool(r["notice"]), held=frozenset(held.get(r["id"], ()))
+            )
+            for r in rows
+        }
 
     def newest_number(self, board_id: str) -> int | None:
         rows = self._db.query(
