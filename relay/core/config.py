@@ -153,6 +153,7 @@ class Board(_Table):
     feed_entries: int = Field(default=50, ge=1, le=1000)
     max_rows: int = Field(ge=1)  # rows read per list page; default: [relay] max_rows
     notices: bool = True
+    source: Literal["auto", "list", "feed"] = "auto"  # the list page, or the board's own feed
     disable_notification: bool = False
     link_preview: LinkPreview = Field(default=LinkPreview.POST, strict=False)  # from a string
     message_thread_id: int | None = None

@@ -26,7 +26,7 @@ from datetime import time as clock_time
 
 from relay.core.diff import Walk, missing_warning, plan_poll
 from relay.core.errors import BoardFailure
-from relay.core.models import PollOutcome, Post, StoredPost
+from relay.core.models import Article, PollOutcome, Post, StoredPost
 from relay.core.state import BoardState, Known, NewPost, PageChanges, PollIntent, Validators
 from relay.core.status import STAMP_INTERVALS
 
@@ -54,6 +54,8 @@ class Listing:
     known: Mapping[str, Known] = field(default_factory=dict)  # of the listed ids
     walk: Walk = Walk.DONE  # how the walk through the pages ended
     newest_known_number: int | None = None  # for the estimate when the walk was cut short
+    source: str = "list"  # "list", or "feed" when the board's own feed gave page 1's posts
+    articles: Mapping[str, Article] = field(default_factory=dict)  # from the feed: no fetch
 
 
 def request_validators(state: BoardState) -> Validators:

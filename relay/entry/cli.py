@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from relay import __version__
-from relay.adapters.fetch import Fetcher
+from relay.adapters.fetch import Fetcher, Page
 from relay.core.clock import Clock
-from relay.core.config import Config, default_config_path, load_config
+from relay.core.config import Board, Config, default_config_path, load_config
 from relay.core.errors import (
     ConfigError,
     DeliveryError,
@@ -64,7 +64,8 @@ async def cmd_check(args: argparse.Namespace) -> int:
                 continue
             notices = sum(p.notice for p in posts)
             print(posts_table(board.id, posts, board.timezone))
-            print(f"{len(posts)} rows ({notices} notices)\n")
+            print(f"{len(posts)} rows ({notices} notices)")
+            print(await source_line(board, fetcher, page) + "\n")
     if config.sends and not (config.dry_run or args.no_telegram):
         try:
             async with open_sender(config, dry_run=False):
@@ -73,6 +74,21 @@ async def cmd_check(args: argparse.Namespace) -> int:
             failed += 1
             print(f"telegram: FAILED: {e}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def source_line(board: Board, fetcher: Fetcher, page: Page) -> str:
+    """Which source the service will read this board from, and why."""
+    from relay.core.boardfeed import BoardFeedError
+    from relay.pipeline.feedread import find_feed
+
+    if board.source == "list":
+        return "source: list (source = \"list\")"
+    try:
+        url, _, entries = await find_feed(board, fetcher, page, None)
+    except (BoardFeedError, FetchError) as e:
+        why = "no usable feed" if board.source == "auto" else "its feed fails"
+        return f"source: list ({why}: {e})"
+    return f"source: feed {url} ({len(entries)} entries; notices from the list page)"
 
 
 # --- preview -------------------------------------------------------------------------------
@@ -136,7 +152,7 @@ async def cmd_once(args: argparse.Namespace) -> int:
     dry_run = args.dry_run or config.dry_run
     async with assemble(config, dry_run=dry_run, strict_telegram=True) as parts:
         outcomes = await poll_boards(
-            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency
+            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency, parts.sources
         )
         for outcome in outcomes:
             if outcome.ok:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from relay.adapters.fetch import Fetcher
+from relay.adapters.fetch import Fetcher, Page
 from relay.core.config import Board
 from relay.core.decide import Listing, page_unchanged, request_validators
 from relay.core.diff import Walk, next_page
@@ -27,12 +27,18 @@ log = logging.getLogger("relay.pipeline.read")
 
 
 async def read_listing(
-    board: Board, fetcher: Fetcher, state: Posts, stored: BoardState, now: Callable[[], datetime]
+    board: Board,
+    fetcher: Fetcher,
+    state: Posts,
+    stored: BoardState,
+    now: Callable[[], datetime],
+    page1: Page | None = None,
 ) -> Listing:
-    """Page 1 (conditionally), and when it changed, the pages a burst spread over: parsed,
-    with what the state knows of every listed post."""
+    """Page 1 (conditionally, unless this poll already read it: `page1`), and when it
+    changed, the pages a burst spread over: parsed, with what the state knows of every
+    listed post."""
     asked = request_validators(stored)
-    page = await fetcher.get(board.url, etag=asked.etag, last_modified=asked.last_modified)
+    page = page1 or await fetcher.get(board.url, etag=asked.etag, last_modified=asked.last_modified)
     answer = Validators(page.etag, page.last_modified, hashlib.sha256(page.body).hexdigest())
     if page_unchanged(stored, answer, not_modified=page.not_modified):
         return Listing(answer, unchanged=True)
