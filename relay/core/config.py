@@ -154,6 +154,7 @@ class Board(_Table):
     max_rows: int = Field(ge=1)  # rows read per list page; default: [relay] max_rows
     notices: bool = True
     source: Literal["auto", "list", "feed"] = "auto"  # the list page, or the board's own feed
+    category_prefix: bool = False  # messages start "[말머리] " where the post has one
     disable_notification: bool = False
     link_preview: LinkPreview = Field(default=LinkPreview.POST, strict=False)  # from a string
     message_thread_id: int | None = None
@@ -201,6 +202,7 @@ class Board(_Table):
             link_preview=self.link_preview,
             disable_notification=self.disable_notification,
             message_thread_id=self.message_thread_id,
+            category_prefix=self.category_prefix,
         )
 
 

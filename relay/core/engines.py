@@ -31,6 +31,9 @@ class Selectors:
     date: tuple[str, ...] = ()
     notice: tuple[str, ...] = ()  # a row matching this, or containing a match, is a notice
     comments: tuple[str, ...] = ()  # the comment count element
+    category: tuple[str, ...] = ()  # 말머리; default: the column headed 분류/카테고리/말머리
+    views: tuple[str, ...] = ()  # 조회; default: the column headed 조회
+    votes: tuple[str, ...] = ()  # 추천; default: the column headed 추천/공감/좋아요
     body: tuple[str, ...] = ()  # article body on an article page
     strip: tuple[str, ...] = ()  # elements inside the title to drop (badges, counts, icons)
     id_pattern: tuple[str, ...] = ()  # regexes with one group, applied to the link href
@@ -84,6 +87,7 @@ RHYMIX = Selectors(
         "img[src*=notice]",
     ),
     comments=("a.replyNum", "span.replyNum", ".comment_count", "span.cmt_count"),
+    category=("td.cate", "td.category", "span.category", "strong.category"),
     body=("div.xe_content", "div.rd_body", "div.read_body", "article"),
     strip=(".replyNum", ".trackbackNum", "img", ".new", ".hot", ".icon", "i", ".cmt_count"),
     id_pattern=(r"[?&]document_srl=(\d+)", _SHORT_URL_ID),
@@ -134,6 +138,7 @@ GNUBOARD = Selectors(
         "img[src*=notice]",
     ),
     comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
+    category=("a.bo_cate_link", ".bo_cate_link"),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),
     id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID),

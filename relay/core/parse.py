@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from relay.core import columns
 from relay.core.engines import CSS_KEYS, HIDDEN, Selectors
 from relay.core.errors import LayoutError
 from relay.core.links import base_url, canonical_post_url, post_id
@@ -41,8 +42,6 @@ __all__ = [
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
-_DIGITS = re.compile(r"\d[\d,]*")
-_LEADING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
     ".adsbygoogle, [class~=ad], [class~=ads], [class~=advert], [class*=adsense], "
@@ -117,7 +116,7 @@ def parse_list_page(
             for extra in rows[max_rows:]:
                 extra.decompose()
             del rows[max_rows:]
-        page = _Page(tree, base, selectors, now, tz)
+        page = _Page(tree, base, selectors, now, tz, columns.header_columns(rows[0]))
         posts = _merge_repeats(post for row in rows if (post := page.read_row(row)) is not None)
         warnings = [_unsafe_warning(url, found, link) for found, link in page.unsafe]
         if posts:
@@ -189,9 +188,15 @@ class _Page:
     """
 
     def __init__(
-        self, tree: LexborHTMLParser, base: str, selectors: Selectors, now: datetime, tz: tzinfo
+        self,
+        tree: LexborHTMLParser,
+        base: str,
+        selectors: Selectors,
+        now: datetime,
+        tz: tzinfo,
+        headed: dict[str, int],
     ) -> None:
-        self.base, self.now, self.tz = base, now, tz
+        self.base, self.now, self.tz, self.headed = base, now, tz, headed
         parts = urlsplit(base)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.patterns = [re.compile(p) for p in selectors.id_pattern]
@@ -208,6 +213,9 @@ class _Page:
         self.author = present(selectors.author)
         self.date = present(selectors.date)
         self.comments = present(selectors.comments)
+        self.category = present(selectors.category)
+        self.views = present(selectors.views)
+        self.votes = present(selectors.votes)
         self.notice = ", ".join(present(selectors.notice))
         self.strip = ", ".join(selectors.strip)
         self.unsafe: list[tuple[str, str]] = []  # (post id, link) of rows dropped for their link
@@ -219,7 +227,7 @@ class _Page:
                 self.unsafe.append((found_id, url))
             return None
         title_node = _first(row, self.title) or link
-        comments = _count(_first(row, self.comments)) or _count_beside(link)
+        comments = (columns.count(_first(row, self.comments)) or 0) or columns.count_beside(link)
         title = self._clean_title(title_node)
         trailing = _TRAILING_COUNT.search(title)
         if trailing and comments == 0:
@@ -233,6 +241,10 @@ class _Page:
         if not notice and not any(mark in number_text for mark in _CURRENT_MARKS):
             digits = number_text.replace(",", "")
             number = int(digits) if digits.isdigit() else None
+        cells = columns.cells(row) if self.headed else []
+        category = _first(row, self.category) or columns.cell_at(cells, self.headed.get("category"))
+        views = _first(row, self.views) or columns.cell_at(cells, self.headed.get("views"))
+        votes = _first(row, self.votes) or columns.cell_at(cells, self.headed.get("votes"))
         return Post(
             id=found_id,
             url=canonical_post_url(url),
@@ -242,6 +254,9 @@ class _Page:
             published=_row_date(row, self.date, self.now, self.tz),
             notice=notice,
             comments=comments,
+            category=_text(category),
+            views=columns.count(views),
+            votes=columns.count(votes),
         )
 
     def _post_link(self, row: LexborNode) -> tuple[LexborNode | None, str | None, str]:
@@ -287,24 +302,6 @@ class _Page:
             for junk in node.css(self.strip):
                 junk.decompose()
         return fold_whitespace(node.text(deep=True, separator=" ") or "")
-
-
-def _count(node: LexborNode | None) -> int:
-    digits = _DIGITS.search(_text(node)) if node is not None else None
-    return int(digits.group().replace(",", "")) if digits else 0
-
-
-def _count_beside(link: LexborNode) -> int:
-    """A comment count printed right after the title link, "(17)" or "[3]", as legacy skins
-    (Gnuboard 4, Zeroboard) do without any class to select it by."""
-    cell = link.parent
-    while cell is not None and cell.tag not in ("td", "li", "tr", "div"):
-        cell = cell.parent
-    if cell is None:
-        return 0
-    rest = _text(cell).replace(_text(link), "", 1)
-    match = _LEADING_COUNT.match(rest)
-    return int(match.group(1)) if match else 0
 
 
 def _row_date(
@@ -376,14 +373,15 @@ def _merge_repeats(posts: Iterable[Post]) -> list[Post]:
         if first is None:
             merged[post.id] = post
         else:
-            merged[post.id] = Post(
-                id=first.id,
-                url=first.url,
-                title=first.title,
+            merged[post.id] = replace(
+                first,
                 number=first.number if first.number is not None else post.number,
                 author=first.author or post.author,
                 published=first.published or post.published,
                 notice=first.notice or post.notice,
                 comments=max(first.comments, post.comments),
+                category=first.category or post.category,
+                views=first.views if first.views is not None else post.views,
+                votes=first.votes if first.votes is not None else post.votes,
             )
     return list(merged.values())

@@ -1,0 +1,121 @@
+"""The fields a board shows besides the title: 말머리 (category), comments, 조회 (views) and
+추천 (votes), read from the list page and exposed: the category as Atom <category term> and
+as an optional "[말머리] " message prefix, the counts in `relay check`'s own columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from atomcheck import assert_valid_atom
+
+from relay.core.atom import render_feed
+from relay.core.engines import PRESETS
+from relay.core.message import MessageSettings, format_message
+from relay.core.models import FeedInfo, Post, StoredPost
+from relay.core.parse import parse_list
+from relay.core.report import posts_table
+
+KST = ZoneInfo("Asia/Seoul")
+NOW = datetime(2025, 2, 5, 18, 0, tzinfo=KST)
+SEEN = datetime(2025, 2, 5, 9, 0, tzinfo=UTC)
+
+
+def stored(post_id: str, **fields: object) -> StoredPost:
+    values: dict[str, object] = {
+        "board_id": "qa",
+        "id": post_id,
+        "url": f"https://gnu.example.com/bbs/board.php?bo_table=qa&wr_id={post_id}",
+        "title": f"글 {post_id}",
+        "number": None,
+        "author": "손님",
+        "published": SEEN,
+        "first_seen": SEEN,
+        "updated": SEEN,
+    }
+    return StoredPost(**(values | fields))  # type: ignore[arg-type]
+
+
+def table_page(headings: list[str], cells: list[str]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headings)
+    row = "".join(cells)
+    return f"<table><thead><tr>{head}</tr></thead><tbody><tr>{row}</tr></tbody></table>"
+
+
+def parse_one(html: str, engine: str = "gnuboard") -> Post:
+    url = "https://gnu.example.com/bbs/board.php?bo_table=qa"
+    posts = parse_list(html, url=url, selectors=PRESETS[engine], now=NOW, tz=KST)
+    assert len(posts) == 1
+    return posts[0]
+
+
+LINK = '<td class="td_subject"><a href="board.php?bo_table=qa&amp;wr_id=7">제목</a></td>'
+
+
+def test_counts_are_read_from_the_column_their_heading_names() -> None:
+    post = parse_one(
+        table_page(
+            ["번호", "제목", "비추천", "추천", "조회"],
+            ['<td class="td_num">5</td>', LINK, "<td>9</td>", "<td>4</td>", "<td>1,234</td>"],
+        )
+    )
+    assert (post.views, post.votes) == (1234, 4)  # 비추천 is not 추천
+
+
+def test_colspan_shifts_the_columns_and_a_missing_count_is_none() -> None:
+    post = parse_one(
+        table_page(
+            ['<span>번호</span></th><th colspan="2">제목', "조회", "추천"],
+            ['<td class="td_num">5</td>', "<td></td>", LINK, "<td>31</td>", "<td></td>"],
+        )
+    )
+    assert (post.views, post.votes) == (31, None)
+
+
+def test_a_list_without_headings_has_no_counts() -> None:
+    html = '<div id="bo_list"><ul><li><a href="board.php?bo_table=qa&amp;wr_id=7">제목</a></li>'
+    post = parse_one(html + "</ul></div>")
+    assert (post.views, post.votes, post.category) == (None, None, "")
+
+
+def test_category_of_a_rhymix_cell_under_a_heading() -> None:
+    html = table_page(
+        ["번호", "말머리", "제목"],
+        ["<td>3</td>", "<td><span>잡담</span></td>", '<td><a href="/camp/9403377">글</a></td>'],
+    )
+    assert parse_one(html, "rhymix").category == "잡담"
+
+
+def test_category_is_the_atom_entry_category_term() -> None:
+    info = FeedInfo(board_id="qa", title="질문", site_url="https://gnu.example.com/bbs/")
+    data = render_feed(info, [stored("1", category="질문"), stored("2")], max_entries=10, tz=KST)
+    feed = assert_valid_atom(data)
+    by_id = {e.link: e for e in feed.entries}
+    first = by_id[stored("1").url]
+    assert [t.term for t in first.tags] == ["질문"]
+    assert not by_id[stored("2").url].get("tags")
+
+
+def test_category_prefix_is_an_option_of_the_board() -> None:
+    post = stored("1", category="질문", title="프린터가 안 돼요")
+    plain = MessageSettings(board_title="질문", tz=KST)
+    prefixed = MessageSettings(board_title="질문", tz=KST, category_prefix=True)
+    assert "<b>프린터가 안 돼요</b>" in format_message(post, chat="@c", settings=plain).text
+    text = format_message(post, chat="@c", settings=prefixed).text
+    assert "<b>[질문] 프린터가 안 돼요</b>" in text
+    bare = format_message(stored("2", title="말머리 없음"), chat="@c", settings=prefixed).text
+    assert "<b>말머리 없음</b>" in bare
+
+
+def test_check_table_shows_comments_and_category_in_their_own_columns() -> None:
+    posts = [
+        Post(id="7", url="u", title="제목", number=3, comments=3, category="질문", views=40),
+        Post(id="6", url="u", title="다른 글", number=2),
+    ]
+    lines = posts_table("qa", posts, KST).splitlines()
+    header = lines[0].split()
+    assert header == [
+        "board", "id", "number", "date", "author", "category", "comments", "views", "title"
+    ]
+    assert "[3]" not in lines[2] and "제목" in lines[2] and "질문" in lines[2]
+    assert lines[2].split()[-1] == "제목"
