@@ -5,20 +5,30 @@ as an optional "[말머리] " message prefix, the counts in `relay check`'s own 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from atomcheck import assert_valid_atom
+from conftest import make_config
 
+from relay.adapters.fetch import Fetcher
+from relay.adapters.sqlite import SqliteState
 from relay.core.atom import render_feed
 from relay.core.engines import PRESETS
 from relay.core.message import MessageSettings, format_message
 from relay.core.models import FeedInfo, Post, StoredPost
 from relay.core.parse import parse_list
 from relay.core.report import posts_table
+from relay.pipeline.poll import poll_board
+from relay.sim import BoardSimulator
 
 KST = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 2, 5, 18, 0, tzinfo=KST)
 SEEN = datetime(2025, 2, 5, 9, 0, tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def stored(post_id: str, **fields: object) -> StoredPost:
@@ -119,3 +129,46 @@ def test_check_table_shows_comments_and_category_in_their_own_columns() -> None:
     ]
     assert "[3]" not in lines[2] and "제목" in lines[2] and "질문" in lines[2]
     assert lines[2].split()[-1] == "제목"
+
+
+def test_recounted_names_only_known_posts_whose_counts_changed() -> None:
+    from relay.core.decide import recounted
+    from relay.core.state import Known
+
+    page = (
+        Post(id="1", url="u", title="a", comments=3, views=10),
+        Post(id="2", url="u", title="b", comments=0, views=None),  # the count not shown
+        Post(id="3", url="u", title="c", comments=1, views=5),  # new: not a recount
+        Post(id="4", url="u", title="d", comments=2, views=8, votes=1),
+    )
+    known = {
+        "1": Known("a", False, comments=2, views=10),
+        "2": Known("b", False, comments=0, views=40),
+        "4": Known("d", False, comments=2, views=8, votes=1),
+    }
+    assert [p.id for p in recounted([page], known)] == ["1"]
+
+
+async def test_counts_of_known_posts_follow_the_page_on_later_polls(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("free", "gnuboard", page_size=10)
+    ids = [board.add_post(f"글 {i}", "손님", "<p>본문</p>").id for i in range(5)]
+    entry = {"id": "free", "url": board.list_url, "engine": "gnuboard", "source": "list"}
+    config = make_config(tmp_path, [entry])
+    store = SqliteState(config.state)
+    async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
+
+        async def poll() -> None:
+            assert (await poll_board(config.boards[0], fetcher, store, utc_now)).ok
+
+        await poll()
+        first = store.posts("free", [str(ids[1])])[str(ids[1])]
+        assert first.comments == 0 and first.views is not None  # the sim prints 조회
+        board.set_comments(ids[1], 7)
+        await poll()
+        again = store.posts("free", [str(i) for i in ids])
+        assert again[str(ids[1])].comments == 7
+        assert again[str(ids[1])].views == first.views
+        assert all(again[str(i)].comments == 0 for i in ids if i != ids[1])
+    store.close()

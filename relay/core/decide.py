@@ -102,10 +102,38 @@ def decide_poll(
     if listing.walk is Walk.CUT_SHORT:
         last = listing.pages[-1]
         warnings = (missing_warning(last, settings.max_pages, listing.newest_known_number),)
-    changes = PageChanges(listing.validators, plan.baseline, new, plan.retitled, settings.chats)
+    changes = PageChanges(
+        listing.validators,
+        plan.baseline,
+        new,
+        plan.retitled,
+        settings.chats,
+        recounted=recounted(listing.pages, listing.known),
+    )
     return PollIntent(
         at=now, stamp=True, changes=changes, pages=len(listing.pages), warnings=warnings
     )
+
+
+def recounted(
+    pages: Sequence[Sequence[Post]], known: Mapping[str, Known]
+) -> tuple[Post, ...]:
+    """Known posts whose counts (comments, views, votes) differ from those recorded, for the
+    state to update in the poll's own transaction; none changed, nothing is written. A count
+    the page does not print (None) never erases a recorded one."""
+    changed: dict[str, Post] = {}
+    for page in pages:
+        for post in page:
+            was = known.get(post.id)
+            if was is None or post.id in changed:
+                continue
+            if (
+                post.comments != was.comments
+                or (post.views is not None and post.views != was.views)
+                or (post.votes is not None and post.votes != was.votes)
+            ):
+                changed[post.id] = post
+    return tuple(changed.values())
 
 
 def must_stamp(state: BoardState, now: datetime, interval: float) -> bool:

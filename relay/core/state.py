@@ -51,6 +51,9 @@ class Known:
 
     title: str
     notice: bool
+    comments: int | None = None  # the counts as last recorded (None: never shown or recorded)
+    views: int | None = None
+    votes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ class PageChanges:
     new: tuple[NewPost, ...] = ()  # oldest first: deliveries are queued in this order
     retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
     chats: tuple[str, ...] = ()  # where announced posts go
+    recounted: tuple[Post, ...] = ()  # known posts whose counts changed: their new counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
             announced = [n.post.id for n in changes.new if n.announce]
             deliveries.enqueue(db, board_id, announced, changes.chats, stamp)
             posts.retitle(db, board_id, changes.retitled, stamp)
+            posts.recount(db, board_id, changes.recounted)
             boards.record_success(db, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

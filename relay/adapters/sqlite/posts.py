@@ -72,6 +72,18 @@ def retitle(
     )
 
 
+def recount(db: sqlite3.Connection, board_id: str, posts: Sequence[Post]) -> None:
+    """The counts a later poll of the same page showed: one batch, none when none changed.
+    A count the page no longer prints keeps the recorded one."""
+    if not posts:
+        return
+    db.executemany(
+        "UPDATE posts SET comments = ?, views = coalesce(?, views), votes = coalesce(?, votes) "
+        "WHERE board_id = ? AND id = ?",
+        [(post.comments, post.views, post.votes, board_id, post.id) for post in posts],
+    )
+
+
 def read_posts(
     db: sqlite3.Connection, board_id: str, post_ids: Sequence[str]
 ) -> dict[str, StoredPost]:
@@ -87,11 +99,21 @@ class SqlitePosts:
 
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
         rows = self._db.query_ids(
-            "SELECT id, title, notice FROM posts WHERE board_id = ? AND id IN ({ids})",
+            "SELECT id, title, notice, comments, views, votes FROM posts "
+            "WHERE board_id = ? AND id IN ({ids})",
             (board_id,),
             list(post_ids),
         )
-        return {r["id"]: Known(title=r["title"], notice=bool(r["notice"])) for r in rows}
+        return {
+            r["id"]: Known(
+                title=r["title"],
+                notice=bool(r["notice"]),
+                comments=r["comments"],
+                views=r["views"],
+                votes=r["votes"],
+            )
+            for r in rows
+        }
 
     def newest_number(self, board_id: str) -> int | None:
         rows = self._db.query(
