@@ -43,6 +43,7 @@ def test_the_corpus_has_every_engine_case() -> None:
         "gnuboard5_basic",
         "gnuboard4_cp949",
         "gnuboard5_category",
+        "gnuboard5_gallery",
         "rhymix_category",
     } <= set(LISTS)
     assert {"rhymix_article", "gnuboard5_article"} <= set(ARTICLES)

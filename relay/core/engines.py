@@ -108,7 +108,14 @@ GNUBOARD = Selectors(
         "#bo_list li",
     ),
     link=("div.bo_tit a", "td.td_subject a", "td.subject a", "a.bo_tit", ".gall_text_href a"),
-    number=("td.td_num2", "td.td_num", "td.num"),
+    number=(
+        "td.td_num2",
+        "td.td_num",
+        "td.num",
+        # the gallery skin: the number only in a screen-reader span of the item
+        ".gall_box > span.sound_only",
+        "li.bo_img_list_li > span.sound_only",
+    ),
     title=(),
     author=(
         "td.td_name .sv_member",
@@ -134,11 +141,14 @@ GNUBOARD = Selectors(
         "tr.bo_notice",
         "li.bo_notice",
         "strong.notice_icon",
+        ".gall_img strong.is_notice",  # the gallery: "공지" where the thumbnail would be
+        ".bo_img_href strong",
         ".notice_icon",
         "img[src*=notice]",
     ),
     comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
     category=("a.bo_cate_link", ".bo_cate_link"),
+    views=(".gall_view",),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),
     id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID),

@@ -41,6 +41,7 @@ __all__ = [
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
+_CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
@@ -101,8 +102,7 @@ def parse_list_page(
         raise ValueError(f"max_rows must be at least 1, not {max_rows}")
     tree = LexborHTMLParser(html)
     base = base_url(tree, url)
-    for node in tree.css(HIDDEN):
-        node.decompose()
+    _drop_hidden(tree, selectors.number)
     dropped: list[str] = []
     for row_selector in selectors.row:
         rows = tree.css(row_selector)
@@ -322,10 +322,23 @@ def _row_date(
             continue
         # A title attribute may hold the full timestamp behind a date-only cell; it only
         # refines that day (skins also put "1 시간 전" there, coarser than the cell's 17:05).
-        if hinted is not None and hinted.date() == shown.date() and shown.time() == time(0):
-            return hinted
+        # sketchbook5 puts only the time there (title="10:21") under "2026.11.30".
+        if hinted is not None and shown.time() == time(0):
+            if _CLOCK_ONLY.fullmatch(hint.strip()):
+                return shown.replace(hour=hinted.hour, minute=hinted.minute, second=hinted.second)
+            if hinted.date() == shown.date():
+                return hinted
         return shown
     return None
+
+
+def _drop_hidden(tree: LexborHTMLParser, number: tuple[str, ...]) -> None:
+    """Remove what no reader sees, except where a number selector points: Gnuboard's gallery
+    prints the virtual number only in a screen-reader `.sound_only` span."""
+    kept = {n.mem_id for s in number for n in tree.css(s)} if number else set()
+    for node in tree.css(HIDDEN):
+        if node.mem_id not in kept:
+            node.decompose()
 
 
 def _first_cell_text(row: LexborNode) -> str:
