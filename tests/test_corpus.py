@@ -44,6 +44,8 @@ def test_the_corpus_has_every_engine_case() -> None:
         "gnuboard4_cp949",
         "gnuboard5_category",
         "gnuboard5_gallery",
+        "gnuboard5_short_urls",
+        "gnuboard5_seo_urls",
         "rhymix_category",
     } <= set(LISTS)
     assert {"rhymix_article", "gnuboard5_article"} <= set(ARTICLES)

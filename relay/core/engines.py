@@ -59,6 +59,7 @@ CSS_KEYS = tuple(k for k in SELECTOR_KEYS if k not in ("id_pattern", "page_param
 HIDDEN = "script, style, noscript, template, .sound_only, .blind, .sv, .sv_nojs, [hidden]"
 
 _SHORT_URL_ID = r"(?<!/page)(?<!/category)/(\d+)/?(?:[?#]|$)"
+_SEO_SLUG = r"/[A-Za-z0-9_]+/([^/?#.]*[^\d/?#.][^/?#.]*)/(?:#.*)?$"
 
 RHYMIX = Selectors(
     # Default skin: .board_list table; sketchbook5: table.bd_lst. Rows without a post link
@@ -151,13 +152,19 @@ GNUBOARD = Selectors(
     views=(".gall_view",),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),
-    id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID),
+    # Short URLs (cf_bbs_rewrite): /{bo_table}/{wr_id}, and the SEO form /{bo_table}/{slug}/
+    # where the title's slug, unique in its board, is all the link names the post by.
+    id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID, _SEO_SLUG),
     page_style="query",
 )
 
 CUSTOM = Selectors(
     strip=("img", "script", "style"),
-    id_pattern=(r"[?&](?:document_srl|wr_id|no|idx|id|num|number)=(\d+)", _SHORT_URL_ID),
+    id_pattern=(
+        r"[?&](?:document_srl|wr_id|no|idx|id|num|number)=(\d+)",
+        _SHORT_URL_ID,
+        _SEO_SLUG,
+    ),
 )
 
 PRESETS: dict[str, Selectors] = {
