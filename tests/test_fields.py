@@ -172,3 +172,16 @@ async def test_counts_of_known_posts_follow_the_page_on_later_polls(
         assert again[str(ids[1])].views == first.views
         assert all(again[str(i)].comments == 0 for i in ids if i != ids[1])
     store.close()
+
+
+def test_a_day_only_cell_is_refined_by_its_title_time_or_an_inner_time_element() -> None:
+    link = '<td class="title"><a href="/free/9403377">글</a></td>'
+    titled = '<td class="time" title="10:21">2025.02.03</td>'
+    by_title = table_page(["제목", "날짜"], [link, titled])
+    assert parse_one(by_title, "rhymix").published == datetime(2025, 2, 3, 10, 21, tzinfo=KST)
+    inner = '<td class="time"><time datetime="2025-02-03T10:21:09+09:00">2025.02.03</time></td>'
+    by_time = table_page(["제목", "날짜"], [link, inner])
+    assert parse_one(by_time, "rhymix").published == datetime(2025, 2, 3, 10, 21, 9, tzinfo=KST)
+    relative = '<td class="time" title="17 시간 전">2025.02.03</td>'  # coarser: the day stays
+    plain = table_page(["제목", "날짜"], [link, relative])
+    assert parse_one(plain, "rhymix").published == datetime(2025, 2, 3, tzinfo=KST)

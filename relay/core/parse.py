@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, time, tzinfo
+from datetime import datetime, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -25,7 +25,8 @@ from relay.core.engines import CSS_KEYS, HIDDEN, Selectors
 from relay.core.errors import LayoutError
 from relay.core.links import base_url, canonical_post_url, post_id
 from relay.core.models import Article, Post
-from relay.core.text import excerpt, fold_whitespace, parse_board_date, safe_http_url
+from relay.core.rowdate import row_date
+from relay.core.text import excerpt, fold_whitespace, safe_http_url
 
 __all__ = [
     "MAX_ROWS",
@@ -41,7 +42,6 @@ __all__ = [
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
-_CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
@@ -251,7 +251,7 @@ class _Page:
             title=title or f"#{found_id}",
             number=number,
             author=_text(_first(row, self.author)),
-            published=_row_date(row, self.date, self.now, self.tz),
+            published=row_date(row, self.date, self.now, self.tz),
             notice=notice,
             comments=comments,
             category=_text(category),
@@ -302,34 +302,6 @@ class _Page:
             for junk in node.css(self.strip):
                 junk.decompose()
         return fold_whitespace(node.text(deep=True, separator=" ") or "")
-
-
-def _row_date(
-    row: LexborNode, date_selectors: tuple[str, ...], now: datetime, tz: tzinfo
-) -> datetime | None:
-    node = _first(row, date_selectors)
-    if node is not None:
-        nodes = [node]
-    else:  # no date selector hit: a <time>, else any cell or small element, last first
-        nodes = row.css("time") + list(reversed(row.css("td") or row.css("span, em, small, p")))
-    for cell in nodes:
-        shown = parse_board_date(_text(cell), now, tz)
-        hint = cell.attributes.get("datetime") or cell.attributes.get("title") or ""
-        hinted = parse_board_date(hint, now, tz) if hint else None
-        if shown is None:
-            if hinted is not None:
-                return hinted
-            continue
-        # A title attribute may hold the full timestamp behind a date-only cell; it only
-        # refines that day (skins also put "1 시간 전" there, coarser than the cell's 17:05).
-        # sketchbook5 puts only the time there (title="10:21") under "2026.11.30".
-        if hinted is not None and shown.time() == time(0):
-            if _CLOCK_ONLY.fullmatch(hint.strip()):
-                return shown.replace(hour=hinted.hour, minute=hinted.minute, second=hinted.second)
-            if hinted.date() == shown.date():
-                return hinted
-        return shown
-    return None
 
 
 def _drop_hidden(tree: LexborHTMLParser, number: tuple[str, ...]) -> None:
