@@ -46,6 +46,8 @@ def test_the_corpus_has_every_engine_case() -> None:
         "gnuboard5_gallery",
         "gnuboard5_short_urls",
         "gnuboard5_seo_urls",
+        "gnuboard5_mobile",
+        "sketchbook5_webzine",
         "rhymix_category",
     } <= set(LISTS)
     assert {"rhymix_article", "gnuboard5_article"} <= set(ARTICLES)

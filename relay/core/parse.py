@@ -42,6 +42,11 @@ __all__ = [
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
+# `<span class="sound_only">댓글</span>3<span class="sound_only">개</span>` inside the title
+# link (Gnuboard5's older and mobile skins): the 3 is the comment count, not the title's.
+_BARE_COMMENT_COUNT = re.compile(
+    r'<span class="sound_only">\s*댓글\s*</span>\s*(\d{1,6})\s*(?=<span class="sound_only">)'
+)
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
@@ -100,6 +105,8 @@ def parse_list_page(
     row gives a post, ValueError for a `max_rows` below 1."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, not {max_rows}")
+    if "sound_only" in html:  # Gnuboard's older skins: a count with no element of its own
+        html = _BARE_COMMENT_COUNT.sub(r'<span class="cnt_cmt">\1</span>', html)
     tree = LexborHTMLParser(html)
     base = base_url(tree, url)
     _drop_hidden(tree, selectors.number)
