@@ -48,6 +48,7 @@ def test_the_corpus_has_every_engine_case() -> None:
         "gnuboard5_seo_urls",
         "gnuboard5_mobile",
         "sketchbook5_webzine",
+        "xe1_default",
         "rhymix_category",
     } <= set(LISTS)
     assert {"rhymix_article", "gnuboard5_article"} <= set(ARTICLES)

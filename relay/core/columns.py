@@ -91,6 +91,8 @@ def count_beside(link: LexborNode) -> int:
     if cell is None:
         return 0
     rest = _text(cell).replace(_text(link), "", 1)
+    for trackbacks in cell.css(".trackbackNum"):  # XE prints "[1]" trackbacks the same way
+        rest = rest.replace(_text(trackbacks), "", 1)
     match = _LEADING_COUNT.match(rest)
     return int(match.group(1)) if match else 0
 
