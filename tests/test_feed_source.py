@@ -239,3 +239,6 @@ def test_check_says_which_source_each_board_is_read_from(
     assert "source: feed http://" in sections["fed"] and "act=atom" in sections["fed"]
     assert "source: list (its feed fails:" in sections["plain"]
     assert 'source: list (source = "list")' in sections["pinned"]
+    # and which of the preset's layouts matched
+    assert "layout: Rhymix/XE default skin (table) (row div.board_list tbody tr)" in sections["fed"]
+    assert "layout: Gnuboard5 basic / mobile skin (row #bo_list tbody tr)" in sections["plain"]

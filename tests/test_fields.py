@@ -185,3 +185,26 @@ def test_a_day_only_cell_is_refined_by_its_title_time_or_an_inner_time_element()
     relative = '<td class="time" title="17 시간 전">2025.02.03</td>'  # coarser: the day stays
     plain = table_page(["제목", "날짜"], [link, relative])
     assert parse_one(plain, "rhymix").published == datetime(2025, 2, 3, tzinfo=KST)
+
+
+def test_a_preset_says_which_of_its_layouts_matched() -> None:
+    import json
+
+    from relay.core.decoding import decode_html
+    from relay.core.engines import layout_name
+    from relay.core.parse import parse_list_page
+
+    corpus = Path(__file__).parent / "corpus"
+    named = {
+        "sketchbook5_webzine": "sketchbook5 webzine / gallery / card",
+        "gnuboard5_gallery": "Gnuboard5 gallery skin",
+        "gnuboard5_mobile": "Gnuboard5 basic / mobile skin",
+        "xe1_default": "Rhymix/XE default skin (table)",
+    }
+    for name, layout in named.items():
+        expected = json.loads((corpus / f"{name}.expected.json").read_text("utf-8"))
+        html = decode_html((corpus / f"{name}.html").read_bytes(), expected["content_type"]).text
+        parsed = parse_list_page(
+            html, url=expected["url"], selectors=PRESETS[expected["engine"]], now=NOW, tz=KST
+        )
+        assert layout_name(parsed.row_selector).startswith(layout), name

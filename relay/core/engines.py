@@ -199,6 +199,29 @@ PRESETS: dict[str, Selectors] = {
 }
 
 
+# The layouts a preset's row selectors stand for, as `relay check` names them.
+LAYOUTS = {
+    "div.board_list tbody tr": "Rhymix/XE default skin (table)",
+    "table.bd_lst tbody tr": "sketchbook5 list",
+    "#board_list tbody tr": "XE board list (table)",
+    "ol.bd_lst li": "sketchbook5 webzine / gallery / card",
+    "ul.bd_lst li": "sketchbook5 webzine / gallery / card",
+    ".board_list li": "list-styled board (no table)",
+    "#bo_list tbody tr": "Gnuboard5 basic / mobile skin",
+    "#bo_list tr": "Gnuboard5 basic skin (no tbody)",
+    "form[name=fboardlist] tr": "Gnuboard4 basic skin",
+    "#bo_gall li.gall_li": "Gnuboard5 gallery skin",
+    "#bo_gall li": "Gnuboard5 gallery skin",
+    "#bo_list li": "Gnuboard5 webzine / list skin",
+}
+
+
+def layout_name(row_selector: str) -> str:
+    """What `relay check` says about the layout that matched: its name and its selector."""
+    name = LAYOUTS.get(row_selector)
+    return f"{name} (row {row_selector})" if name else f"row {row_selector}"
+
+
 def page_url(list_url: str, page: int, selectors: Selectors) -> str:
     """The URL of page `page` (1-based) of a board whose page 1 is `list_url`.
 

@@ -74,6 +74,7 @@ class ParsedList:
 
     posts: tuple[Post, ...]
     warnings: tuple[str, ...] = ()
+    row_selector: str = ""  # the preset's layout that matched: see engines.layout_name
 
 
 def parse_list(
@@ -132,7 +133,7 @@ def parse_list_page(
                     f"{url}: the page has {listed:,} rows; only the first {max_rows:,} "
                     "were read (the cap on rows per list page)"
                 )
-            return ParsedList(tuple(posts), tuple(warnings))
+            return ParsedList(tuple(posts), tuple(warnings), row_selector)
         dropped += warnings
     if dropped:  # every row links elsewhere than http(s): say so, not "the layout changed"
         raise LayoutError(

@@ -46,8 +46,9 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
+    from relay.core.engines import layout_name
     from relay.core.report import posts_table
-    from relay.pipeline.read import parse_page
+    from relay.pipeline.read import parse_page_read
 
     config = _config(args)
     clock = Clock()
@@ -57,14 +58,18 @@ async def cmd_check(args: argparse.Namespace) -> int:
             print(f"== {board.id}: {board.title} ({board.engine}) {board.url}")
             try:
                 page = await fetcher.get(board.url)
-                posts = parse_page(page.body, page.content_type, page.url, board, clock.wall())
+                read = parse_page_read(
+                    page.body, page.content_type, page.url, board, clock.wall()
+                )
             except (FetchError, LayoutError) as e:
                 failed += 1
                 print(f"FAILED ({e.reason}): {e}\n")
                 continue
+            posts = list(read.posts)
             notices = sum(p.notice for p in posts)
             print(posts_table(board.id, posts, board.timezone))
             print(f"{len(posts)} rows ({notices} notices)")
+            print(f"layout: {layout_name(read.row_selector)}")
             print(await source_line(board, fetcher, page) + "\n")
     if config.sends and not (config.dry_run or args.no_telegram):
         try:

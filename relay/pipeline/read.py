@@ -19,7 +19,7 @@ from relay.core.diff import Walk, next_page
 from relay.core.engines import page_url
 from relay.core.errors import FetchError, LayoutError
 from relay.core.models import Article, Post, StoredPost
-from relay.core.parse import parse_article, parse_list_page
+from relay.core.parse import ParsedList, parse_article, parse_list_page
 from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
 
@@ -62,6 +62,13 @@ def parse_page(
 ) -> list[Post]:
     """The posts of one list page. A page without rows names the board in its error; what the
     parser refused (rows past `max_rows`, links that are not http(s)) is logged with the board."""
+    return list(parse_page_read(body, content_type, url, board, now).posts)
+
+
+def parse_page_read(
+    body: bytes, content_type: str | None, url: str, board: Board, now: datetime
+) -> ParsedList:
+    """`parse_page`, with which of the preset's layouts matched (for `relay check`)."""
     decoded = decode_html(body, content_type)
     try:
         parsed = parse_list_page(
@@ -76,7 +83,7 @@ def parse_page(
         raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
     for warning in parsed.warnings:
         log.warning("board=%s %s", board.id, warning)
-    return list(parsed.posts)
+    return parsed
 
 
 async def read_articles(
