@@ -117,6 +117,9 @@ def test_demo_runs_the_whole_pipeline_on_the_embedded_board(tmp_path: Path) -> N
     assert "데모:" in result.stdout  # a post added while it ran was announced
     feed = assert_valid_atom((tmp_path / "demo" / "feeds" / "demo.atom").read_bytes())
     assert len(feed.entries) >= 22
+    fed = assert_valid_atom((tmp_path / "demo" / "feeds" / "demo-feed.atom").read_bytes())
+    assert len(fed.entries) >= 6  # the board read from its RSS, with the posts added meanwhile
+    assert "board=demo-feed" in result.stderr and "feed cannot be used" not in result.stderr
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

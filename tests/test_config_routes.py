@@ -12,6 +12,8 @@ from relay.core.errors import ConfigError
 from relay.core.routes import MessageFormat
 
 BOARD = {"id": "news", "url": "http://x/"}
+# A custom layout with no category selector: its reader gives no 말머리.
+CUSTOM = {**BOARD, "engine": "custom", "selectors": {"row": "tr"}}
 
 
 def load(tmp_path: Path, raw: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -54,7 +56,7 @@ def test_global_routes_and_telegram_digest_over_reach_every_named_board(tmp_path
             r"routes\[0\]\.include\[0\]",
         ),
         (
-            {"boards": [{**BOARD, "routes": [{"chat": "@a", "categories": ["핫딜"]}]}]},
+            {"boards": [{**CUSTOM, "routes": [{"chat": "@a", "categories": ["핫딜"]}]}]},
             "preset has no category field",
         ),
         (
@@ -75,7 +77,5 @@ def test_a_bad_route_is_a_config_error_naming_its_key(
 
 
 def test_min_comments_is_accepted_where_the_preset_reads_comments(tmp_path: Path) -> None:
-    config = load(
-        tmp_path, {"boards": [{**BOARD, "routes": [{"chat": "@a", "min_comments": 3}]}]}
-    )
+    config = load(tmp_path, {"boards": [{**BOARD, "routes": [{"chat": "@a", "min_comments": 3}]}]})
     assert config.boards[0].routes[0].thresholds.min_comments == 3

@@ -99,9 +99,7 @@ async def test_a_refused_edit_is_recorded_and_not_retried(
 async def test_a_burst_of_45_posts_becomes_one_digest(
     tmp_path: Path, news: SimBoard, fakebot: Any
 ) -> None:
-    rig = Rig(
-        tmp_path, fakebot, [routed(news, {"chat": "@news"})], telegram={"digest_over": 10}
-    )
+    rig = Rig(tmp_path, fakebot, [routed(news, {"chat": "@news"})], telegram={"digest_over": 10})
     await rig.poll()
     titles = [f"몰린 글 {i}" for i in range(45)]
     for title in titles:
@@ -123,9 +121,7 @@ async def test_a_burst_of_45_posts_becomes_one_digest(
 async def test_a_digest_waits_out_a_429_and_is_sent_once(
     tmp_path: Path, news: SimBoard, fakebot: Any
 ) -> None:
-    rig = Rig(
-        tmp_path, fakebot, [routed(news, {"chat": "@news", "digest_over": 2})]
-    )
+    rig = Rig(tmp_path, fakebot, [routed(news, {"chat": "@news", "digest_over": 2})])
     await rig.poll()
     for i in range(5):
         news.add_post(f"글 {i}", "x", "본문")

@@ -297,7 +297,7 @@ async def test_two_boards_on_one_host_never_overlap(tmp_path: Path, sim: BoardSi
     first, second = sim.add_board("one", "rhymix"), sim.add_board("two", "gnuboard")
     fill(first, 5)
     fill(second, 5)
-    rig = Rig(tmp_path, [first, second])
+    rig = Rig(tmp_path, [first, second], source="list")  # no feed look-ups in the count
     async with Fetcher(user_agent="test", host_delay=0.2, timeout=5) as fetcher:
         outcomes = await poll_boards(rig.config.boards, fetcher, rig.store, now, concurrency=4)
     assert all(o.ok for o in outcomes)

@@ -34,9 +34,7 @@ def entry(board: SimBoard, **extra: Any) -> dict[str, Any]:
 
 
 def rows(rig: Rig) -> list[dict[str, Any]]:
-    return [
-        dict(r) for r in rig.store._db.query("SELECT * FROM deliveries ORDER BY seq")
-    ]
+    return [dict(r) for r in rig.store._db.query("SELECT * FROM deliveries ORDER BY seq")]
 
 
 async def test_the_chat_shorthand_and_an_equal_route_send_the_same_messages(

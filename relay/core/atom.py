@@ -61,6 +61,7 @@ class _Entry:
     updated: datetime
     summary: str  # "" -> no <summary>
     content_html: str  # "" -> no <content>
+    category: str = ""  # the 말머리: <category term>; "" -> none
 
 
 def render_feed(
@@ -150,6 +151,7 @@ def _decide_entry(
         updated=updated,
         summary=excerpt,
         content_html=content,
+        category=xml_safe(post.category).strip(),
     )
 
 
@@ -209,5 +211,7 @@ def _to_feedgen(
             fe.summary(entry.summary)
         if entry.content_html:
             fe.content(entry.content_html, type="html")
+        if entry.category:  # readers filter and group on it
+            fe.category(term=entry.category)
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return data

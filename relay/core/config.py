@@ -168,6 +168,8 @@ class Board(_Table):
     feed_entries: int = Field(default=50, ge=1, le=1000)
     max_rows: int = Field(ge=1)  # rows read per list page; default: [relay] max_rows
     notices: bool = True
+    source: Literal["auto", "list", "feed"] = "auto"  # the list page, or the board's own feed
+    category_prefix: bool = False  # messages start "[말머리] " where the post has one
     disable_notification: bool = False
     link_preview: LinkPreview = Field(default=LinkPreview.POST, strict=False)  # from a string
     message_thread_id: int | None = None
@@ -205,12 +207,13 @@ class Board(_Table):
     @property
     def fields(self) -> frozenset[str]:
         """The optional post fields this board's reader provides (category and the counts):
-        what a route's `categories` and thresholds need."""
-        return frozenset(
-            name
-            for name in ("category", "votes", "views", "comments")
-            if getattr(self.selectors, name, ())
-        )
+        what a route's `categories` and thresholds need. The stock presets read all of them
+        (from their cells, or from the column the skin heads 분류/조회/추천 where it prints
+        one); a custom layout provides those it has a selector for."""
+        names = ("category", "votes", "views", "comments")
+        if self.engine != "custom":
+            return frozenset(names)
+        return frozenset(name for name in names if getattr(self.selectors, name, ()))
 
     @field_validator("feed_path", mode="plain")
     @classmethod

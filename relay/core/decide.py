@@ -28,7 +28,7 @@ from datetime import time as clock_time
 from relay.core.diff import Walk, missing_warning, plan_poll
 from relay.core.errors import BoardFailure
 from relay.core.fanout import fan_out, reads_excerpt, released
-from relay.core.models import PollOutcome, Post, StoredPost
+from relay.core.models import Article, PollOutcome, Post, StoredPost
 from relay.core.routes import Route
 from relay.core.state import BoardState, Known, NewPost, PageChanges, PollIntent, Validators
 from relay.core.status import STAMP_INTERVALS
@@ -58,6 +58,8 @@ class Listing:
     known: Mapping[str, Known] = field(default_factory=dict)  # of the listed ids
     walk: Walk = Walk.DONE  # how the walk through the pages ended
     newest_known_number: int | None = None  # for the estimate when the walk was cut short
+    source: str = "list"  # "list", or "feed" when the board's own feed gave page 1's posts
+    articles: Mapping[str, Article] = field(default_factory=dict)  # from the feed: no fetch
 
 
 def request_validators(state: BoardState) -> Validators:
@@ -110,7 +112,13 @@ def decide_poll(
         last = listing.pages[-1]
         warnings = (missing_warning(last, settings.max_pages, listing.newest_known_number),)
     changes = PageChanges(
-        listing.validators, plan.baseline, new, plan.retitled, chats, released=freed
+        listing.validators,
+        plan.baseline,
+        new,
+        plan.retitled,
+        chats,
+        released=freed,
+        recounted=recounted(listing.pages, listing.known),
     )
     return PollIntent(
         at=now, stamp=True, changes=changes, pages=len(listing.pages), warnings=warnings
@@ -148,6 +156,25 @@ def with_excerpts(intent: PollIntent, routes: tuple[Route, ...]) -> PollIntent:
             )
         new.append(item)
     return replace(intent, changes=replace(intent.changes, new=tuple(new)))
+
+
+def recounted(pages: Sequence[Sequence[Post]], known: Mapping[str, Known]) -> tuple[Post, ...]:
+    """Known posts whose counts (comments, views, votes) differ from those recorded, for the
+    state to update in the poll's own transaction; none changed, nothing is written. A count
+    the page does not print (None) never erases a recorded one."""
+    changed: dict[str, Post] = {}
+    for page in pages:
+        for post in page:
+            was = known.get(post.id)
+            if was is None or post.id in changed:
+                continue
+            if (
+                post.comments != was.comments
+                or (post.views is not None and post.views != was.views)
+                or (post.votes is not None and post.votes != was.votes)
+            ):
+                changed[post.id] = post
+    return tuple(changed.values())
 
 
 def must_stamp(state: BoardState, now: datetime, interval: float) -> bool:

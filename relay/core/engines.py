@@ -31,6 +31,9 @@ class Selectors:
     date: tuple[str, ...] = ()
     notice: tuple[str, ...] = ()  # a row matching this, or containing a match, is a notice
     comments: tuple[str, ...] = ()  # the comment count element
+    category: tuple[str, ...] = ()  # 말머리; default: the column headed 분류/카테고리/말머리
+    views: tuple[str, ...] = ()  # 조회; default: the column headed 조회
+    votes: tuple[str, ...] = ()  # 추천; default: the column headed 추천/공감/좋아요
     body: tuple[str, ...] = ()  # article body on an article page
     strip: tuple[str, ...] = ()  # elements inside the title to drop (badges, counts, icons)
     id_pattern: tuple[str, ...] = ()  # regexes with one group, applied to the link href
@@ -57,6 +60,7 @@ CSS_KEYS = tuple(k for k in SELECTOR_KEYS if k not in ("id_pattern", "page_param
 HIDDEN = "script, style, noscript, template, .sound_only, .blind, .sv, .sv_nojs, [hidden]"
 
 _SHORT_URL_ID = r"(?<!/page)(?<!/category)/(\d+)/?(?:[?#]|$)"
+_SEO_SLUG = r"/[A-Za-z0-9_]+/([^/?#.]*[^\d/?#.][^/?#.]*)/(?:#.*)?$"
 
 RHYMIX = Selectors(
     # Default skin: .board_list table; sketchbook5: table.bd_lst. Rows without a post link
@@ -71,9 +75,19 @@ RHYMIX = Selectors(
         "ul.bd_lst li",
         ".board_list li",
     ),
-    link=("td.title a.hx", "td.title a"),
+    link=("td.title a.hx", "td.title a", "li > a.hx"),
+    # sketchbook5's webzine and card styles: the title is an <h3>, the only link "Read More"
+    title=("h3.ngeb",),
     number=("td.no", "td.num", "td.notice", ".no", ".num"),
-    author=("td.author", "td.nick", "td.writer", ".author", ".nick", ".writer"),
+    author=(
+        "td.author",
+        "td.nick",
+        "td.writer",
+        ".author",
+        ".nick",
+        ".writer",
+        "div.info a[class^=member_]",
+    ),
     date=("td.time", "td.date", "td.regdate", ".time", ".date", ".regdate"),
     notice=(
         "tr.notice",
@@ -84,7 +98,22 @@ RHYMIX = Selectors(
         "strong.notice",
         "img[src*=notice]",
     ),
-    comments=("a.replyNum", "span.replyNum", ".comment_count", "span.cmt_count"),
+    comments=(
+        "a.replyNum",
+        "span.replyNum",
+        ".comment_count",
+        "span.cmt_count",
+        "div.info span:has(> i.fa-comment) > b",  # sketchbook5 webzine: icon, label, count
+    ),
+    category=(
+        "td.cate",
+        "td.category",
+        "span.category",
+        "strong.category",
+        "div.info span:has(> i.fa-bars) > b",
+    ),
+    views=("div.info span:has(> i.fa-eye) > b",),
+    votes=("div.info span:has(> i.fa-heart) > b",),
     body=("div.xe_content", "div.rd_body", "div.read_body", "article"),
     strip=(".replyNum", ".trackbackNum", "img", ".new", ".hot", ".icon", "i", ".cmt_count"),
     id_pattern=(r"[?&]document_srl=(\d+)", _SHORT_URL_ID),
@@ -105,7 +134,14 @@ GNUBOARD = Selectors(
         "#bo_list li",
     ),
     link=("div.bo_tit a", "td.td_subject a", "td.subject a", "a.bo_tit", ".gall_text_href a"),
-    number=("td.td_num2", "td.td_num", "td.num"),
+    number=(
+        "td.td_num2",
+        "td.td_num",
+        "td.num",
+        # the gallery skin: the number only in a screen-reader span of the item
+        ".gall_box > span.sound_only",
+        "li.bo_img_list_li > span.sound_only",
+    ),
     title=(),
     author=(
         "td.td_name .sv_member",
@@ -131,19 +167,29 @@ GNUBOARD = Selectors(
         "tr.bo_notice",
         "li.bo_notice",
         "strong.notice_icon",
+        ".gall_img strong.is_notice",  # the gallery: "공지" where the thumbnail would be
+        ".bo_img_href strong",
         ".notice_icon",
         "img[src*=notice]",
     ),
     comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
+    category=("a.bo_cate_link", ".bo_cate_link"),
+    views=(".gall_view",),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),
-    id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID),
+    # Short URLs (cf_bbs_rewrite): /{bo_table}/{wr_id}, and the SEO form /{bo_table}/{slug}/
+    # where the title's slug, unique in its board, is all the link names the post by.
+    id_pattern=(r"[?&]wr_id=(\d+)", _SHORT_URL_ID, _SEO_SLUG),
     page_style="query",
 )
 
 CUSTOM = Selectors(
     strip=("img", "script", "style"),
-    id_pattern=(r"[?&](?:document_srl|wr_id|no|idx|id|num|number)=(\d+)", _SHORT_URL_ID),
+    id_pattern=(
+        r"[?&](?:document_srl|wr_id|no|idx|id|num|number)=(\d+)",
+        _SHORT_URL_ID,
+        _SEO_SLUG,
+    ),
 )
 
 PRESETS: dict[str, Selectors] = {
@@ -152,6 +198,29 @@ PRESETS: dict[str, Selectors] = {
     "gnuboard": GNUBOARD,
     "custom": CUSTOM,
 }
+
+
+# The layouts a preset's row selectors stand for, as `relay check` names them.
+LAYOUTS = {
+    "div.board_list tbody tr": "Rhymix/XE default skin (table)",
+    "table.bd_lst tbody tr": "sketchbook5 list",
+    "#board_list tbody tr": "XE board list (table)",
+    "ol.bd_lst li": "sketchbook5 webzine / gallery / card",
+    "ul.bd_lst li": "sketchbook5 webzine / gallery / card",
+    ".board_list li": "list-styled board (no table)",
+    "#bo_list tbody tr": "Gnuboard5 basic / mobile skin",
+    "#bo_list tr": "Gnuboard5 basic skin (no tbody)",
+    "form[name=fboardlist] tr": "Gnuboard4 basic skin",
+    "#bo_gall li.gall_li": "Gnuboard5 gallery skin",
+    "#bo_gall li": "Gnuboard5 gallery skin",
+    "#bo_list li": "Gnuboard5 webzine / list skin",
+}
+
+
+def layout_name(row_selector: str) -> str:
+    """What `relay check` says about the layout that matched: its name and its selector."""
+    name = LAYOUTS.get(row_selector)
+    return f"{name} (row {row_selector})" if name else f"row {row_selector}"
 
 
 def page_url(list_url: str, page: int, selectors: Selectors) -> str:

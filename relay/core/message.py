@@ -31,6 +31,7 @@ DATE_FORMAT = "%Y-%m-%d %H:%M"
 DATE_ONLY_FORMAT = "%Y-%m-%d"
 LINK_TEXT_FALLBACK = "원문"  # link text when the board has no title: a link must show something
 AUTHOR_MAX = 64  # UTF-16 units; an author cell sometimes carries a whole pop-up menu's text
+CATEGORY_MAX = 20  # a 말머리 is a word or two; a longer one is cut, not the title
 TEMPLATE_TEXT_MAX = 2048  # a template's own text: leave the other half for the post
 PLACEHOLDERS = ("title", "excerpt", "url", "board", "author", "date", "number", "id")
 
@@ -143,6 +144,7 @@ class MessageSettings:
     link_preview: LinkPreview = LinkPreview.POST
     disable_notification: bool = False
     message_thread_id: int | None = None  # a forum group's topic
+    category_prefix: bool = False  # "[말머리] " before the title, where the post has one
 
     def __post_init__(self) -> None:
         if self.template is not None:
@@ -161,6 +163,8 @@ def format_message(
     """
     template = settings.template
     prefix = NOTICE_PREFIX if post.notice else ""
+    if settings.category_prefix and (category := _clean(post.category).strip()):
+        prefix += f"[{shorten(category, CATEGORY_MAX)}] "
     fixed = {
         "url": safe_http_url(post.url) or "",  # never a javascript: link, even from old state
         "board": _clean(settings.board_title),

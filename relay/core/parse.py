@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from relay.core import columns
 from relay.core.engines import CSS_KEYS, HIDDEN, Selectors
 from relay.core.errors import LayoutError
 from relay.core.links import base_url, canonical_post_url, post_id
 from relay.core.models import Article, Post
-from relay.core.text import excerpt, fold_whitespace, parse_board_date, safe_http_url
+from relay.core.rowdate import row_date
+from relay.core.text import excerpt, fold_whitespace, safe_http_url
 
 __all__ = [
     "MAX_ROWS",
@@ -40,9 +42,12 @@ __all__ = [
 
 _CURRENT_MARKS = ("»", "열람중", "현재글", "&raquo;")
 _NOTICE_WORDS = ("공지", "notice", "공지사항", "필독")
+# `<span class="sound_only">댓글</span>3<span class="sound_only">개</span>` inside the title
+# link (Gnuboard5's older and mobile skins): the 3 is the comment count, not the title's.
+_BARE_COMMENT_COUNT = re.compile(
+    r'<span class="sound_only">\s*댓글\s*</span>\s*(\d{1,6})\s*(?=<span class="sound_only">)'
+)
 _TRAILING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]\s*$")
-_DIGITS = re.compile(r"\d[\d,]*")
-_LEADING_COUNT = re.compile(r"\s*[\[(]\s*\+?(\d{1,6})\s*[\])]")
 _NOISE = (
     "script, style, noscript, iframe, ins, object, embed, form, button, nav, aside, template, "
     ".adsbygoogle, [class~=ad], [class~=ads], [class~=advert], [class*=adsense], "
@@ -69,6 +74,7 @@ class ParsedList:
 
     posts: tuple[Post, ...]
     warnings: tuple[str, ...] = ()
+    row_selector: str = ""  # the preset's layout that matched: see engines.layout_name
 
 
 def parse_list(
@@ -100,10 +106,11 @@ def parse_list_page(
     row gives a post, ValueError for a `max_rows` below 1."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, not {max_rows}")
+    if "sound_only" in html:  # Gnuboard's older skins: a count with no element of its own
+        html = _BARE_COMMENT_COUNT.sub(r'<span class="cnt_cmt">\1</span>', html)
     tree = LexborHTMLParser(html)
     base = base_url(tree, url)
-    for node in tree.css(HIDDEN):
-        node.decompose()
+    _drop_hidden(tree, selectors.number)
     dropped: list[str] = []
     for row_selector in selectors.row:
         rows = tree.css(row_selector)
@@ -117,7 +124,7 @@ def parse_list_page(
             for extra in rows[max_rows:]:
                 extra.decompose()
             del rows[max_rows:]
-        page = _Page(tree, base, selectors, now, tz)
+        page = _Page(tree, base, selectors, now, tz, columns.header_columns(rows[0]))
         posts = _merge_repeats(post for row in rows if (post := page.read_row(row)) is not None)
         warnings = [_unsafe_warning(url, found, link) for found, link in page.unsafe]
         if posts:
@@ -126,7 +133,7 @@ def parse_list_page(
                     f"{url}: the page has {listed:,} rows; only the first {max_rows:,} "
                     "were read (the cap on rows per list page)"
                 )
-            return ParsedList(tuple(posts), tuple(warnings))
+            return ParsedList(tuple(posts), tuple(warnings), row_selector)
         dropped += warnings
     if dropped:  # every row links elsewhere than http(s): say so, not "the layout changed"
         raise LayoutError(
@@ -189,9 +196,15 @@ class _Page:
     """
 
     def __init__(
-        self, tree: LexborHTMLParser, base: str, selectors: Selectors, now: datetime, tz: tzinfo
+        self,
+        tree: LexborHTMLParser,
+        base: str,
+        selectors: Selectors,
+        now: datetime,
+        tz: tzinfo,
+        headed: dict[str, int],
     ) -> None:
-        self.base, self.now, self.tz = base, now, tz
+        self.base, self.now, self.tz, self.headed = base, now, tz, headed
         parts = urlsplit(base)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.patterns = [re.compile(p) for p in selectors.id_pattern]
@@ -208,6 +221,9 @@ class _Page:
         self.author = present(selectors.author)
         self.date = present(selectors.date)
         self.comments = present(selectors.comments)
+        self.category = present(selectors.category)
+        self.views = present(selectors.views)
+        self.votes = present(selectors.votes)
         self.notice = ", ".join(present(selectors.notice))
         self.strip = ", ".join(selectors.strip)
         self.unsafe: list[tuple[str, str]] = []  # (post id, link) of rows dropped for their link
@@ -219,7 +235,7 @@ class _Page:
                 self.unsafe.append((found_id, url))
             return None
         title_node = _first(row, self.title) or link
-        comments = _count(_first(row, self.comments)) or _count_beside(link)
+        comments = (columns.count(_first(row, self.comments)) or 0) or columns.count_beside(link)
         title = self._clean_title(title_node)
         trailing = _TRAILING_COUNT.search(title)
         if trailing and comments == 0:
@@ -233,15 +249,22 @@ class _Page:
         if not notice and not any(mark in number_text for mark in _CURRENT_MARKS):
             digits = number_text.replace(",", "")
             number = int(digits) if digits.isdigit() else None
+        cells = columns.cells(row) if self.headed else []
+        category = _first(row, self.category) or columns.cell_at(cells, self.headed.get("category"))
+        views = _first(row, self.views) or columns.cell_at(cells, self.headed.get("views"))
+        votes = _first(row, self.votes) or columns.cell_at(cells, self.headed.get("votes"))
         return Post(
             id=found_id,
             url=canonical_post_url(url),
             title=title or f"#{found_id}",
             number=number,
             author=_text(_first(row, self.author)),
-            published=_row_date(row, self.date, self.now, self.tz),
+            published=row_date(row, self.date, self.now, self.tz),
             notice=notice,
             comments=comments,
+            category=_text(category),
+            views=columns.count(views),
+            votes=columns.count(votes),
         )
 
     def _post_link(self, row: LexborNode) -> tuple[LexborNode | None, str | None, str]:
@@ -289,46 +312,13 @@ class _Page:
         return fold_whitespace(node.text(deep=True, separator=" ") or "")
 
 
-def _count(node: LexborNode | None) -> int:
-    digits = _DIGITS.search(_text(node)) if node is not None else None
-    return int(digits.group().replace(",", "")) if digits else 0
-
-
-def _count_beside(link: LexborNode) -> int:
-    """A comment count printed right after the title link, "(17)" or "[3]", as legacy skins
-    (Gnuboard 4, Zeroboard) do without any class to select it by."""
-    cell = link.parent
-    while cell is not None and cell.tag not in ("td", "li", "tr", "div"):
-        cell = cell.parent
-    if cell is None:
-        return 0
-    rest = _text(cell).replace(_text(link), "", 1)
-    match = _LEADING_COUNT.match(rest)
-    return int(match.group(1)) if match else 0
-
-
-def _row_date(
-    row: LexborNode, date_selectors: tuple[str, ...], now: datetime, tz: tzinfo
-) -> datetime | None:
-    node = _first(row, date_selectors)
-    if node is not None:
-        nodes = [node]
-    else:  # no date selector hit: a <time>, else any cell or small element, last first
-        nodes = row.css("time") + list(reversed(row.css("td") or row.css("span, em, small, p")))
-    for cell in nodes:
-        shown = parse_board_date(_text(cell), now, tz)
-        hint = cell.attributes.get("datetime") or cell.attributes.get("title") or ""
-        hinted = parse_board_date(hint, now, tz) if hint else None
-        if shown is None:
-            if hinted is not None:
-                return hinted
-            continue
-        # A title attribute may hold the full timestamp behind a date-only cell; it only
-        # refines that day (skins also put "1 시간 전" there, coarser than the cell's 17:05).
-        if hinted is not None and hinted.date() == shown.date() and shown.time() == time(0):
-            return hinted
-        return shown
-    return None
+def _drop_hidden(tree: LexborHTMLParser, number: tuple[str, ...]) -> None:
+    """Remove what no reader sees, except where a number selector points: Gnuboard's gallery
+    prints the virtual number only in a screen-reader `.sound_only` span."""
+    kept = {n.mem_id for s in number for n in tree.css(s)} if number else set()
+    for node in tree.css(HIDDEN):
+        if node.mem_id not in kept:
+            node.decompose()
 
 
 def _first_cell_text(row: LexborNode) -> str:
@@ -376,14 +366,15 @@ def _merge_repeats(posts: Iterable[Post]) -> list[Post]:
         if first is None:
             merged[post.id] = post
         else:
-            merged[post.id] = Post(
-                id=first.id,
-                url=first.url,
-                title=first.title,
+            merged[post.id] = replace(
+                first,
                 number=first.number if first.number is not None else post.number,
                 author=first.author or post.author,
                 published=first.published or post.published,
                 notice=first.notice or post.notice,
                 comments=max(first.comments, post.comments),
+                category=first.category or post.category,
+                views=first.views if first.views is not None else post.views,
+                votes=first.votes if first.votes is not None else post.votes,
             )
     return list(merged.values())

@@ -52,9 +52,20 @@ def when(moment: datetime | None, tz: tzinfo, *, with_time: bool = True) -> str:
 
 def posts_table(board_id: str, posts: Sequence[Post], tz: tzinfo) -> str:
     """The parsed rows of one list page: what `relay check` shows per board."""
+    # The counts in columns of their own ("[3]" after a title reads as part of it); views
+    # and votes only where the skin prints them.
+    shown = [("views", any(p.views is not None for p in posts))]
+    shown.append(("votes", any(p.votes is not None for p in posts)))
+    counted = [name for name, present in shown if present]
     rows = []
     for post in posts:
         number = "공지" if post.notice else ("»" if post.number is None else str(post.number))
-        title = post.title + (f" [{post.comments}]" if post.comments else "")
-        rows.append([board_id, post.id, number, when(post.published, tz), post.author, title])
-    return table(["board", "id", "number", "date", "author", "title"], rows)
+        counts = [_blank(getattr(post, name)) for name in counted]
+        first = [board_id, post.id, number, when(post.published, tz), post.author]
+        rows.append([*first, post.category, str(post.comments), *counts, post.title])
+    headings = ["board", "id", "number", "date", "author", "category", "comments"]
+    return table([*headings, *counted, "title"], rows)
+
+
+def _blank(value: int | None) -> str:
+    return "" if value is None else str(value)

@@ -28,6 +28,9 @@ class SelectorsTable(BaseModel):
     date: SelectorValue | None = None
     notice: SelectorValue | None = None
     comments: SelectorValue | None = None
+    category: SelectorValue | None = None
+    views: SelectorValue | None = None
+    votes: SelectorValue | None = None
     body: SelectorValue | None = None
     strip: SelectorValue | None = None
     id_pattern: SelectorValue | None = None

@@ -52,6 +52,9 @@ class Known:
     title: str
     notice: bool
     held: frozenset[str] = frozenset()  # route keys this post is held for (thresholds)
+    comments: int | None = None  # the counts as last recorded (None: never shown or recorded)
+    views: int | None = None
+    votes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class PageChanges:
     retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
     chats: tuple[str, ...] = ()  # where announced posts go (route keys)
     released: tuple[tuple[str, str], ...] = ()  # (post id, route key): held, now crossed
+    recounted: tuple[Post, ...] = ()  # known posts whose counts changed: their new counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from relay import __version__
-from relay.adapters.fetch import Fetcher
+from relay.adapters.fetch import Fetcher, Page
 from relay.core.clock import Clock
-from relay.core.config import Config, default_config_path, load_config
+from relay.core.config import Board, Config, default_config_path, load_config
 from relay.core.errors import (
     ConfigError,
     DeliveryError,
@@ -46,8 +46,9 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
+    from relay.core.engines import layout_name
     from relay.core.report import posts_table
-    from relay.pipeline.read import parse_page
+    from relay.pipeline.read import parse_page_read
 
     config = _config(args)
     clock = Clock()
@@ -57,14 +58,17 @@ async def cmd_check(args: argparse.Namespace) -> int:
             print(f"== {board.id}: {board.title} ({board.engine}) {board.url}")
             try:
                 page = await fetcher.get(board.url)
-                posts = parse_page(page.body, page.content_type, page.url, board, clock.wall())
+                read = parse_page_read(page.body, page.content_type, page.url, board, clock.wall())
             except (FetchError, LayoutError) as e:
                 failed += 1
                 print(f"FAILED ({e.reason}): {e}\n")
                 continue
+            posts = list(read.posts)
             notices = sum(p.notice for p in posts)
             print(posts_table(board.id, posts, board.timezone))
-            print(f"{len(posts)} rows ({notices} notices)\n")
+            print(f"{len(posts)} rows ({notices} notices)")
+            print(f"layout: {layout_name(read.row_selector)}")
+            print(await source_line(board, fetcher, page) + "\n")
     if config.sends and not (config.dry_run or args.no_telegram):
         try:
             async with open_sender(config, dry_run=False):
@@ -73,6 +77,21 @@ async def cmd_check(args: argparse.Namespace) -> int:
             failed += 1
             print(f"telegram: FAILED: {e}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def source_line(board: Board, fetcher: Fetcher, page: Page) -> str:
+    """Which source the service will read this board from, and why."""
+    from relay.core.boardfeed import BoardFeedError
+    from relay.pipeline.feedread import find_feed
+
+    if board.source == "list":
+        return 'source: list (source = "list")'
+    try:
+        url, _, entries = await find_feed(board, fetcher, page, None)
+    except (BoardFeedError, FetchError) as e:
+        why = "no usable feed" if board.source == "auto" else "its feed fails"
+        return f"source: list ({why}: {e})"
+    return f"source: feed {url} ({len(entries)} entries; notices from the list page)"
 
 
 # --- preview -------------------------------------------------------------------------------
@@ -136,7 +155,7 @@ async def cmd_once(args: argparse.Namespace) -> int:
     dry_run = args.dry_run or config.dry_run
     async with assemble(config, dry_run=dry_run, strict_telegram=True) as parts:
         outcomes = await poll_boards(
-            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency
+            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency, parts.sources
         )
         for outcome in outcomes:
             if outcome.ok:

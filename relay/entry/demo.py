@@ -4,6 +4,9 @@ Starts the board simulator on loopback with the target board's posts (a Rhymix b
 news-repost site), adds a post every few seconds, writes a config pointing at it into
 `--dir`, and runs `relay run` on it: the feed is written and served over HTTP, and each
 Telegram message is printed (dry run). Ctrl-C stops it cleanly.
+
+A second board, a Gnuboard board with its RSS on, is read from its own feed
+(`source = "feed"`: exact times, articles from the entries) into `demo-feed.atom`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ def free_port(preferred: int) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def write_demo_config(folder: Path, board_url: str, port: int) -> Path:
+def write_demo_config(
+    folder: Path, board_url: str, port: int, feed_board_url: str | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
     path.write_text(
@@ -67,36 +72,62 @@ interval = "3s"         # only for the local simulator: real boards want minutes
 chat = "@demo_channel"
 backfill = 3
 excerpt_chars = 160
-""",
+"""
+        + (_FEED_BOARD.format(url=feed_board_url) if feed_board_url else ""),
         encoding="utf-8",
     )
     return path
 
 
-def _add_posts(board: SimBoard, every: float, stop: threading.Event) -> None:
+_FEED_BOARD = """
+[[boards]]
+id = "demo-feed"
+url = "{url}"
+engine = "gnuboard"
+title = "피드로 읽는 게시판 (demo)"
+interval = "3s"
+source = "feed"         # read from the board's own RSS (bbs/rss.php), not its list rows
+"""
+
+
+def _add_posts(boards: list[SimBoard], every: float, stop: threading.Event) -> None:
     count = 0
     while not stop.wait(every):
         title = DEMO_TITLES[count % len(DEMO_TITLES)]
-        board.add_post(
-            title,
-            author="랭크뉴스",
-            body=f"<p>{title} — 데모 게시판에 {count + 1}번째로 올라온 새 글입니다.</p>",
-        )
+        for board in boards:
+            board.add_post(
+                title,
+                author="랭크뉴스",
+                body=f"<p>{title} — 데모 게시판에 {count + 1}번째로 올라온 새 글입니다.</p>",
+            )
         count += 1
+
+
+def feed_board(sim: BoardSimulator) -> SimBoard:
+    """A Gnuboard board whose RSS is on, with a few posts to start from."""
+    board = sim.add_board("gnufeed", "gnuboard", feed="on", title="피드 게시판")
+    for i, title in enumerate(DEMO_TITLES):
+        board.add_post(title, author="운영자", body=f"<p>{title} — 피드에 실린 {i + 1}번째 글.</p>")
+    return board
 
 
 async def run_demo(folder: Path, *, port: int, duration: float | None, add_every: float) -> int:
     sim = BoardSimulator()
     board = seed_board(sim, "ranknews")
+    fed = feed_board(sim)
     sim.start()
     stop_adding = threading.Event()
-    adder = threading.Thread(target=_add_posts, args=(board, add_every, stop_adding), daemon=True)
+    adder = threading.Thread(
+        target=_add_posts, args=([board, fed], add_every, stop_adding), daemon=True
+    )
     try:
         port = free_port(port)
-        config_path = write_demo_config(folder, board.list_url, port)
+        config_path = write_demo_config(folder, board.list_url, port, fed.list_url)
         print(f"board simulator: {board.list_url}  (a new post every {add_every:g}s)")
+        print(f"                 {fed.list_url}  (read from its RSS)")
         print(f"config:          {config_path}")
         print(f"feed:            http://127.0.0.1:{port}/feeds/demo.atom")
+        print(f"                 http://127.0.0.1:{port}/feeds/demo-feed.atom")
         print(f"status page:     http://127.0.0.1:{port}/  (all feeds: /feeds.opml)")
         print(f"health, metrics: http://127.0.0.1:{port}/healthz  /metrics")
         print("Telegram messages are printed below (dry run). Ctrl-C stops.\n", flush=True)

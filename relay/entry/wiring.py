@@ -98,6 +98,8 @@ async def assemble(
 ) -> AsyncIterator[Parts]:
     """Every part, opened in order (lock, state, fetcher, sender) and closed in reverse."""
     clock = clock or Clock()
+    if config.sends and not dry_run:
+        load_token(config)  # no token: fail before the state is opened or a board is polled
     with open_state(config) as state:
         async with contextlib.AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(make_fetcher(config))

@@ -29,25 +29,36 @@ from relay.core.decide import (
 from relay.core.errors import BoardFailure, FetchError, LayoutError, StateError
 from relay.core.models import PollOutcome
 from relay.core.records import projected
+from relay.core.source import FeedSources
 from relay.core.state import PollIntent, State
 from relay.pipeline.feed import write_feed
-from relay.pipeline.read import read_article, read_articles, read_listing
+from relay.pipeline.feedread import read_board
+from relay.pipeline.read import read_article, read_articles
 
 log = logging.getLogger("relay.pipeline.poll")
 
 Clock = Callable[[], datetime]
 ARTICLE_RETRIES_PER_POLL = 5  # missing articles of the feed read again per poll
+# The memory of the boards' own feeds for callers that keep none themselves (the service's
+# and the commands' parts hold their own): without one, every poll would look for the feed.
+PROCESS_SOURCES = FeedSources()
 
 
-async def poll_board(board: Board, fetcher: Fetcher, state: State, now: Clock) -> PollOutcome:
+async def poll_board(
+    board: Board, fetcher: Fetcher, state: State, now: Clock, sources: FeedSources | None = None
+) -> PollOutcome:
     """Poll one board. Never raises for a board's own failure (a page, its layout, the state,
-    the feed file): the outcome says what failed."""
+    the feed file): the outcome says what failed. `sources` is the process's memory of the
+    boards' own feeds (found once, a failure warned once); without it, a process-wide one."""
+    sources = sources if sources is not None else PROCESS_SOURCES
     started = time.monotonic()
     try:
         stored = state.board_state(board.id)
-        listing = await read_listing(board, fetcher, state, stored, now)
+        listing = await read_board(board, fetcher, state, stored, now, sources)
         intent = decide_poll(stored, listing, now(), poll_settings(board))
-        intent = intent.with_articles(await read_articles(board, fetcher, intent.articles_wanted))
+        intent = intent.with_articles(listing.articles)  # the feed's: no request
+        wanted = [p for p in intent.articles_wanted if p.id not in listing.articles]
+        intent = intent.with_articles(await read_articles(board, fetcher, wanted))
         intent = with_excerpts(intent, board.routes)
         recorded = await asyncio.to_thread(state.apply_poll, board.id, intent)
         await retry_articles(board, fetcher, state)
@@ -60,22 +71,26 @@ async def poll_board(board: Board, fetcher: Fetcher, state: State, now: Clock) -
 
 
 async def poll_boards(
-    boards: Sequence[Board], fetcher: Fetcher, state: State, now: Clock, concurrency: int
+    boards: Sequence[Board],
+    fetcher: Fetcher,
+    state: State,
+    now: Clock,
+    concurrency: int,
+    sources: FeedSources | None = None,
 ) -> list[PollOutcome]:
     """Poll boards concurrently (bounded); one board's failure never stops the others."""
     gate = asyncio.Semaphore(concurrency)
+    sources = sources if sources is not None else PROCESS_SOURCES
 
     async def one(board: Board) -> PollOutcome:
         async with gate:
-            return await poll_board(board, fetcher, state, now)
+            return await poll_board(board, fetcher, state, now, sources)
 
     return list(await asyncio.gather(*(one(b) for b in boards)))
 
 
 def poll_settings(board: Board) -> PollSettings:
-    return projected(
-        PollSettings, board, chats=tuple(route.key for route in board.routes)
-    )
+    return projected(PollSettings, board, chats=tuple(route.key for route in board.routes))
 
 
 async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from relay.adapters.fetch import Fetcher
+from relay.adapters.fetch import Fetcher, Page
 from relay.core.config import Board
 from relay.core.decide import Listing, page_unchanged, request_validators
 from relay.core.diff import Walk, next_page
 from relay.core.engines import page_url
 from relay.core.errors import FetchError, LayoutError
 from relay.core.models import Article, Post, StoredPost
-from relay.core.parse import parse_article, parse_list_page
+from relay.core.parse import ParsedList, parse_article, parse_list_page
 from relay.core.sanitize import sanitize_page
 from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
@@ -29,12 +29,18 @@ log = logging.getLogger("relay.pipeline.read")
 
 
 async def read_listing(
-    board: Board, fetcher: Fetcher, state: Posts, stored: BoardState, now: Callable[[], datetime]
+    board: Board,
+    fetcher: Fetcher,
+    state: Posts,
+    stored: BoardState,
+    now: Callable[[], datetime],
+    page1: Page | None = None,
 ) -> Listing:
-    """Page 1 (conditionally), and when it changed, the pages a burst spread over: parsed,
-    with what the state knows of every listed post."""
+    """Page 1 (conditionally, unless this poll already read it: `page1`), and when it
+    changed, the pages a burst spread over: parsed, with what the state knows of every
+    listed post."""
     asked = request_validators(stored)
-    page = await fetcher.get(board.url, etag=asked.etag, last_modified=asked.last_modified)
+    page = page1 or await fetcher.get(board.url, etag=asked.etag, last_modified=asked.last_modified)
     answer = Validators(page.etag, page.last_modified, hashlib.sha256(page.body).hexdigest())
     if page_unchanged(stored, answer, not_modified=page.not_modified):
         return Listing(answer, unchanged=True)
@@ -58,6 +64,13 @@ def parse_page(
 ) -> list[Post]:
     """The posts of one list page. A page without rows names the board in its error; what the
     parser refused (rows past `max_rows`, links that are not http(s)) is logged with the board."""
+    return list(parse_page_read(body, content_type, url, board, now).posts)
+
+
+def parse_page_read(
+    body: bytes, content_type: str | None, url: str, board: Board, now: datetime
+) -> ParsedList:
+    """`parse_page`, with which of the preset's layouts matched (for `relay check`)."""
     decoded = decode_html(body, content_type)
     try:
         parsed = parse_list_page(
@@ -72,7 +85,7 @@ def parse_page(
         raise LayoutError(f"board {board.id}: {e}", url=e.url, selector=e.selector) from None
     for warning in parsed.warnings:
         log.warning("board=%s %s", board.id, warning)
-    return list(parsed.posts)
+    return parsed
 
 
 async def read_articles(

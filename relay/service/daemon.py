@@ -141,7 +141,13 @@ class Service:
             if self.stopping.is_set():
                 return
             task = asyncio.create_task(
-                poll_board(board, self.parts.fetcher, self.parts.state, self.clock.wall)
+                poll_board(
+                    board,
+                    self.parts.fetcher,
+                    self.parts.state,
+                    self.clock.wall,
+                    self.parts.sources,
+                )
             )
             self._inflight.add(task)
             try:

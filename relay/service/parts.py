@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from relay.adapters.fetch import Fetcher
 from relay.core.clock import Clock
 from relay.core.config import Config
+from relay.core.source import FeedSources
 from relay.core.state import State
 from relay.pipeline.deliver import Sender
 
@@ -29,3 +30,4 @@ class Parts:
     rng: random.Random
     dry_run: bool
     check_state: Callable[[], None] = lambda: None  # raises StateError if the state was swapped
+    sources: FeedSources = field(default_factory=FeedSources)  # the boards' feeds, as found

@@ -61,6 +61,7 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
             deliveries.apply_routes(db, board_id, changes, stamp)
             posts.retitle(db, board_id, changes.retitled, stamp)
             deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
+            posts.recount(db, board_id, changes.recounted)
             boards.record_success(db, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

@@ -19,7 +19,6 @@ from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageCha
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
 
 
-
 def enqueue(
     db: sqlite3.Connection,
     board_id: str,

@@ -73,6 +73,18 @@ def retitle(
     )
 
 
+def recount(db: sqlite3.Connection, board_id: str, posts: Sequence[Post]) -> None:
+    """The counts a later poll of the same page showed: one batch, none when none changed.
+    A count the page no longer prints keeps the recorded one."""
+    if not posts:
+        return
+    db.executemany(
+        "UPDATE posts SET comments = ?, views = coalesce(?, views), votes = coalesce(?, votes) "
+        "WHERE board_id = ? AND id = ?",
+        [(post.comments, post.views, post.votes, board_id, post.id) for post in posts],
+    )
+
+
 def read_posts(
     db: sqlite3.Connection, board_id: str, post_ids: Sequence[str]
 ) -> dict[str, StoredPost]:
@@ -89,7 +101,8 @@ class SqlitePosts:
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
         ids = list(post_ids)
         rows = self._db.query_ids(
-            "SELECT id, title, notice FROM posts WHERE board_id = ? AND id IN ({ids})",
+            "SELECT id, title, notice, comments, views, votes FROM posts "
+            "WHERE board_id = ? AND id IN ({ids})",
             (board_id,),
             ids,
         )
@@ -102,7 +115,12 @@ class SqlitePosts:
             held.setdefault(row["post_id"], set()).add(row["route"])
         return {
             r["id"]: Known(
-                title=r["title"], notice=bool(r["notice"]), held=frozenset(held.get(r["id"], ()))
+                title=r["title"],
+                notice=bool(r["notice"]),
+                held=frozenset(held.get(r["id"], ())),
+                comments=r["comments"],
+                views=r["views"],
+                votes=r["votes"],
             )
             for r in rows
         }
