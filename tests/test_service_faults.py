@@ -277,3 +277,41 @@ def test_a_reload_with_a_value_that_would_crash_is_refused_whole_and_answers_rea
     finally:
         running.kill()
         listener.close()
+
+
+@pytest.mark.slow
+def test_a_retry_pending_across_a_step_back_is_sent_on_time(
+    tmp_path: Path, sim: BoardSimulator, fakebot: Any
+) -> None:
+    """A send failed (a malformed answer: backoff 5 s), then the wall clock steps back an
+    hour: the retry must still go about 5 s later, not an hour later."""
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text("+0\n")
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
+    env = {
+        "LD_PRELOAD": libfaketime(),
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+    running = Running(path, env=env)
+    try:
+        wait_for(lambda: "board=news new=1" in running.log, what="the first poll")
+        fakebot.fail_next(200, raw=b"[1]")
+        board.add_post("재시도될 글", "x", "<p>x</p>")
+        wait_for(lambda: "retry in" in running.log, timeout=15, what="the failed send")
+        offset_file.write_text("-3600\n")
+        wait_for(
+            lambda: any("재시도될 글" in m.text for m in fakebot.messages),
+            timeout=20,
+            what="the retried message",
+        )
+    finally:
+        running.kill()

@@ -169,7 +169,13 @@ async def cmd_once(args: argparse.Namespace) -> int:
         failed = any(not o.ok for o in outcomes)
         if config.sends or dry_run:
             deliverer = Deliverer(
-                config, parts.state, parts.sender, parts.clock.wall, dry_run=parts.dry_run
+                config,
+                parts.state,
+                parts.sender,
+                parts.clock.wall,
+                dry_run=parts.dry_run,
+                rng=parts.rng,
+                monotonic=parts.clock.monotonic,
             )
             loop = asyncio.get_running_loop()
             report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)

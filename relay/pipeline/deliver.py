@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
@@ -55,8 +56,11 @@ class _CanEdit(Editor, Protocol):
 class Deliverer(DigestSending):
     """Sends what the queue holds. One instance per process; `drain` is not re-entrant.
 
-    `now` is the wall clock (aware UTC) the queue's `not_before` is written in; `rng` draws
-    the backoff's jitter; `policy` is the backoff of a transient failure without a named wait.
+    `now` is the wall clock (aware UTC) the queue's `not_before` is written in; `monotonic`
+    is what this process waits by: a retry it set itself is timed on it, so a wall-clock step
+    cannot stretch a 5 s backoff into an hour (the stored `not_before` only serves after a
+    restart). `rng` draws the backoff's jitter; `policy` is the backoff of a transient failure
+    without a named wait.
     """
 
     def __init__(
@@ -72,8 +76,11 @@ class Deliverer(DigestSending):
         rng: random.Random | None = None,
         policy: BackoffPolicy = DELIVERY_BACKOFF,
         progress_every: float = PROGRESS_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config  # the setter also indexes the board ids
+        self._monotonic = monotonic
+        self._retry_at: dict[int, float] = {}  # seq -> monotonic time its retry may go
         self._store = store
         self._sender = sender
         self._now = now
@@ -200,8 +207,13 @@ class Deliverer(DigestSending):
         """Seconds before `delivery` may go: its backoff, and Telegram's pace for its chat
         (20 a minute per channel: that chat waits, the others are served)."""
         wait = 0.0
-        if delivery.not_before is not None and delivery.not_before > now:
-            wait = (delivery.not_before - now).total_seconds()
+        retry_at = self._retry_at.get(delivery.seq)
+        if retry_at is not None:
+            wait = max(0.0, retry_at - self._monotonic())
+        elif delivery.not_before is not None and delivery.not_before > now:
+            # Set before this process started: the wall clock is all there is, but no wait is
+            # longer than the longest Telegram may ask for.
+            wait = min((delivery.not_before - now).total_seconds(), FLOOD_WAIT_CAP)
         return max(wait, self._sender.pace_delay(delivery.chat))
 
     async def _deliver(
@@ -316,6 +328,7 @@ class Deliverer(DigestSending):
         if delay is None:
             delay = self._policy.delay(delivery.attempts, self._rng)
         not_before = self._now() + timedelta(seconds=delay)
+        self._retry_at[delivery.seq] = self._monotonic() + delay
         await self._state(
             f"record the retry of {where}",
             self._store.mark_retry,

@@ -86,6 +86,8 @@ class Service:
             dry_run=parts.dry_run,
             on_sent=self.metrics.delivery_sent,
             on_failed=self.metrics.delivery_failed,
+            rng=parts.rng,
+            monotonic=parts.clock.monotonic,
         )
         self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
         self.schedule = Schedule(
