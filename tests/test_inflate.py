@@ -131,3 +131,11 @@ def test_a_corrupt_body_is_a_decode_error_naming_the_coding(
 ) -> None:
     with pytest.raises(DecodeError, match=content_encoding):
         decode(body, content_encoding)
+
+
+def test_a_thousand_stacked_codings_are_refused_not_recursed() -> None:
+    from relay.adapters.inflate import MAX_LAYERS, UnsupportedEncoding, codings
+
+    assert codings(", ".join(["gzip"] * MAX_LAYERS)) == ["gzip"] * MAX_LAYERS
+    with pytest.raises(UnsupportedEncoding, match="stacks more than"):
+        codings(", ".join(["gzip"] * 1000))

@@ -29,6 +29,9 @@ class DecodeError(Exception):
     """The body cannot be decoded; the message says which coding and why."""
 
 
+MAX_LAYERS = 4  # stacked codings decoded at most ("gzip, gzip" is seen; 1,000 is an attack)
+
+
 class UnsupportedEncoding(DecodeError):
     """A Content-Encoding this relay does not decode (and did not ask for)."""
 
@@ -56,6 +59,12 @@ def codings(content_encoding: str | None) -> list[str]:
         if name not in _KNOWN:
             raise UnsupportedEncoding(f"unsupported Content-Encoding {item.strip()!r}")
         found.append(name)
+        if len(found) > MAX_LAYERS:
+            # No server stacks more than two in earnest; thousands would recurse the decoder
+            # chain past Python's stack (a RecursionError, not a refused page).
+            raise UnsupportedEncoding(
+                f"Content-Encoding stacks more than {MAX_LAYERS} codings: refused"
+            )
     return found
 
 
