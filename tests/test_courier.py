@@ -309,7 +309,11 @@ DAY = 24 * 3600.0
         (429, "soon", None, TransientDeliveryError, "bad answer", None),
         (429, None, b"[1]", TransientDeliveryError, "bad answer", None),
         (400, None, b'{"ok":false,"parameters":[1]}', PermanentDeliveryError, "HTTP 400", None),
-        (403, None, b"[1]", PermanentDeliveryError, "HTTP 403", None),
+        # Not the Bot API's wording: a proxy's or a firewall's page, so not a verdict on the
+        # chat or the token (a retry later, not a failed delivery).
+        (403, None, b"[1]", TransientDeliveryError, "bad answer", None),
+        (404, None, b"<html>x</html>", TransientDeliveryError, "bad answer", None),
+        (401, None, b"<html>Unauthorized</html>", TransientDeliveryError, "bad answer", None),
         (502, None, b"upstream went away", TransientDeliveryError, "http 502", None),
         (302, None, b"", TransientDeliveryError, "network", None),
     ],

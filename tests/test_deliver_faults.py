@@ -165,7 +165,11 @@ async def test_without_a_deadline_a_drain_ends_even_when_every_retry_is_due_agai
     rig = Rig(tmp_path, fakebot, [board_entry(news, "@news")])
     await first_poll_then_add(rig, news, ["하나", "둘"])
     sender = ZeroWaitSender(0)
-    report = await Deliverer(rig.config, rig.store, sender, SlowClock()).drain()
+    clock = SlowClock()
+    deliverer = Deliverer(
+        rig.config, rig.store, sender, clock, monotonic=lambda: clock().timestamp()
+    )
+    report = await deliverer.drain()
     assert sender.calls == 1  # the oldest, once; the second keeps the chat's order
     assert report.deferred == 2 and report.next_due == 0  # due again: the next drain
 

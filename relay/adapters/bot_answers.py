@@ -68,6 +68,11 @@ def _excerpt(payload: bytes, limit: int = 120) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
+def _is_bot_api_error(body: dict[str, Any] | None) -> bool:
+    """`{"ok": false, ...}`: how the Bot API words every refusal (a proxy's page does not)."""
+    return body is not None and body.get("ok") is False
+
+
 def read_answer(status: int, payload: bytes) -> TelegramError | None:
     """What one raw Bot API answer means: None for a well-formed success, else the error.
 
@@ -86,6 +91,11 @@ def read_answer(status: int, payload: bytes) -> TelegramError | None:
         if not (isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599):
             return BadAnswer(f"HTTP {status} that is not ok: {_excerpt(payload)}")
         status = code  # an error wrapped in a 200: read it as its error_code says
+    elif 400 <= status <= 499 and status != 429 and not _is_bot_api_error(body):
+        # A refusal is permanent only when the Bot API itself says so: an HTML 404 or 401
+        # from a proxy in front of a restarting self-hosted server must not fail every
+        # pending message (nor blame the token).
+        return BadAnswer(f"HTTP {status} that is not a Bot API answer: {_excerpt(payload)}")
     body = body or {}
     description = body.get("description")
     if isinstance(description, str) and description:
