@@ -8,6 +8,7 @@ import contextlib
 import logging
 import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,3 +173,28 @@ async def test_a_page_that_changes_on_every_poll_with_nothing_new_logs_at_debug(
     await poll(config, state)
     [line] = [r for r in caplog.records if "new=1" in r.getMessage()]
     assert line.levelno == logging.INFO
+
+
+async def test_slow_article_pages_cannot_hold_a_poll_back_for_long(
+    tmp_path: Path, sim: BoardSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five article pages that each take 1.5 s, under a budget of 1 s: the poll records all
+    five posts after about two of them, and the rest are read by later polls."""
+    from relay.pipeline import read
+
+    monkeypatch.setattr(read, "ARTICLE_BUDGET", 1.0)
+    news = sim.add_board("news", "rhymix")
+    news.slow_delay = 1.5
+    news.add_post("기존 글", "x", "<p>본문</p>")
+    config = config_for(tmp_path, news)
+    state = SqliteState(config.state)
+    await poll(config, state)
+    for i in range(5):
+        news.add_post(f"느린 글 {i}", "x", f"<p>느린 본문 {i}</p>")
+    news.slow_articles(5)
+    started = time.monotonic()
+    outcome = await poll(config, state)
+    assert time.monotonic() - started < 4.5
+    assert outcome.ok and len(outcome.new) == 5 and outcome.announced == 5
+    missing = state.missing_articles("news", 50, 50)
+    assert 3 <= len(missing) <= 4  # two read at most (the one over the budget still ends)

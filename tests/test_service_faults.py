@@ -315,3 +315,28 @@ def test_a_retry_pending_across_a_step_back_is_sent_on_time(
         )
     finally:
         running.kill()
+
+
+def test_a_hard_link_to_the_state_in_another_folder_does_not_let_a_second_relay_in(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("news", "rhymix")
+    board.add_post("기존", "x", "<p>본문</p>")
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    boards = [{"id": "news", "url": board.list_url, "interval": "1s"}]
+    running = Running(write_config(first, boards))
+    try:
+        wait_for(lambda: "running:" in running.log, what="start")
+        (second / "state.db").hardlink_to(first / "state.db")
+        other = subprocess.run(
+            [sys.executable, "-m", "relay", "once", "-c", str(write_config(second, boards))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert other.returncode == 1
+        assert "only one relay may run on a state file" in other.stderr
+    finally:
+        running.kill()

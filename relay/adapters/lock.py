@@ -26,6 +26,7 @@ class StateLock:
         self.folder = state_path.parent
         self.note = state_path.with_name(state_path.name + ".lock")
         self._fd: int | None = None
+        self._file_fd: int | None = None
 
     def acquire(self) -> None:
         try:
@@ -46,14 +47,31 @@ class StateLock:
             ) from None
         try:
             self.note.write_text(f"pid {os.getpid()}\n", encoding="utf-8")
+            file_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as e:
             os.close(fd)
             raise StartError(
                 f"{self.folder}: the state folder is not writable: {e.strerror}"
             ) from None
+        try:
+            # The file too: a hard link to the state in another folder is the same inode.
+            # (flock, not fcntl: SQLite's own POSIX locks on this file are not disturbed, and
+            # this descriptor stays open until the state is closed.)
+            fcntl.flock(file_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(file_fd)
+            os.close(fd)
+            raise StateError(
+                f"{self.state_path}: in use by another relay through another path (a hard "
+                "link): only one relay may run on a state file"
+            ) from None
         self._fd = fd
+        self._file_fd = file_fd
 
     def release(self) -> None:
+        if self._file_fd is not None:
+            os.close(self._file_fd)
+            self._file_fd = None
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 self.note.unlink()

@@ -33,7 +33,7 @@ from relay.core.source import FeedSources
 from relay.core.state import PollIntent, State
 from relay.pipeline.feed import write_feed
 from relay.pipeline.feedread import read_board
-from relay.pipeline.read import read_article, read_articles
+from relay.pipeline.read import read_articles, read_articles_tried
 
 log = logging.getLogger("relay.pipeline.poll")
 
@@ -98,12 +98,12 @@ async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:
     missing = await asyncio.to_thread(
         state.missing_articles, board.id, board.feed_entries, ARTICLE_RETRIES_PER_POLL
     )
-    for post in missing:
-        article = await read_article(board, fetcher, post)
-        if article is not None:
-            await asyncio.to_thread(state.set_article, board.id, post.id, article)
+    articles, tried = await read_articles_tried(board, fetcher, missing)
+    for post_id in tried:
+        if post_id in articles:
+            await asyncio.to_thread(state.set_article, board.id, post_id, articles[post_id])
         else:
-            await asyncio.to_thread(state.article_failed, board.id, post.id)
+            await asyncio.to_thread(state.article_failed, board.id, post_id)
 
 
 async def _failed(

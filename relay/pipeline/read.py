@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -26,6 +27,8 @@ from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
 
 log = logging.getLogger("relay.pipeline.read")
+
+ARTICLE_BUDGET = 60.0  # seconds of article reading per poll, at most (plus the last request)
 
 
 async def read_listing(
@@ -92,12 +95,31 @@ async def read_articles(
     board: Board, fetcher: Fetcher, posts: Iterable[Post | StoredPost]
 ) -> dict[str, Article]:
     """The article pages that could be read, by post id (the others are retried later)."""
-    articles = {}
+    articles, _tried = await read_articles_tried(board, fetcher, posts)
+    return articles
+
+
+async def read_articles_tried(
+    board: Board, fetcher: Fetcher, posts: Iterable[Post | StoredPost]
+) -> tuple[dict[str, Article], list[str]]:
+    """The articles read, and the ids of every post whose page was asked for.
+
+    Bounded in time: pages that trickle in just under the timeout would otherwise hold the
+    poll's one transaction back for a timeout *per article*; after ARTICLE_BUDGET seconds the
+    rest are left for later polls' retries (not counted as tries), and the poll records what
+    it has."""
+    articles: dict[str, Article] = {}
+    tried: list[str] = []
+    deadline = time.monotonic() + ARTICLE_BUDGET
     for post in posts:
+        if time.monotonic() > deadline:
+            log.info("board=%s articles: time budget spent, the rest are read later", board.id)
+            break
+        tried.append(post.id)
         article = await read_article(board, fetcher, post)
         if article is not None:
             articles[post.id] = article
-    return articles
+    return articles, tried
 
 
 async def read_article(board: Board, fetcher: Fetcher, post: Post | StoredPost) -> Article | None:

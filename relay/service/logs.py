@@ -171,6 +171,9 @@ def setup_logging(level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
     root.setLevel(numeric)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, numeric))
+    # "Execution of job ... skipped: maximum number of running instances reached" is a
+    # WARNING per fire while one poll runs long: by design (max_instances=1), not news.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, numeric))
     sys.excepthook = _log_uncaught
 
 

@@ -323,6 +323,11 @@ class SimBoard:
         with self.lock:
             self._article_faults.extend(Fault("status", status, retry_after) for _ in range(count))
 
+    def slow_articles(self, count: int = 1) -> None:
+        """The next `count` article pages take `slow_delay` seconds; list pages stay fast."""
+        with self.lock:
+            self._article_faults.extend(Fault("slow") for _ in range(count))
+
     def fault_next(self, kind: str, count: int = 1) -> None:
         """Misbehave on the next `count` requests: slow, reset, truncated, zero_rows, challenge,
         huge, or a hostile answer (HOSTILE_KINDS). Faults and failures are served in the order
