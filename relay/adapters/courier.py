@@ -186,14 +186,7 @@ class Courier:
 
         A chat still under a 429's retry_after fails at once, without asking Telegram again.
         """
-        blocked = self._flood_until.get(msg.chat, 0.0) - self._clock()
-        if blocked > 0:
-            raise TransientDeliveryError(
-                f"Telegram flood control for chat {msg.chat}: retry after {blocked:.0f} s",
-                reason="flood",
-                retry_after=blocked,
-            )
-        await self._pacer.acquire(msg.chat)
+        await self._clear_to_send(msg.chat)
         try:
             if msg.photo_url is not None:
                 sent = await self._bot.send_photo(
@@ -222,17 +215,21 @@ class Courier:
             raise self._flood_noted(e, msg.chat) from _cause(e)
         return message_id
 
-    async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
-        """Replace the text (or a photo's caption) of a sent message with `msg`'s. Raises a
-        DeliveryError like `send` (Telegram refuses edits of deleted or unchanged messages)."""
-        blocked = self._flood_until.get(msg.chat, 0.0) - self._clock()
+    async def _clear_to_send(self, chat: str) -> None:
+        """Fail at once while the chat is under a 429's retry_after; else wait for the pace."""
+        blocked = self._flood_until.get(chat, 0.0) - self._clock()
         if blocked > 0:
             raise TransientDeliveryError(
-                f"Telegram flood control for chat {msg.chat}: retry after {blocked:.0f} s",
+                f"Telegram flood control for chat {chat}: retry after {blocked:.0f} s",
                 reason="flood",
                 retry_after=blocked,
             )
-        await self._pacer.acquire(msg.chat)
+        await self._pacer.acquire(chat)
+
+    async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
+        """Replace the text (or a photo's caption) of a sent message with `msg`'s. Raises a
+        DeliveryError like `send` (Telegram refuses edits of deleted or unchanged messages)."""
+        await self._clear_to_send(msg.chat)
         try:
             if caption:
                 await self._bot.edit_message_caption(
