@@ -362,6 +362,7 @@ class FakeBot:
     # -- the API ---------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()  # before the body is read: when the request came
         token, _, method = request.path.removeprefix("/bot").partition("/")
         if not request.path.startswith("/bot") or not method:
             return _error(404, "Not Found")
@@ -386,7 +387,7 @@ class FakeBot:
             if method == "getMe":
                 return _ok(self._me())
             if method in ("sendMessage", "sendPhoto"):
-                return self._send(request, params, method)
+                return self._send(request, params, method, arrived)
             if method in ("editMessageText", "editMessageCaption"):
                 return self._edit(params, method)
             return _error(404, "Not Found")
@@ -416,7 +417,11 @@ class FakeBot:
         return _ok({"message_id": sent[0].message_id, "date": int(time.time()), field: plain})
 
     def _send(
-        self, request: web.Request, params: dict[str, str], method: str = "sendMessage"
+        self,
+        request: web.Request,
+        params: dict[str, str],
+        method: str = "sendMessage",
+        arrived: float | None = None,
     ) -> web.StreamResponse:
         chat = params.get("chat_id", "")
         if chat in self._migrated:
@@ -456,7 +461,7 @@ class FakeBot:
             disable_notification=params.get("disable_notification") == "true",
             link_preview_options=json.loads(preview) if preview else None,
             message_thread_id=int(thread) if thread else None,
-            time=time.monotonic(),
+            time=time.monotonic() if arrived is None else arrived,
             message_id=next(self._ids),
             params=dict(params),
             method=method,
