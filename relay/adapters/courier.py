@@ -102,6 +102,18 @@ class Pacer:
         now = self._clock()
         return max(window.delay(now) for window in self._windows(chat))
 
+    def done(self, chat: str) -> None:
+        """The request that took `chat`'s slot has returned: its slot counts from now.
+
+        The slot is booked when the request leaves; a request that is slow to arrive (a new
+        connection, a busy loop) would otherwise reach Telegram closer to the next one than
+        the pace allows. Counting the chat's interval from the answer keeps the spacing as
+        Telegram sees it."""
+        now = self._clock()
+        for window in self._windows(chat)[1:]:  # the chat's own windows, not the bot's
+            if window.stamps:
+                window.stamps[-1] = max(window.stamps[-1], now)
+
     async def acquire(self, chat: str) -> None:
         windows = self._windows(chat)
         while True:
@@ -213,6 +225,8 @@ class Courier:
                 raise BadAnswer(f"sendMessage answered a message_id of {message_id!r:.40}")
         except Exception as e:  # every failure is classified: see classify()
             raise self._flood_noted(e, msg.chat) from _cause(e)
+        finally:
+            self._pacer.done(msg.chat)
         return message_id
 
     async def _clear_to_send(self, chat: str) -> None:
@@ -250,6 +264,8 @@ class Courier:
                 )
         except Exception as e:  # every failure is classified: see classify()
             raise self._flood_noted(e, msg.chat) from _cause(e)
+        finally:
+            self._pacer.done(msg.chat)
 
     def _flood_noted(self, exc: Exception, chat: str) -> DeliveryError:
         error = self._failure(exc, chat=chat)
