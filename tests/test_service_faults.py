@@ -36,6 +36,18 @@ def libfaketime() -> str:
     return str(found[0])
 
 
+def faketime_env(offset_file: Path) -> dict[str, str]:
+    """libfaketime for a child: its wall clock follows the offset in `offset_file` (re-read on
+    every call), its monotonic clock is left alone — as with an NTP step."""
+    return {
+        "LD_PRELOAD": libfaketime(),
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["-3600", "+3600"])
 def test_polling_survives_a_real_wall_clock_step(
@@ -54,14 +66,7 @@ def test_polling_survives_a_real_wall_clock_step(
         [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
         telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
     )
-    env = {
-        "LD_PRELOAD": libfaketime(),
-        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "DONT_FAKE_MONOTONIC": "1",
-    }
-    running = Running(path, env=env)
+    running = Running(path, env=faketime_env(offset_file))
     try:
         wait_for(lambda: "running:" in running.log, what="start")
         wait_for(lambda: list_polls(board, 0.0) >= 2, what="the first polls")
@@ -294,14 +299,7 @@ def test_a_retry_pending_across_a_step_back_is_sent_on_time(
         [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
         telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
     )
-    env = {
-        "LD_PRELOAD": libfaketime(),
-        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "DONT_FAKE_MONOTONIC": "1",
-    }
-    running = Running(path, env=env)
+    running = Running(path, env=faketime_env(offset_file))
     try:
         wait_for(lambda: "board=news new=1" in running.log, what="the first poll")
         fakebot.fail_next(200, raw=b"[1]")
