@@ -59,6 +59,7 @@ from relay.core.schema import (
     HttpUrl,
     Interval,
     LanguageTag,
+    LeaseTime,
     Listen,
     Pause,
     Slug,
@@ -98,6 +99,9 @@ class RelayTable(_Table):
     timeout: Timeout = 30.0  # seconds, whole-request deadline
     max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     max_rows: int = Field(default=500, ge=1)  # rows read per list page
+    # A shared state's board lease: held this long past its last renewal (by the database's
+    # clock), renewed every third of it. A SQLite state's leases never lapse.
+    lease: LeaseTime = 30.0  # seconds
 
     @model_validator(mode="after")
     def _state_outside_feeds(self) -> RelayTable:

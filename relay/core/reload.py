@@ -16,6 +16,7 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("relay", "host_delay"),  # ... same
     ("relay", "max_page_bytes"),  # ... same
     ("relay", "concurrency"),  # the scheduler's semaphore
+    ("relay", "lease"),  # the lease task's period and the leases' length, set at start
     ("telegram", "api_url"),  # the bot client, built (and getMe checked) at start
     ("telegram", "token_file"),  # ... same
     ("telegram", "dry_run"),  # the sender (printer or bot) is chosen at start
