@@ -186,6 +186,11 @@ class BoardStates(Protocol):
         called on the event loop on every poll (this process is the state's only writer)."""
         ...
 
+    def refresh_boards(self, board_ids: Iterable[str]) -> None:
+        """Read these boards' poll state again from the store into memory: another
+        instance sharing the state polled them until this one took their leases."""
+        ...
+
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
         """Poll states with post and delivery counts, in the order asked (`relay status`)."""
         ...

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from relay.adapters.fetch import Fetcher
 from relay.core.clock import Clock
 from relay.core.config import Config
+from relay.core.coordination import Coordination, InstanceId
 from relay.core.source import FeedSources
 from relay.core.state import State
 from relay.pipeline.deliver import Sender
@@ -31,3 +32,6 @@ class Parts:
     dry_run: bool
     check_state: Callable[[], None] = lambda: None  # raises StateError if the state was swapped
     sources: FeedSources = field(default_factory=FeedSources)  # the boards' feeds, as found
+    # Who shares the state: None is a state this process owns (relay.core.solo.Solo).
+    coordination: Coordination | None = None
+    instance: InstanceId = InstanceId("solo", "localhost", 0)  # this process, for leases
