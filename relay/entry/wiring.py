@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,9 @@ from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_token
+from relay.core.coordination import Coordination, InstanceId
 from relay.core.errors import TransientDeliveryError
+from relay.core.solo import Solo
 from relay.core.state import State
 from relay.pipeline.deliver import DryRunSender, Sender
 from relay.service.logs import add_secret
@@ -87,6 +91,19 @@ def open_state(config: Config, *, lock: bool = True) -> Iterator[State]:
         yield store
 
 
+def coordination_of(state: State, clock: Clock) -> Coordination:
+    """Who the state is shared with: nobody for a SQLite file (`Solo`, every board held)."""
+    return Solo(clock.wall)
+
+
+def instance_id(rng: random.Random) -> InstanceId:
+    """This process, as leases and the status page name it: host, pid and a random suffix,
+    so that a restarted process (even with a recycled pid) is a new owner."""
+    host = socket.gethostname()
+    pid = os.getpid()
+    return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
+
+
 @contextlib.asynccontextmanager
 async def assemble(
     config: Config,
@@ -98,6 +115,7 @@ async def assemble(
 ) -> AsyncIterator[Parts]:
     """Every part, opened in order (lock, state, fetcher, sender) and closed in reverse."""
     clock = clock or Clock()
+    rng = rng or random.Random()
     if config.sends and not dry_run:
         load_token(config)  # no token: fail before the state is opened or a board is polled
     with open_state(config) as state:
@@ -112,9 +130,11 @@ async def assemble(
                 fetcher=fetcher,
                 sender=sender,
                 clock=clock,
-                rng=rng or random.Random(),
+                rng=rng,
                 dry_run=dry_run or isinstance(sender, DryRunSender),
                 check_state=FileIdentity.of(config.state).check,
+                coordination=coordination_of(state, clock),
+                instance=instance_id(rng),
             )
 
 
