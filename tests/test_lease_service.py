@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_config
@@ -113,6 +114,19 @@ def _config(tmp_path: Path, sim: BoardSimulator, names: Sequence[str]) -> Config
     return make_config(tmp_path, boards, lease=LEASE)
 
 
+def parts(config: Config, state: SqliteState, fetcher: Fetcher, clock: Clock, **kw: Any) -> Parts:
+    return Parts(
+        config=config,
+        state=state,
+        fetcher=fetcher,
+        sender=DryRunSender(),
+        clock=clock,
+        rng=random.Random(1),
+        dry_run=True,
+        **kw,
+    )
+
+
 @pytest.fixture
 async def rig(tmp_path: Path, sim: BoardSimulator) -> AsyncIterator[Rig]:
     config = _config(tmp_path, sim, ["alpha", "beta"])
@@ -121,18 +135,8 @@ async def rig(tmp_path: Path, sim: BoardSimulator) -> AsyncIterator[Rig]:
     leases = TableLeases(grant={"alpha"})
     steady, wall = [1000.0], [datetime.now(UTC)]
     async with Fetcher(user_agent="test", host_delay=0, timeout=10) as fetcher:
-        parts = Parts(
-            config=config,
-            state=state,
-            fetcher=fetcher,
-            sender=DryRunSender(),
-            clock=Clock(wall=lambda: wall[0], monotonic=lambda: steady[0]),
-            rng=random.Random(1),
-            dry_run=True,
-            coordination=leases,
-            instance=ME,
-        )
-        service = Service(parts)
+        clock = Clock(wall=lambda: wall[0], monotonic=lambda: steady[0])
+        service = Service(parts(config, state, fetcher, clock, coordination=leases, instance=ME))
         service.prepare()
         yield Rig(service, state, leases, steady, wall, sim)
     state.close()
@@ -227,16 +231,7 @@ async def test_a_state_one_process_owns_holds_every_board_from_the_start(
     config = _config(tmp_path, sim, ["solo1", "solo2"])
     state = SqliteState(config.state)
     async with Fetcher(user_agent="test", host_delay=0, timeout=10) as fetcher:
-        parts = Parts(
-            config=config,
-            state=state,
-            fetcher=fetcher,
-            sender=DryRunSender(),
-            clock=Clock(),
-            rng=random.Random(1),
-            dry_run=True,
-        )
-        service = Service(parts)
+        service = Service(parts(config, state, fetcher, Clock()))
         service.prepare()
         assert set(service.leases.held) == {"solo1", "solo2"}
         assert all(lease.token == 0 for lease in service.leases.held.values())
