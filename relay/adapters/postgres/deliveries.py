@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from relay.adapters.postgres.db import Connection, Database
-from relay.adapters.rows import record_from_row
+from relay.adapters.rows import edit_from_row, record_from_row
 from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
 
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
@@ -99,19 +99,7 @@ class PostgresDeliveries:
             "FROM deliveries WHERE edit_pending ORDER BY seq LIMIT %s",
             (limit,),
         )
-        return [
-            Edit(
-                seq=r["seq"],
-                board_id=r["board_id"],
-                post_id=r["post_id"],
-                chat=r["chat"],
-                route=r["route"],
-                message_id=r["message_id"],
-                caption=r["sent_as"] == "photo",
-                tries=r["edit_tries"],
-            )
-            for r in rows
-        ]
+        return [edit_from_row(r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""
