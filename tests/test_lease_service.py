@@ -85,11 +85,11 @@ class FencedState(SqliteState):
     current: dict[str, int]
 
     def apply_poll(
-        self, board_id: str, intent: PollIntent, fence: Lease | None = None
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
     ) -> tuple[StoredPost, ...]:
         if fence is not None and fence.token != self.current.get(board_id, fence.token):
             raise LeaseLost(f"board {board_id}: lease token {fence.token} is not current")
-        return super().apply_poll(board_id, intent, fence)
+        return super().apply_poll(board_id, intent, fence=fence)
 
 
 @dataclass

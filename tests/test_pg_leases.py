@@ -2,51 +2,45 @@
 takeover after expiry, the fencing token, release on a clean stop, renewals, and expiry by
 the database's clock only.
 
-Each test gets its own database on one server started for this module.
+Each test gets a state of its own (a schema, migrated by the state's own migrations) on the
+session's server.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import time_machine
-from pgleases import lease_schema
 
+from relay.adapters.postgres.db import Database
 from relay.adapters.postgres.leases import PostgresLeases
 from relay.core.coordination import InstanceId
+from relay.core.state_url import PostgresUrl
 
 BOARDS = [f"b{i:02d}" for i in range(30)]
 LEASE = 30.0
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from pgserver import postgres_server
-
-    with postgres_server(Path(tmp_path_factory.mktemp("pg"))) as url:
-        yield url
 
 
 @pytest.fixture
-def url(server: str) -> str:
-    name = f"leases{next(_numbers)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    database = server.rsplit("/", 1)[0] + "/" + name
-    lease_schema(database)
-    return database
+def url(pg_url: str) -> Iterator[str]:
+    yield pg_url
+    for db in _opened:
+        db.close()
+    _opened.clear()
+
+
+_opened: list[Database] = []
 
 
 def coordination(url: str) -> PostgresLeases:
-    return PostgresLeases(lambda: psycopg.connect(url), where="test")
+    db = Database(PostgresUrl(url), None)
+    _opened.append(db)
+    return PostgresLeases(db)
 
 
 def instance(n: int) -> InstanceId:
@@ -178,14 +172,3 @@ def test_instances_show_their_boards_and_lease_ages(url: str) -> None:
     found = {i.name: i for i in leases.instances(2.0)}
     assert not any(i.alive for i in found.values())
     assert found["host-1"].boards == ()  # expired leases are nobody's
-
-
-def test_a_database_that_cannot_be_reached_is_a_state_error_naming_it() -> None:
-    from relay.core.errors import StateError
-
-    leases = PostgresLeases(
-        lambda: psycopg.connect("postgresql://relay@127.0.0.1:9/x", connect_timeout=2),
-        where="postgresql://127.0.0.1:9/x",
-    )
-    with pytest.raises(StateError, match="127.0.0.1:9/x.*lease round of instance host-1"):
-        leases.take_leases(instance(1), BOARDS, LEASE)

@@ -196,11 +196,12 @@ class BoardStates(Protocol):
         ...
 
     def apply_poll(
-        self, board_id: str, intent: PollIntent, fence: Lease | None = None
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
     ) -> tuple[StoredPost, ...]:
         """Apply a successful poll in one transaction; returns the new posts as recorded.
-        With a `fence`, raises `LeaseLost` (nothing written) unless that lease is still the
-        board's current one: a poll by an instance that lost the board is not recorded."""
+        With `fence`, a shared state first checks that this lease is still current and
+        raises `LeaseLost` (nothing written) when it is not; a state one process owns alone
+        has nothing to fence and ignores it."""
         ...
 
     def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:

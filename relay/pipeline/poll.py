@@ -75,7 +75,7 @@ async def poll_board(
         wanted = [p for p in intent.articles_wanted if p.id not in listing.articles]
         intent = intent.with_articles(await read_articles(board, fetcher, wanted))
         intent = with_excerpts(intent, board.routes)
-        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence)
+        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence=fence)
         await retry_articles(board, fetcher, state)
         await write_feed(board, state)
     except LeaseLost:

@@ -1,7 +1,7 @@
 """Board leases and instance heartbeats in PostgreSQL: the Coordination of a shared state.
 
 Tables (created by the state's migrations): `instances(name, host, pid, started, seen)` and
-`leases(board_id, owner, token, expires, taken)`; an `owner` of '' is a free board.
+`leases(board_id, owner, token, expires, taken)`; a NULL `owner` is a free board.
 
 - Expiry is judged by the database's `now()` only, never by an instance's clock: a machine
   whose clock steps can neither steal a lease early nor keep one late.
@@ -13,47 +13,33 @@ Tables (created by the state's migrations): `instances(name, host, pid, started,
 - `token` grows by one every time a board is taken by a new owner; `apply_poll(fence=...)`
   compares it (and the owner) in its own transaction.
 
-Knows nothing of boards, HTTP or the schedule. Errors are classified here into StateError.
+Knows nothing of boards, HTTP or the schedule. Errors become StateErrors naming the state
+(the pool's classification, `Database.transaction`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import psycopg
-
+from relay.adapters.postgres.db import Database, Row
 from relay.core.coordination import InstanceId, InstanceInfo, Lease, fair_share, to_release
-from relay.core.errors import StateError
 
-Connect = Callable[[], contextlib.AbstractContextManager[psycopg.Connection[Any]]]
 FORGET_AFTER = 86400.0  # seconds: an instance unseen this long leaves the table
 
 _LEASE_COLUMNS = "board_id, owner, token, expires, taken"
 
 
 class PostgresLeases:
-    """Leases and heartbeats over `connect()` (a pool's `connection`, or `psycopg.connect`):
-    each call is one transaction on one connection."""
+    """Leases and heartbeats on the state's pool: each call is one transaction."""
 
     shared = True
 
-    def __init__(self, connect: Connect, *, where: str = "postgresql") -> None:
-        self._connect = connect
-        self._where = where  # the state's location, for error messages (no password)
-
-    @contextlib.contextmanager
-    def _transaction(self, doing: str) -> Iterator[psycopg.Cursor[Any]]:
-        try:
-            with self._connect() as conn, conn.transaction(), conn.cursor() as cur:
-                yield cur
-        except psycopg.Error as e:
-            raise StateError(f"state {self._where}: {doing} failed: {e}") from e
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def heartbeat(self, me: InstanceId, lease_seconds: float) -> None:
-        with self._transaction(f"heartbeat of instance {me.name}") as cur:
+        with self._db.transaction() as conn, conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO instances (name, host, pid, started, seen) "
                 "VALUES (%s, %s, %s, now(), now()) "
@@ -73,10 +59,10 @@ class PostgresLeases:
         spare: Sequence[str] | None = None,
     ) -> dict[str, Lease]:
         ids = sorted(set(board_ids))
-        with self._transaction(f"lease round of instance {me.name}") as cur:
+        with self._db.transaction() as conn, conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO leases (board_id, owner, token, expires, taken) "
-                "SELECT b, '', 0, now(), now() FROM unnest(%s::text[]) AS b "
+                "SELECT b, NULL, 0, NULL, NULL FROM unnest(%s::text[]) AS b "
                 "ON CONFLICT (board_id) DO NOTHING",
                 (ids,),
             )
@@ -87,18 +73,17 @@ class PostgresLeases:
                 "WHERE owner = %s AND board_id = ANY(%s) RETURNING board_id",
                 (lease_seconds, me.name, ids),
             )
-            held = sorted(row[0] for row in cur.fetchall())
-            cur.execute(
-                "SELECT count(*) FROM instances "
+            held = sorted(row["board_id"] for row in cur.fetchall())
+            row = cur.execute(
+                "SELECT count(*) AS others FROM instances "
                 "WHERE name <> %s AND seen > now() - make_interval(secs => %s)",
                 (me.name, lease_seconds),
-            )
-            row = cur.fetchone()
-            share = fair_share(len(ids), 1 + (int(row[0]) if row else 0))
+            ).fetchone()
+            share = fair_share(len(ids), 1 + (int(row["others"]) if row else 0))
             give = to_release(held, share, spare)
             if give:
                 cur.execute(
-                    "UPDATE leases SET owner = '', expires = now() "
+                    "UPDATE leases SET owner = NULL, expires = NULL "
                     "WHERE owner = %s AND board_id = ANY(%s)",
                     (me.name, give),
                 )
@@ -107,12 +92,13 @@ class PostgresLeases:
                 # Free or lapsed, not ours, not being taken by another right now (SKIP
                 # LOCKED). Random order: instances starting together spread over the boards.
                 cur.execute(
-                    "SELECT board_id FROM leases WHERE board_id = ANY(%s) AND owner <> %s "
-                    "AND (owner = '' OR expires <= now()) "
+                    "SELECT board_id FROM leases WHERE board_id = ANY(%s) "
+                    "AND owner IS DISTINCT FROM %s "
+                    "AND (owner IS NULL OR expires IS NULL OR expires <= now()) "
                     "ORDER BY random() LIMIT %s FOR UPDATE SKIP LOCKED",
                     (ids, me.name, want),
                 )
-                free = [r[0] for r in cur.fetchall()]
+                free = [r["board_id"] for r in cur.fetchall()]
                 if free:
                     cur.execute(
                         "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
@@ -123,48 +109,53 @@ class PostgresLeases:
                 f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner = %s AND board_id = ANY(%s)",
                 (me.name, ids),
             )
-            return {r[0]: _lease(r) for r in cur.fetchall()}
+            return {r["board_id"]: _lease(r) for r in cur.fetchall()}
 
     def release_leases(self, me: InstanceId) -> None:
         """Hand every board back and leave the live set, so the others take them at once."""
-        with self._transaction(f"release of instance {me.name}'s leases") as cur:
+        with self._db.transaction() as conn, conn.cursor() as cur:
             cur.execute(
-                "UPDATE leases SET owner = '', expires = now() WHERE owner = %s", (me.name,)
+                "UPDATE leases SET owner = NULL, expires = NULL WHERE owner = %s", (me.name,)
             )
             cur.execute("DELETE FROM instances WHERE name = %s", (me.name,))
 
     def instances(self, lease_seconds: float) -> list[InstanceInfo]:
-        with self._transaction("reading the instances") as cur:
+        with self._db.transaction() as conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT name, host, pid, started, seen, "
-                "seen > now() - make_interval(secs => %s), now() FROM instances "
+                "seen > now() - make_interval(secs => %s) AS alive, now() AS as_of FROM instances "
                 "ORDER BY started, name",
                 (lease_seconds,),
             )
             rows = cur.fetchall()
             cur.execute(
-                f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner <> '' AND expires > now() "
+                f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner IS NOT NULL AND expires > now() "
                 "ORDER BY board_id"
             )
             leases = [_lease(r) for r in cur.fetchall()]
         return [
             InstanceInfo(
-                name=name,
-                host=host,
-                pid=int(pid),
-                started=started,
-                seen=seen,
-                leases=tuple(lease for lease in leases if lease.owner == name),
-                alive=bool(alive),
-                as_of=as_of,
+                name=r["name"],
+                host=r["host"],
+                pid=int(r["pid"]),
+                started=_aware(r["started"]),
+                seen=_aware(r["seen"]),
+                leases=tuple(lease for lease in leases if lease.owner == r["name"]),
+                alive=bool(r["alive"]),
+                as_of=_aware(r["as_of"]),
             )
-            for name, host, pid, started, seen, alive, as_of in rows
+            for r in rows
         ]
 
 
-def _lease(row: tuple[Any, ...]) -> Lease:
-    board_id, owner, token, expires, taken = row
-    return Lease(str(board_id), str(owner), int(token), _aware(expires), _aware(taken))
+def _lease(row: Row) -> Lease:
+    return Lease(
+        str(row["board_id"]),
+        str(row["owner"]),
+        int(row["token"]),
+        _aware(row["expires"]),
+        _aware(row["taken"]),
+    )
 
 
 def _aware(value: datetime) -> datetime:

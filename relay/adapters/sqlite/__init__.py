@@ -53,10 +53,10 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
         """Nothing to re-read: this process is the file's only writer."""
 
     def apply_poll(
-        self, board_id: str, intent: PollIntent, fence: Lease | None = None
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
     ) -> tuple[StoredPost, ...]:
-        # `fence` is not checked: this process owns the file (under its lock), so its leases
-        # (relay.core.solo) can never be lost.
+        # `fence` is not checked: one process owns the file (StateLock), so no other
+        # instance can have taken the board over.
         if not intent.stamp:
             return ()  # an unchanged page, and the stored time is recent enough
         stamp = iso(intent.at)
