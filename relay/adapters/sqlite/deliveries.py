@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from relay.adapters.sqlite.db import Database, from_row, iso, parse_time
-from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
+from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges, edit_of
 
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
 
@@ -107,19 +107,7 @@ class SqliteDeliveries:
             "FROM deliveries WHERE edit_pending = 1 ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [
-            Edit(
-                seq=r["seq"],
-                board_id=r["board_id"],
-                post_id=r["post_id"],
-                chat=r["chat"],
-                route=r["route"],
-                message_id=r["message_id"],
-                caption=r["sent_as"] == "photo",
-                tries=r["edit_tries"],
-            )
-            for r in rows
-        ]
+        return [edit_of(r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""
