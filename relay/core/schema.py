@@ -28,6 +28,9 @@ MAX_INTERVAL = WEEK
 MAX_TIMEOUT = 600.0  # one request; a longer wait is a hung server, not a slow one
 MAX_PAUSE = 600.0  # politeness pauses
 MAX_CHAT_PAUSE = 60.0  # Telegram asks for about 1 s between two messages to one chat
+# A delivery claim outlives the longest send (a 15 s request, the pace before it) between
+# two renewals; above an hour a dead instance's chats wait too long for another.
+MIN_CLAIM, MAX_CLAIM = 20.0, 3600.0
 
 
 def _duration(*, minimum: float = 0.0, maximum: float, zero: bool = False) -> BeforeValidator:
@@ -41,6 +44,7 @@ Timeout = Annotated[float, _duration(maximum=MAX_TIMEOUT)]
 Pause = Annotated[float, _duration(maximum=MAX_PAUSE, zero=True)]  # 0: no pause
 ChatPause = Annotated[float, _duration(maximum=MAX_CHAT_PAUSE, zero=True)]
 DrainTime = Annotated[float, _duration(maximum=DAY)]
+ClaimTime = Annotated[float, _duration(minimum=MIN_CLAIM, maximum=MAX_CLAIM)]
 
 
 # --- paths ----------------------------------------------------------------------------------
