@@ -12,15 +12,10 @@ from datetime import UTC, datetime
 
 from relay.adapters.sqlite.boards import BoardTable
 from relay.adapters.sqlite.db import Database, from_row, iso, select_ids
-from relay.core.models import Article, Post, StoredPost
+from relay.core.models import Article, Post, StoredPost, id_sort_int
 from relay.core.state import ARTICLE_TRIES, Known, NewPost
 
 _BY_ID = "SELECT * FROM posts WHERE board_id = ? AND id IN ({ids})"
-
-
-def sort_key_int(post_id: str) -> int:
-    """Posts table order: numeric ids by value, others last (SQLite integers are 64-bit)."""
-    return int(post_id) if post_id.isdigit() and len(post_id) < 18 else 1 << 62
 
 
 def insert_new(
@@ -42,7 +37,7 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
     return (
         board_id,
         post.id,
-        sort_key_int(post.id),
+        id_sort_int(post.id),
         post.url,
         post.title,
         post.number,
