@@ -53,6 +53,7 @@ from relay.core.schema import (
     ApiUrl,
     Chat,
     ChatPause,
+    ClaimTime,
     ConfigPath,
     DrainTime,
     FeedName,
@@ -143,6 +144,10 @@ class TelegramTable(_Table):
     group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
     bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
     digest_over: int = Field(default=0, ge=0)  # a route's default; 0: one message per post
+    # A shared (PostgreSQL) state: how long a chat's deliveries stay claimed by an instance
+    # past its last renewal (by the database's clock); a dead instance's chats are sent by
+    # another after this. A SQLite state claims nothing (one process sends everything).
+    claim: ClaimTime = 60.0  # seconds
 
 
 class HttpTable(_Table):

@@ -23,6 +23,7 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("telegram", "per_chat_interval"),  # the bot client's pace
     ("telegram", "group_per_minute"),  # ... same
     ("telegram", "bot_per_second"),  # ... same
+    ("telegram", "claim"),  # the delivery claims of a shared state, built at start
     ("http", "listen"),  # the listening socket
 )
 # Not here: every board key (a changed board is rescheduled), feeds_dir (the boards' feed paths
