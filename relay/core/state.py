@@ -223,8 +223,11 @@ class BoardStates(Protocol):
         has nothing to fence and ignores it."""
         ...
 
-    def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:
-        """Count a failed poll (nothing else moves); returns the consecutive count."""
+    def record_failure(
+        self, board_id: str, at: datetime, reason: str, error: str, *, fence: Lease | None = None
+    ) -> int:
+        """Count a failed poll (nothing else moves); returns the consecutive count. Fenced
+        like `apply_poll`: a failure met under a lost lease is not the board's to count."""
         ...
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None: ...

@@ -81,7 +81,7 @@ async def poll_board(
     except LeaseLost:
         raise
     except BoardFailure as e:
-        return await _failed(board, state, e, now(), _ms(started))
+        return await _failed(board, state, e, now(), _ms(started), fence)
     outcome = poll_outcome(board.id, intent, recorded, _ms(started))
     _log_poll(board, intent, outcome)
     return outcome
@@ -124,13 +124,21 @@ async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:
 
 
 async def _failed(
-    board: Board, state: State, error: BoardFailure, at: datetime, elapsed_ms: int
+    board: Board,
+    state: State,
+    error: BoardFailure,
+    at: datetime,
+    elapsed_ms: int,
+    fence: Lease | None = None,
 ) -> PollOutcome:
-    """Count the failure in the state (if the state itself works) and say what failed."""
+    """Count the failure in the state (if the state itself works) and say what failed.
+    Raises LeaseLost when the board is no longer ours: its failure is not ours to count."""
     try:
         failures = await asyncio.to_thread(
-            state.record_failure, board.id, at, error.reason, str(error)
+            state.record_failure, board.id, at, error.reason, str(error), fence=fence
         )
+    except LeaseLost:
+        raise
     except StateError as e:
         log.error("board=%s failure not recorded: %s", board.id, e)
         failures = state.board_state(board.id).failures + 1

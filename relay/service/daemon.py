@@ -184,7 +184,7 @@ class Service:
                 outcome = await task
             except LeaseLost as e:
                 log.info("board=%s lease lost, poll not recorded: %s", board_id, e)
-                self.leases.drop(board_id)
+                self.leases.drop(lease)
                 return
             except asyncio.CancelledError:
                 if not self.stopping.is_set():
@@ -199,6 +199,9 @@ class Service:
                 self._polling.discard(board_id)
         try:
             await self._after_poll(board, backoff, outcome)
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise  # a stop cancels the jobs under way: their bookkeeping does not matter
         except Exception:
             log.exception("board=%s bookkeeping after the poll failed", board_id)
 

@@ -75,9 +75,12 @@ class LeaseKeeper:
             return None
         return lease
 
-    def drop(self, board_id: str) -> None:
-        """The state said the lease is no longer ours (LeaseLost): stop polling the board."""
-        self.held.pop(board_id, None)
+    def drop(self, lost: Lease) -> None:
+        """The state said this lease is no longer ours (LeaseLost): stop polling the board —
+        unless a round has taken it again meanwhile, under a newer token."""
+        held = self.held.get(lost.board_id)
+        if held is not None and held.token == lost.token:
+            del self.held[lost.board_id]
 
     def take_inline(self) -> None:
         """A round without awaiting, for a state with nothing to wait for (Solo): the
