@@ -91,6 +91,13 @@ class FencedState(SqliteState):
             raise LeaseLost(f"board {board_id}: lease token {fence.token} is not current")
         return super().apply_poll(board_id, intent, fence=fence)
 
+    def record_failure(
+        self, board_id: str, at: datetime, reason: str, error: str, *, fence: Lease | None = None
+    ) -> int:
+        if fence is not None and fence.token != self.current.get(board_id, fence.token):
+            raise LeaseLost(f"board {board_id}: lease token {fence.token} is not current")
+        return super().record_failure(board_id, at, reason, error, fence=fence)
+
 
 @dataclass
 class Rig:
@@ -187,6 +194,17 @@ async def test_a_lease_lost_mid_poll_records_nothing_and_is_no_failure(
     assert "alpha" not in service.leases.held
     assert any("board=alpha lease lost" in r.getMessage() for r in caplog.records)
     assert not any(r.levelno >= logging.WARNING for r in caplog.records)
+
+
+async def test_a_failure_met_under_a_lost_lease_is_not_counted_either(rig: Rig) -> None:
+    service = rig.service
+    await service.leases.round()
+    rig.state.current["alpha"] = 2
+    rig.sim.boards["alpha"].fail_next(503)
+    await service.poll_job("alpha")
+    assert rig.state.board_state("alpha").failures == 0
+    assert service.backoffs["alpha"].failures == 0
+    assert "alpha" not in service.leases.held
 
 
 async def test_a_taken_board_keeps_its_schedule_from_the_stored_last_poll(rig: Rig) -> None:
