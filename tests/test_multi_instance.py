@@ -163,6 +163,17 @@ def _too_close(sim: BoardSimulator, kills: list[tuple[str, datetime]]) -> list[s
     return close
 
 
+def _await_request_from(slot: str, sim: BoardSimulator) -> None:
+    """Until `slot` sends a list request (within 10 s)."""
+    start = len(sim.requests)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(r.list_page and _slot(r) == slot for r in sim.requests[start:]):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{slot} sent no list request in 10 s")
+
+
 def _held_by(url: str, process: subprocess.Popen[bytes]) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -275,6 +286,10 @@ def test_a_stalled_instance_records_nothing_stale_after_it_resumes(
     stalled = cluster.processes["A"]
     held = _held_by(pg_url, stalled)
     assert held, "A holds no board: nothing would be stalled"
+    status = run_relay("status", "-c", str(cluster.configs["B"]))
+    line = next(x for x in status.stdout.splitlines() if f"-{stalled.pid}-" in x)
+    assert "alive" in line and any(f"{b} (" in line for b in held), status.stdout
+    _await_request_from("A", sim)  # its answer takes 0.8 s: the stall catches a poll mid-way
     stalled.send_signal(signal.SIGSTOP)
     watch(LEASE + 2 * INTERVAL)  # past the lease: B takes A's boards
     stalled.send_signal(signal.SIGCONT)

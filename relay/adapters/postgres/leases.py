@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from psycopg import Cursor
+
 from relay.adapters.postgres.db import Database, Row
 from relay.core.coordination import InstanceId, InstanceInfo, Lease, fair_share, to_release
 
@@ -60,6 +62,7 @@ class PostgresLeases:
     ) -> dict[str, Lease]:
         ids = sorted(set(board_ids))
         with self._db.transaction() as conn, conn.cursor() as cur:
+            _bounded(cur, lease_seconds)
             cur.execute(
                 "INSERT INTO leases (board_id, owner, token, expires, taken) "
                 "SELECT b, NULL, 0, NULL, NULL FROM unnest(%s::text[]) AS b "
@@ -146,6 +149,14 @@ class PostgresLeases:
             )
             for r in rows
         ]
+
+
+def _bounded(cur: Cursor[Row], lease_seconds: float) -> None:
+    """A round that stalls mid-transaction (a paused process, a frozen VM) is ended by the
+    server after half a lease: else the rows it locked could not be taken by the others,
+    SKIP LOCKED passing over them, for as long as the stall lasts."""
+    limit = max(1000, int(lease_seconds * 500))  # milliseconds
+    cur.execute(f"SET LOCAL idle_in_transaction_session_timeout = {limit}")
 
 
 def _lease(row: Row) -> Lease:
