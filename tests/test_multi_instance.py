@@ -259,10 +259,10 @@ def test_a_stalled_instance_records_nothing_stale_after_it_resumes(
     cluster_of: Any, sim: BoardSimulator, fakebot: Any, pg_url: str
 ) -> None:
     boards = _boards(sim, 10)
-    for board in boards:  # every request takes a while: the stall catches polls mid-way
-        board.slow_delay = 0.8
-        board.fault_next("slow", 10_000)
     cluster = cluster_of("AB", boards)
+    for board in boards:  # every request takes a while: the stall catches polls mid-way
+        board.slow_delay = 0.3  # (one host: an instance's requests go one at a time)
+        board.fault_next("slow", 10_000)
     cluster.start("A")
     cluster.start("B")
     seen: dict[str, datetime] = {}
@@ -289,7 +289,7 @@ def test_a_stalled_instance_records_nothing_stale_after_it_resumes(
     status = run_relay("status", "-c", str(cluster.configs["B"]))
     line = next(x for x in status.stdout.splitlines() if f"-{stalled.pid}-" in x)
     assert "alive" in line and any(f"{b} (" in line for b in held), status.stdout
-    _await_request_from("A", sim)  # its answer takes 0.8 s: the stall catches a poll mid-way
+    _await_request_from("A", sim)  # its answer takes 0.3 s: the stall catches a poll mid-way
     stalled.send_signal(signal.SIGSTOP)
     watch(LEASE + 2 * INTERVAL)  # past the lease: B takes A's boards
     stalled.send_signal(signal.SIGCONT)
