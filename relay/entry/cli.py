@@ -176,6 +176,7 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 dry_run=parts.dry_run,
                 rng=parts.rng,
                 monotonic=parts.clock.monotonic,
+                claims=parts.claims,
             )
             loop = asyncio.get_running_loop()
             report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,9 +23,12 @@ from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
 from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
+from relay.core.claims import DeliveryClaims
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_state_password, load_token
-from relay.core.errors import TransientDeliveryError
+from relay.core.coordination import InstanceId
+from relay.core.errors import StateError, TransientDeliveryError
+from relay.core.pace import bot_spacing, pace_of
 from relay.core.state import State
 from relay.core.state_url import PostgresUrl, StateLocation
 from relay.pipeline.deliver import DryRunSender, Sender
@@ -57,16 +62,11 @@ async def open_sender(
     if dry_run or not config.sends:
         yield DryRunSender()
         return
-    from relay.adapters.courier import Courier, Pace  # python-telegram-bot: loaded when sending
+    from relay.adapters.courier import Courier  # python-telegram-bot: loaded when sending
 
     token = load_token(config)
     add_secret(token)
-    pace = Pace(
-        per_chat_interval=config.per_chat_interval,
-        group_max=config.group_per_minute,
-        bot_max=config.bot_per_second,
-    )
-    async with Courier(token, config.api_url, pace=pace) as courier:
+    async with Courier(token, config.api_url, pace=pace_of(config)) as courier:
         try:
             name = await courier.check()
         except TransientDeliveryError as e:
@@ -139,16 +139,66 @@ async def assemble(
             sender = await stack.enter_async_context(
                 open_sender(config, dry_run=dry_run, strict=strict_telegram, clock=clock)
             )
+            rng = rng or random.Random()
+            claims, paced = shared_sending(config, state, sender, clock, rng)
+            if claims is not None:  # unwound after the worker stopped, before the state closes
+                stack.callback(_release, claims)
             yield Parts(
                 config=config,
                 state=state,
                 fetcher=fetcher,
-                sender=sender,
+                sender=paced,
                 clock=clock,
-                rng=rng or random.Random(),
+                rng=rng,
                 dry_run=dry_run or isinstance(sender, DryRunSender),
                 check_state=state_watch(config),
+                claims=claims,
             )
+
+
+def shared_sending(
+    config: Config, state: State, sender: Sender, clock: Clock, rng: random.Random
+) -> tuple[DeliveryClaims | None, Sender]:
+    """On a shared (PostgreSQL) state: this instance's delivery claims, and the sender paced
+    through the state (relay.pipeline.shared_pace). On a state this process owns: no claims
+    (the delivery worker takes the whole queue) and the sender as it is (the pace stays in
+    the courier's memory), so a single relay sends exactly as it did before claims."""
+    if not isinstance(config.state, PostgresUrl):
+        return None, sender
+    from relay.adapters.courier import Courier  # psycopg and PTB: loaded when used
+    from relay.adapters.postgres import PostgresState
+    from relay.adapters.postgres.claims import PostgresClaims
+    from relay.pipeline.shared_pace import SharedPaceSender
+
+    assert isinstance(state, PostgresState)  # open_state opens one for a URL
+    pace = pace_of(config)
+    claims = PostgresClaims(
+        state.database,
+        delivery_instance(rng),
+        claim_seconds=config.claim,
+        bot_spacing=bot_spacing(pace),
+        monotonic=clock.monotonic,
+    )
+    if isinstance(sender, Courier):  # a dry run prints: nothing to pace
+        sender = SharedPaceSender(sender, claims, pace, state.location)
+    return claims, sender
+
+
+def delivery_instance(rng: random.Random) -> InstanceId:
+    """This process, as its delivery claims name it: host, pid and a random suffix, so that
+    a restarted process (even with a recycled pid) is a new claimant."""
+    host = socket.gethostname()
+    pid = os.getpid()
+    return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
+
+
+def _release(claims: DeliveryClaims) -> None:
+    """A clean stop hands the claims back; a state that cannot take them now only delays
+    the other instances by the claim time."""
+    try:
+        claims.release()
+    except StateError as e:
+        log.warning("delivery claims not handed back (they expire by themselves): %s", e)
 
 
 async def run_service(

@@ -88,6 +88,7 @@ class Service:
             on_failed=self.metrics.delivery_failed,
             rng=parts.rng,
             monotonic=parts.clock.monotonic,
+            claims=parts.claims,
         )
         self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
         self.schedule = Schedule(

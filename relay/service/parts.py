@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from relay.adapters.fetch import Fetcher
+from relay.core.claims import DeliveryClaims
 from relay.core.clock import Clock
 from relay.core.config import Config
 from relay.core.source import FeedSources
@@ -31,3 +32,6 @@ class Parts:
     dry_run: bool
     check_state: Callable[[], None] = lambda: None  # raises StateError if the state was swapped
     sources: FeedSources = field(default_factory=FeedSources)  # the boards' feeds, as found
+    # Which deliveries are this instance's: on a shared state, the chats it claimed; None,
+    # the whole queue of a state this process owns (relay.core.claims).
+    claims: DeliveryClaims | None = None

@@ -5,7 +5,8 @@ creation order (oldest post first), `route` is the route's key and `chat` where 
 With several instances, a seq is taken at INSERT, not at COMMIT: two boards' polls committing
 in the other order than they inserted may interleave their seqs, which orders nothing that
 matters (a board's own deliveries are written by the one instance holding its lease, in
-order). The claim columns are for the delivery claims of issue 13 (`claims`).
+order). The claim columns are the delivery claims' (`claims`): a mark (sent, retry, failed)
+releases the delivery's claim in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class PostgresDeliveries:
     ) -> None:
         self._db.write(
             "UPDATE deliveries SET status = 'sent', sent_at = %s, message_id = %s, "
-            "sent_as = %s, attempts = attempts + 1 WHERE seq = ANY(%s)",
+            "sent_as = %s, attempts = attempts + 1, claimed_by = NULL, claim_until = NULL "
+            "WHERE seq = ANY(%s)",
             (now, message_id, sent_as, list(seqs)),
         )
 
@@ -130,15 +132,15 @@ class PostgresDeliveries:
 
     def mark_retry(self, seq: int, error: str, not_before: datetime, *, count: bool = True) -> None:
         self._db.write(
-            "UPDATE deliveries SET attempts = attempts + %s, last_error = %s, not_before = %s "
-            "WHERE seq = %s",
+            "UPDATE deliveries SET attempts = attempts + %s, last_error = %s, not_before = %s, "
+            "claimed_by = NULL, claim_until = NULL WHERE seq = %s",
             (int(count), error, not_before, seq),
         )
 
     def mark_failed(self, seq: int, error: str) -> None:
         self._db.write(
             "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
-            "last_error = %s WHERE seq = %s",
+            "last_error = %s, claimed_by = NULL, claim_until = NULL WHERE seq = %s",
             (error, seq),
         )
 
