@@ -68,7 +68,8 @@ class PoolSettings:
 
 
 class Database:
-    """The server, reached and migrated: a pool of connections for the state's tables."""
+    """The server, reached and migrated: a pool of connections for the state's tables.
+    `password` (from the environment or a file) wins over the one in the URL."""
 
     def __init__(
         self, url: PostgresUrl, password: str | None, settings: PoolSettings | None = None
@@ -76,7 +77,8 @@ class Database:
         self.location = url.url
         self.settings = settings or PoolSettings()
         self._conninfo = url.url
-        self._kwargs = _connection_kwargs(url.url, password, self.settings)
+        secret = url.password if password is None else password
+        self._kwargs = _connection_kwargs(url.url, secret, self.settings)
         # One direct connection first: its error (refused, authentication failed) is the
         # news, where a pool would only say that it got no connection in time.
         with self._classified("cannot open"), self.connect() as conn:
