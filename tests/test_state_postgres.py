@@ -295,3 +295,16 @@ def test_a_poll_under_the_current_lease_is_recorded(state: PostgresState, pg_url
     unchanged = PollIntent(at=NOW + timedelta(minutes=1), stamp=True)
     assert state.apply_poll("b", unchanged, fence=lease()) == ()
     assert state.board_state("b").last_success == NOW + timedelta(minutes=1)
+
+
+def test_a_nul_from_a_page_is_stored_as_a_replacement_character(state: PostgresState) -> None:
+    nul = NewPost(Post("1", "http://b/1", "제목\x00끝", author="a\x00"), True, True)
+    state.apply_poll("b", PollIntent(NOW, True, PageChanges(Validators(), "1", (nul,))))
+    state.set_article("b", "1", Article("요약\x00", "본문\x00", body_html="<p>\x00</p>"))
+    stored = state.posts("b", ["1"])["1"]
+    assert (stored.title, stored.author, stored.excerpt) == (
+        "제목\ufffd끝",
+        "a\ufffd",
+        "요약\ufffd",
+    )
+    assert state.known("b", ["1"])["1"].title == "제목\ufffd끝"

@@ -42,8 +42,10 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.abc import Buffer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from relay.adapters.postgres.migrations import migrate
@@ -135,6 +137,8 @@ class Database:
 
     def _configure(self, conn: Connection) -> None:
         s = self.settings
+        conn.adapters.register_dumper(str, _TextDumper)
+        conn.adapters.register_dumper(str, _BinaryTextDumper)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(f"SET statement_timeout = {int(s.statement_timeout * 1000)}")
         conn.execute(f"SET lock_timeout = {int(s.lock_timeout * 1000)}")
@@ -161,6 +165,21 @@ class Database:
             f"no free connection within {self.settings.wait_timeout:g} s "
             f"(all {self.settings.max_size} of the pool are busy)"
         )
+
+
+class _TextDumper(StrDumperUnknown):
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a NUL that came from a page or a
+    feed becomes U+FFFD, as an HTML parser makes it, rather than failing the poll's write."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
+class _BinaryTextDumper(StrBinaryDumper):
+    """The same, for parameters sent in binary."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
 
 
 def describe(error: psycopg.Error) -> str:
