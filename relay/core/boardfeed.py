@@ -80,10 +80,10 @@ def board_key(url: str, engine: str) -> str | None:
     found = _query_board(url, engine)
     if found is None:
         return None
-    parts, query, name = found
-    if query.get(name):
-        return query[name][0]
-    if parts.path.endswith(".php") or name in query or "document_srl" in query:
+    parts, query, named = found
+    if named is not None:
+        return named
+    if parts.path.endswith(".php") or _BOARD_PARAMS[engine] in query or "document_srl" in query:
         return None
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) >= 2 and segments[-2] in ("page", "category") and segments[-1].isdigit():
@@ -97,13 +97,24 @@ def board_key(url: str, engine: str) -> str | None:
     return None
 
 
-def _query_board(url: str, engine: str) -> tuple[SplitResult, dict[str, list[str]], str] | None:
-    """The split URL, its query, and the query key that names a board on this engine (`mid`
-    or `bo_table`); None for engines that name none."""
-    if engine not in ("rhymix", "xe", "gnuboard"):
+_BOARD_PARAMS = {
+    "rhymix": "mid",
+    "xe": "mid",
+    "gnuboard": "bo_table",
+}  # the query key naming a board
+
+
+def _query_board(
+    url: str, engine: str
+) -> tuple[SplitResult, dict[str, list[str]], str | None] | None:
+    """The split URL, its query, and the board its query names (`mid=` or `bo_table=`, None
+    when absent or empty); None for engines that name no board."""
+    if engine not in _BOARD_PARAMS:
         return None
     parts = urlsplit(url)
-    return parts, parse_qs(parts.query), "bo_table" if engine == "gnuboard" else "mid"
+    query = parse_qs(parts.query)
+    values = query.get(_BOARD_PARAMS[engine])
+    return parts, query, values[0] if values else None
 
 
 def _named_board(post_url: str, engine: str) -> str | None:
@@ -112,9 +123,9 @@ def _named_board(post_url: str, engine: str) -> str | None:
     found = _query_board(post_url, engine)
     if found is None:
         return None
-    parts, query, name = found
-    if query.get(name):
-        return query[name][0]
+    parts, _query, named = found
+    if named is not None:
+        return named
     match = _SHORT_POST.search(parts.path)
     return match.group(1) if match else None
 
