@@ -124,6 +124,21 @@ def need_program(name: str, package: str) -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
+        return _apt_install(name, package)
+    pytest.fail(f"{name} is needed (Debian package {package}) and could not be installed")
+
+
+def _apt_install(name: str, package: str) -> str:
+    """apt-get install under a file lock: parallel test workers (pytest-xdist) needing the
+    same program would otherwise race for dpkg's lock, and one would fail."""
+    import fcntl
+    import shutil
+
+    with open("/tmp/board-relay-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which(name)
+        if found:  # another worker installed it while this one waited
+            return found
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
         def apt(*args: str) -> int:
