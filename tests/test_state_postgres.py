@@ -8,7 +8,6 @@ poll made under a lease that is no longer held.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -202,8 +201,10 @@ def test_a_server_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_a_server_that_goes_away_fails_calls_with_a_state_error_naming_it() -> None:
-    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-pg-"))) as url:
+def test_a_server_that_goes_away_fails_calls_with_a_state_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    with postgres_server(tmp_path / "pg") as url:
         state = open_state(url, wait_timeout=1.0)
         state.apply_poll("b", poll(1))
     try:  # the server is stopped (immediate) and its folder removed

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from relay.core.state import Edit, Known
+from relay.core.state import Known
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -67,20 +67,6 @@ def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[st
         )
         for r in rows
     }
-
-
-def edit_from_row(row: RowLike) -> Edit:
-    """A pending edit from its delivery's row (a photo's caption is edited, not its text)."""
-    return Edit(
-        seq=row["seq"],
-        board_id=row["board_id"],
-        post_id=row["post_id"],
-        chat=row["chat"],
-        route=row["route"],
-        message_id=row["message_id"],
-        caption=row["sent_as"] == "photo",
-        tries=row["edit_tries"],
-    )
 
 
 def by_board(pairs: Iterable[tuple[str, V]]) -> dict[str, list[V]]:

@@ -103,7 +103,7 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     from relay import DEFAULT_USER_AGENT
     from relay.core.decoding import decode_html
     from relay.core.engines import PRESETS, SELECTOR_KEYS
-    from relay.core.parse import check_selectors
+    from relay.core.parse import ListPage, check_selectors
     from relay.core.preview import preview_page
 
     overrides: dict[str, str | tuple[str, ...]] = {}
@@ -136,9 +136,7 @@ async def cmd_preview(args: argparse.Namespace) -> int:
             f"{decoded.rescued} bytes read as {'cp949' if decoded.encoding == 'utf-8' else 'utf-8'}"
         )
     tz = ZoneInfo(args.timezone)
-    for line in preview_page(
-        decoded.text, url=page.url, selectors=selectors, now=Clock().wall(), tz=tz
-    ):
+    for line in preview_page(ListPage(decoded.text, page.url, Clock().wall(), tz), selectors):
         print(line)
     return EXIT_OK
 

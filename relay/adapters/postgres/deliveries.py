@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from relay.adapters.postgres.db import Connection, Database
-from relay.adapters.rows import edit_from_row, record_from_row
+from relay.adapters.rows import record_from_row
 from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
 
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
@@ -95,11 +95,12 @@ class PostgresDeliveries:
 
     def pending_edits(self, limit: int = 100) -> list[Edit]:
         rows = self._db.query(
-            "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+            "SELECT seq, board_id, post_id, route, chat, message_id, "
+            "sent_as = 'photo' AS caption, edit_tries AS tries "
             "FROM deliveries WHERE edit_pending ORDER BY seq LIMIT %s",
             (limit,),
         )
-        return [edit_from_row(r) for r in rows]
+        return [record_from_row(Edit, r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""
