@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relay.core.engines import PRESETS
-from relay.core.parse import canonical_post_url, parse_article, parse_list
+from relay.core.parse import ListPage, canonical_post_url, parse_article, parse_list_page
 from relay.core.text import decode_html
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -58,13 +58,10 @@ def test_the_corpus_has_every_engine_case() -> None:
 def test_list_page_parses_to_the_posts_a_reader_sees(name: str) -> None:
     html, expected = load(name)
     tz = ZoneInfo(expected["timezone"])
-    posts = parse_list(
-        html,
-        url=expected["url"],
-        selectors=PRESETS[expected["engine"]],
-        now=datetime.fromisoformat(expected["now"]),
-        tz=tz,
-    )
+    posts = parse_list_page(
+        ListPage(html, expected["url"], datetime.fromisoformat(expected["now"]), tz),
+        PRESETS[expected["engine"]],
+    ).posts
     got = [
         {
             "id": p.id,

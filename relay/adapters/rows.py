@@ -1,4 +1,5 @@
-"""Records from database rows, for both states (SQLite and PostgreSQL).
+"""Records from database rows, for both states (SQLite and PostgreSQL): what is the same in
+both once a query has run.
 
 A row is anything with `keys()` and `row[column]` (sqlite3.Row, psycopg's dict rows). Each
 record field takes the column of its name, or the one `columns` maps it to; `convert` turns
@@ -12,10 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from relay.core.state import Known
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 R = TypeVar("R", bound="DataclassInstance")
+V = TypeVar("V")
 
 
 class RowLike(Protocol):
@@ -44,3 +48,30 @@ def record_from_row(
             value = change[field.name](value)
         values[field.name] = value
     return record(**values)
+
+
+def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[str, Known]:
+    """`known()`'s answer from the posts' rows (id, title, notice, counts) and their held
+    rows (post_id, route)."""
+    routes: dict[str, set[str]] = {}
+    for row in held:
+        routes.setdefault(row["post_id"], set()).add(row["route"])
+    return {
+        r["id"]: Known(
+            title=r["title"],
+            notice=bool(r["notice"]),
+            held=frozenset(routes.get(r["id"], ())),
+            comments=r["comments"],
+            views=r["views"],
+            votes=r["votes"],
+        )
+        for r in rows
+    }
+
+
+def by_board(pairs: Iterable[tuple[str, V]]) -> dict[str, list[V]]:
+    """(board id, value) pairs, in order, grouped by board."""
+    found: dict[str, list[V]] = {}
+    for board_id, value in pairs:
+        found.setdefault(board_id, []).append(value)
+    return found

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from relay.core.coordination import Lease
 from relay.core.models import Article, Post, StoredPost
@@ -154,25 +154,6 @@ class Edit:
     message_id: int
     caption: bool  # sent as a photo: its caption is edited, not its text
     tries: int = 0
-
-
-class _Row(Protocol):
-    def __getitem__(self, key: str) -> Any: ...
-
-
-def edit_of(row: _Row) -> Edit:
-    """An `Edit` from a deliveries row read with the columns seq, board_id, post_id, route,
-    chat, message_id, sent_as and edit_tries (every state reads them so)."""
-    return Edit(
-        seq=row["seq"],
-        board_id=row["board_id"],
-        post_id=row["post_id"],
-        chat=row["chat"],
-        route=row["route"],
-        message_id=row["message_id"],
-        caption=row["sent_as"] == "photo",
-        tries=row["edit_tries"],
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,9 +91,7 @@ class Service:
             claims=parts.claims,
         )
         self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
-        self.schedule = Schedule(
-            self.poll_job, wall=parts.clock.wall, monotonic=parts.clock.monotonic, rng=parts.rng
-        )
+        self.schedule = Schedule(self.poll_job, clock=parts.clock, rng=parts.rng)
         self.spacing = PollSpacing(parts.clock.monotonic)
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(

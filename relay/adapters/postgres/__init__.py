@@ -11,6 +11,7 @@ Knows nothing of HTTP, HTML or Telegram. Split by job like the SQLite state:
     posts.py        posts: known ids, feeds, late articles
     deliveries.py   the queue of messages to send
     fencing.py      the lease check that fences a poll's write
+    export.py       every row out and in, for `relay state copy`
 
 What one poll learns is applied in ONE transaction (`apply_poll`), fenced by the board's
 lease when one is given: a poll made under a lease that has since been lost records nothing.
@@ -22,6 +23,7 @@ from relay.adapters.postgres import boards, deliveries, posts
 from relay.adapters.postgres.boards import BoardTable, PostgresBoards
 from relay.adapters.postgres.db import Database, PoolSettings
 from relay.adapters.postgres.deliveries import PostgresDeliveries
+from relay.adapters.postgres.export import PostgresRows
 from relay.adapters.postgres.posts import PostgresPosts
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
@@ -29,7 +31,7 @@ from relay.core.state import PollIntent
 from relay.core.state_url import PostgresUrl
 
 
-class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries):
+class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresRows):
     """All reads and writes of the shared state. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from relay.adapters.postgres.db import Connection, Database
+from relay.adapters.rows import record_from_row
 from relay.core.claims import Slot
 from relay.core.coordination import InstanceId
-from relay.core.state import Delivery, Edit, edit_of
+from relay.core.state import Delivery, Edit
 
 BOT_ROW = "*bot"  # chat_pace's row of the bot-wide spacing: no chat is spelled so
 CLAIM_LIMIT = 1000  # pending deliveries read per pass, as the single-owner queue reads
@@ -74,7 +75,8 @@ _CLAIM_EDITS = (
     "ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
 _MY_EDITS = (
-    "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+    "SELECT seq, board_id, post_id, route, chat, message_id, "
+    "sent_as = 'photo' AS caption, edit_tries AS tries "
     "FROM deliveries WHERE edit_pending AND claimed_by = %(me)s ORDER BY seq LIMIT %(limit)s"
 )
 _WAITS = (
@@ -122,7 +124,7 @@ class PostgresClaims:
             held = sorted({r["chat"] for r in rows})
             waits = db.execute(_WAITS, (held,)).fetchall() if held else []
         self._remember({r["chat"]: r["wait"] for r in waits})
-        return [Delivery(**r) for r in rows]
+        return [record_from_row(Delivery, r) for r in rows]
 
     @staticmethod
     def _lock_share(db: Connection, args: dict[str, object]) -> list[str]:
@@ -155,7 +157,7 @@ class PostgresClaims:
         with self._transaction() as db:
             db.execute(_CLAIM_EDITS, args)
             rows = db.execute(_MY_EDITS, args).fetchall()
-        return [edit_of(r) for r in rows]
+        return [record_from_row(Edit, r) for r in rows]
 
     def release(self) -> None:
         with self._transaction() as db:

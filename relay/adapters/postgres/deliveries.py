@@ -97,23 +97,12 @@ class PostgresDeliveries:
 
     def pending_edits(self, limit: int = 100) -> list[Edit]:
         rows = self._db.query(
-            "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+            "SELECT seq, board_id, post_id, route, chat, message_id, "
+            "sent_as = 'photo' AS caption, edit_tries AS tries "
             "FROM deliveries WHERE edit_pending ORDER BY seq LIMIT %s",
             (limit,),
         )
-        return [
-            Edit(
-                seq=r["seq"],
-                board_id=r["board_id"],
-                post_id=r["post_id"],
-                chat=r["chat"],
-                route=r["route"],
-                message_id=r["message_id"],
-                caption=r["sent_as"] == "photo",
-                tries=r["edit_tries"],
-            )
-            for r in rows
-        ]
+        return [record_from_row(Edit, r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from relay.adapters.postgres.boards import BoardTable
 from relay.adapters.postgres.db import Connection, Database, Row
-from relay.adapters.rows import record_from_row
+from relay.adapters.rows import by_board, known_from_rows, record_from_row
 from relay.core.models import Article, Post, StoredPost, id_sort_int
 from relay.core.state import ARTICLE_TRIES, Known, NewPost
 
@@ -99,23 +99,11 @@ class PostgresPosts:
             "WHERE board_id = %s AND id = ANY(%s)",
             (board_id, ids),
         )
-        held: dict[str, set[str]] = {}
-        for row in self._db.query(
+        held = self._db.query(
             "SELECT post_id, route FROM held WHERE board_id = %s AND post_id = ANY(%s)",
             (board_id, ids),
-        ):
-            held.setdefault(row["post_id"], set()).add(row["route"])
-        return {
-            r["id"]: Known(
-                title=r["title"],
-                notice=r["notice"],
-                held=frozenset(held.get(r["id"], ())),
-                comments=r["comments"],
-                views=r["views"],
-                votes=r["votes"],
-            )
-            for r in rows
-        }
+        )
+        return known_from_rows(rows, held)
 
     def newest_number(self, board_id: str) -> int | None:
         rows = self._db.query(
@@ -163,10 +151,7 @@ class PostgresPosts:
         rows = self._db.query(
             f"SELECT board_id, first_seen FROM posts WHERE {where} ORDER BY first_seen", args
         )
-        found: dict[str, list[datetime]] = {}
-        for r in rows:
-            found.setdefault(r["board_id"], []).append(r["first_seen"])
-        return found
+        return by_board((r["board_id"], r["first_seen"]) for r in rows)
 
     def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
         hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -175,10 +160,7 @@ class PostgresPosts:
             "FROM posts WHERE first_seen >= %s GROUP BY 1, 2 ORDER BY 1, 2",
             (hour,),
         )
-        found: dict[str, list[tuple[datetime, int]]] = {}
-        for r in rows:
-            found.setdefault(r["board_id"], []).append((r["hour"], r["n"]))
-        return found
+        return by_board((r["board_id"], (r["hour"], r["n"])) for r in rows)
 
     def article_failed(self, board_id: str, post_id: str) -> None:
         self._db.write(
