@@ -33,7 +33,7 @@ from relay.pipeline.senders import Sender
 
 log = logging.getLogger("relay.pipeline.deliver")
 
-IN_FLIGHT_HOLD = 30.0  # seconds a booked chat is held while its request is under way (the
+IN_FLIGHT_HOLD = 20.0  # seconds a booked chat is held while its request is under way (the
 # courier's timeout is 15 s): a crash mid-request frees the chat after this
 P = ParamSpec("P")
 T = TypeVar("T")
