@@ -13,7 +13,9 @@ second (a `retry_after` of 0 must not spin), and a drain that waits on the pace 
 it is every few seconds.
 
 Per chat, order holds: while a chat waits out a flood limit or a backoff, its later posts wait
-too; other chats go on. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
+too; other chats go on. On a state shared by several instances the worker sees only the
+deliveries its instance claimed (relay.core.claims: whole chats, so the order holds across
+instances too), and each instance has its one message in flight. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
 that chat's deliveries pending: nothing sleeps on it.
 """
 
