@@ -15,8 +15,9 @@ it is every few seconds.
 Per chat, order holds: while a chat waits out a flood limit or a backoff, its later posts wait
 too; other chats go on. On a state shared by several instances the worker sees only the
 deliveries its instance claimed (relay.core.claims: whole chats, so the order holds across
-instances too), and each instance has its one message in flight. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
-that chat's deliveries pending: nothing sleeps on it.
+instances too), and each instance has its one message in flight. A `retry_after` of hours
+(Telegram has answered 43,837 s) only keeps that chat's deliveries pending: nothing sleeps
+on it.
 """
 
 from __future__ import annotations
