@@ -214,3 +214,12 @@ def test_a_retry_releases_the_delivery_but_the_chat_stays_in_order(url: str) -> 
     STATES[-2].mark_retry(first.seq, "http 502", datetime.now(UTC))
     assert other.claim() == []  # the chat's later post is still held: order is kept
     assert [d.post_id for d in holder.claim()] == ["1", "2"]  # taken back with it
+
+
+def test_a_lapsed_claim_nobody_took_is_claimed_again_by_its_instance(url: str) -> None:
+    queue(url, [("@a", "1"), ("@a", "2")])
+    paused = claims(url, 1, claim_seconds=0.5)
+    paused.claim()
+    time.sleep(0.7)  # a pause longer than the claim: it lapsed, but no one else wanted it
+    assert [d.post_id for d in paused.claim()] == ["1", "2"]
+    assert sql(url, "SELECT count(*) FROM deliveries WHERE claim_until > now()") == [(2,)]

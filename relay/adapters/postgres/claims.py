@@ -66,7 +66,8 @@ _CLAIM = (
 )
 _MINE = (
     "SELECT seq, board_id, post_id, route, chat, attempts, not_before FROM deliveries "
-    "WHERE claimed_by = %(me)s AND status = 'pending' ORDER BY seq LIMIT %(limit)s"
+    "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
+    "ORDER BY seq LIMIT %(limit)s"
 )
 _CLAIM_EDITS = (
     "UPDATE deliveries SET claimed_by = %(me)s, claim_until = now() + %(ttl)s "
@@ -112,9 +113,11 @@ class PostgresClaims:
     def claim(self) -> list[Delivery]:
         args = {"me": self._me, "ttl": self._ttl, "limit": CLAIM_LIMIT}
         with self._transaction() as db:
+            # Only live claims are renewed: one that lapsed (a long pause) is claimed again
+            # under the chat's lock like any free chat, since another may be taking it now.
             db.execute(
                 "UPDATE deliveries SET claim_until = now() + %(ttl)s "
-                "WHERE claimed_by = %(me)s AND status = 'pending'",
+                "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now()",
                 args,
             )
             mine = self._lock_share(db, args)
