@@ -102,12 +102,13 @@ def _text_after(node: LexborNode, cell: LexborNode) -> str:
     """The text that follows `node` inside `cell`, in document order: its later siblings,
     then those of each parent up to the cell."""
     parts: list[str] = []
-    while node is not None and node.mem_id != cell.mem_id:
-        sibling = node.next
+    at: LexborNode | None = node
+    while at is not None and at.mem_id != cell.mem_id:
+        sibling = at.next
         while sibling is not None:
             parts.append(sibling.text(deep=True, separator=" ") or "")
             sibling = sibling.next
-        node = node.parent
+        at = at.parent
     return fold_whitespace(" ".join(parts))
 
 
