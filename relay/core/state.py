@@ -52,6 +52,7 @@ class Known:
     title: str
     notice: bool
     held: frozenset[str] = frozenset()  # route keys this post is held for (thresholds)
+    category: str = ""  # 말머리 as recorded; "" when none was read (an older release, a feed)
     comments: int | None = None  # the counts as last recorded (None: never shown or recorded)
     views: int | None = None
     votes: int | None = None
@@ -86,10 +87,11 @@ class PageChanges:
     validators: Validators
     baseline: str | None  # the board's history boundary after this poll
     new: tuple[NewPost, ...] = ()  # oldest first: deliveries are queued in this order
-    retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
+    retitled: tuple[Post, ...] = ()  # known posts whose title or category changed: edited
     chats: tuple[str, ...] = ()  # where announced posts go (route keys)
     released: tuple[tuple[str, str], ...] = ()  # (post id, route key): held, now crossed
     recounted: tuple[Post, ...] = ()  # known posts whose counts changed: their new counts
+    categorized: tuple[Post, ...] = ()  # known posts recorded without a category: now stored
 
 
 @dataclass(frozen=True, slots=True)

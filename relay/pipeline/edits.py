@@ -1,4 +1,5 @@
-"""Edits of sent messages: a post retitled on the board is retitled in every chat it went to.
+"""Edits of sent messages: a post retitled (or moved to another category) on the board is
+brought up to date in every chat it went to.
 
 The poll that sees the new title queues the edits (in its transaction: `edit_pending` on each
 sent delivery of the post); the delivery worker calls `apply_edits` at the start of a drain.

@@ -82,6 +82,14 @@ def row_href(board: SimBoard, host: str, post: SimPost, link_page: int | None) -
     return attr(path if post.link is not None else host + path)
 
 
+def _category_link(board: SimBoard, host: str, post: SimPost) -> str:
+    """The basic skin's a.bo_cate_link before the title, when the board uses categories."""
+    if not (board.use_category and post.category):
+        return ""
+    href = attr(f"{host}/bbs/board.php?bo_table={board.name}&sca={quote(post.category)}")
+    return f'<a href="{href}" class="bo_cate_link">{g5_text(post.category)}</a>'
+
+
 def _datetime2(board: SimBoard, post: SimPost) -> str:
     when, today = local(board, post.published), local(board, board.now()).date()
     return f"{when:%H:%M}" if when.date() == today else f"{when:%m-%d}"
@@ -114,6 +122,7 @@ def _row(board: SimBoard, host: str, i: int, number: int | None, post: SimPost,
 
             <td class="td_subject" style="padding-left:0px">
                                 <div class="bo_tit">
+                    {_category_link(board, host, post)}
                     <a href="{row_href(board, host, post, link_page)}">
                                                                         {g5_text(post.title)}                    </a>
                     {new}{hot}{file_icon}                    {cmt}                </div>

@@ -74,7 +74,7 @@ def record_success(
             "etag": changes.validators.etag,
             "last_modified": changes.validators.last_modified,
             "hash": changes.validators.body_hash,
-            "changed": bool(changes.new or changes.retitled),
+            "changed": bool(changes.new or changes.retitled or changes.categorized),
             "id": board_id,
         },
     )
