@@ -475,3 +475,13 @@ def test_categories_are_known_edited_and_first_stored_without_an_edit(state: Sta
         "2": "정보",
     }
     assert sorted(e.post_id for e in state.pending_edits()) == ["1", "2"]
+
+
+def test_chat_counts_tell_two_routes_to_one_chat_apart(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), chats=("@g#3", "@g#5")))
+    topic = {(d.post_id, d.route_key): d.seq for d in state.pending_deliveries()}
+    state.mark_failed(topic[("1", "@g#5")], "topic closed")
+    assert [(c.chat, c.route, c.pending, c.failed) for c in state.chat_counts("b")] == [
+        ("@g", "@g#3", 2, 0),
+        ("@g", "@g#5", 1, 1),
+    ]

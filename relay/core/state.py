@@ -171,12 +171,13 @@ class DeliveryStatus:
 
 @dataclass(frozen=True, slots=True)
 class ChatCounts:
-    """One board's deliveries to one chat that are not sent."""
+    """One board's deliveries to one chat on one route that are not sent."""
 
     board_id: str
     chat: str
     pending: int
     failed: int
+    route: str = ""  # the stored route key (relay.core.routes.route_key); "" reads as `chat`
 
 
 class BoardStates(Protocol):
@@ -291,8 +292,8 @@ class DeliveryQueue(Protocol):
         ...
 
     def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
-        """Per board (or of one board) and chat, the deliveries pending or failed, in one
-        grouped query."""
+        """Per board (or of one board), route and chat, the deliveries pending or failed,
+        in one grouped query (a chat with two routes, two topics say, has two rows)."""
         ...
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
