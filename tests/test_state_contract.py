@@ -343,6 +343,22 @@ def test_the_alarmed_flag_is_kept(harness: Harness, tmp_path: Path) -> None:
         state.close()
 
 
+def test_the_quiet_alarm_told_is_kept_across_a_reopen(harness: Harness, tmp_path: Path) -> None:
+    state = harness.open(tmp_path)
+    state.apply_poll("b", poll(new(1)))
+    assert state.board_state("b").quiet_alarmed is None
+    state.set_quiet_alarmed("b", LATER)
+    state.close()
+    state = harness.open(tmp_path)
+    try:
+        assert state.board_state("b").quiet_alarmed == LATER
+        assert state.board_states(["b"])[0].quiet_alarmed == LATER
+        state.set_quiet_alarmed("b", None)
+        assert state.board_state("b").quiet_alarmed is None
+    finally:
+        state.close()
+
+
 def test_a_state_from_an_old_relay_is_migrated(harness: Harness, tmp_path: Path) -> None:
     harness.write_old_state(tmp_path)
     state = harness.open(tmp_path)

@@ -40,6 +40,9 @@ class BoardState:
     body_hash: str | None = None  # sha256 of page 1, for boards that send no validators
     feed_dirty: bool = True  # the Atom file must be (re)written
     alarmed: bool = False  # the operator was told that this board is failing
+    # The operator was told that this board is quiet: the told silence's start (the quiet
+    # verdict's `since`); None when not told, or told that posts came again.
+    quiet_alarmed: datetime | None = None
     posts: int = 0  # counts: filled by `board_states` only
     pending: int = 0
     failed: int = 0
@@ -201,6 +204,11 @@ class BoardStates(Protocol):
         ...
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None: ...
+
+    def set_quiet_alarmed(self, board_id: str, since: datetime | None) -> None:
+        """The operator was told the board is quiet since `since` (None: told that posts
+        came again), stored so that a restart does not tell it again."""
+        ...
 
     def mark_feed_written(self, board_id: str) -> None:
         """The Atom file is durably in place: clear the "feed needs writing" mark."""
