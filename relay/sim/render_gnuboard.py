@@ -3,11 +3,12 @@
 Structure follows gnuboard5 skin/board/basic/list.skin.php and view.skin.php and lib's
 get_list()/get_sideview()/get_paging(): #bo_list table rows, tr.bo_notice (notices on page 1
 only), td.td_num2 (number, "공지", or "열람중" for the open post), td.td_subject > div.bo_tit
-(post link, then a "N새글" new icon and span.cnt_cmt *outside* the link), td.td_name holding
-the sideview pop-up menu (the name plus hidden menu text), td.td_num (hits, a number too),
-td.td_datetime (HH:MM today, MM-DD otherwise, in the board's zone). Links are absolute
-(G5_URL) with &amp;. The aside holds latest posts of *another* board. Article pages are in
-render_gnuboard_view; they reuse this module's layout, list and sideview.
+(a.bo_cate_link with the 말머리 when the board uses categories, the post link, then a "N새글"
+new icon and span.cnt_cmt *outside* the link), td.td_name holding the sideview pop-up menu
+(the name plus hidden menu text), td.td_num (hits, a number too), td.td_datetime (HH:MM
+today, MM-DD otherwise, in the board's zone). Links are absolute (G5_URL) with &amp;. The
+aside holds latest posts of *another* board. Article pages are in render_gnuboard_view; they
+reuse this module's layout, list and sideview.
 """
 
 from __future__ import annotations
