@@ -15,6 +15,13 @@ Knows nothing of HTTP, HTML or Telegram. Split by job like the SQLite state:
 
 What one poll learns is applied in ONE transaction (`apply_poll`), fenced by the board's
 lease when one is given: a poll made under a lease that has since been lost records nothing.
+
+boards, posts and deliveries mirror their SQLite namesakes statement for statement. They are
+two sets of modules, not one with a dialect switch, because the SQL differs in every line
+that matters (placeholders, booleans, `= ANY(array)` for IN lists, timestamptz against ISO
+text, FILTER against sum()); what is the same once a query has run is shared
+(`relay.adapters.rows`), and the contract suite holds the two to one behaviour: a change to
+one module is a change to its namesake.
 """
 
 from __future__ import annotations
