@@ -138,6 +138,10 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> int:
     """Bring the schema to the newest version in one transaction; returns that version.
     A schema newer than this relay knows is refused (StateError), nothing changed."""
     with conn.transaction():
+        # A migration may rebuild a large table, and a second relay waits for the first's:
+        # neither is a stuck statement (systemd's start timeout still bounds the wait).
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL lock_timeout = 0")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(SCHEMA_TABLE)
         conn.execute("INSERT INTO relay_schema (version) VALUES (0) ON CONFLICT DO NOTHING")
