@@ -28,6 +28,24 @@ def sim() -> Iterator[BoardSimulator]:
         simulator.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One throwaway PostgreSQL server per test session (per xdist worker): its URL. Tests
+    take a state of their own on it (`pg_url`)."""
+    from pgserver import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    """A fresh, empty state on the session's server (a schema of its own)."""
+    from pgserver import fresh_schema
+
+    return fresh_schema(postgres_url)
+
+
 @pytest.fixture
 def fakebot() -> Iterator[Any]:
     from fakebot import FakeBot

@@ -8,6 +8,7 @@ connection and its transactions (`db`):
     boards.py       each board's poll state, also held in memory (read on every poll)
     posts.py        posts: known ids, feeds, late articles
     deliveries.py   the queue of messages to send
+    export.py       every row out and in, for `relay state copy`
 
 What one poll learns is applied in ONE transaction (`apply_poll`): the posts, the deliveries
 they cause, the board's validators and the "feed needs writing" mark, so a crash at any point
@@ -22,12 +23,14 @@ from relay.adapters.sqlite import boards, deliveries, posts
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
+from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
+from relay.core.coordination import Lease
 from relay.core.models import StoredPost
 from relay.core.state import PollIntent
 
 
-class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
+class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
     """All reads and writes of the state file. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 
@@ -47,7 +50,11 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
     def close(self) -> None:
         self._db.close()
 
-    def apply_poll(self, board_id: str, intent: PollIntent) -> tuple[StoredPost, ...]:
+    def apply_poll(
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
+    ) -> tuple[StoredPost, ...]:
+        # `fence` is not checked: one process owns the file (StateLock), so no other
+        # instance can have taken the board over.
         if not intent.stamp:
             return ()  # an unchanged page, and the stored time is recent enough
         stamp = iso(intent.at)
