@@ -42,6 +42,7 @@ def test_the_corpus_has_every_engine_case() -> None:
         "sketchbook5",
         "gnuboard5_basic",
         "gnuboard4_cp949",
+        "gnuboard4_utf8",
         "gnuboard5_category",
         "gnuboard5_gallery",
         "gnuboard5_short_urls",

@@ -195,6 +195,14 @@ def test_a_day_only_cell_is_refined_by_its_title_time_or_an_inner_time_element()
     assert parse_one(plain, "rhymix").published == datetime(2025, 2, 3, tzinfo=KST)
 
 
+def test_a_refinement_or_a_time_element_ahead_of_the_poll_is_the_poll() -> None:
+    link = '<td class="title"><a href="/free/9403377">글</a></td>'
+    titled = '<td class="time" title="23:10">2025.02.05</td>'  # today, NOW is 18:00
+    assert parse_one(table_page(["제목", "날짜"], [link, titled]), "rhymix").published == NOW
+    ahead = '<td class="time"><time datetime="2025-02-05T23:10:00+09:00">2025.02.05</time></td>'
+    assert parse_one(table_page(["제목", "날짜"], [link, ahead]), "rhymix").published == NOW
+
+
 def test_a_preset_says_which_of_its_layouts_matched() -> None:
     import json
 

@@ -2,8 +2,9 @@
 several relays starting on one empty database at once, the password (from the environment,
 a file or the URL) never shown, a server that goes away or was never there named in one
 line rather than a traceback, a restarted server costing nothing, SQL mistakes left loud, a
-board's cached state refreshed from what another instance wrote, and the fence that drops a
-poll made under a lease that is no longer held.
+board's cached state refreshed from what another instance wrote, the fence that drops a
+poll made under a lease that is no longer held, and sessions in UTC with the timeouts chosen
+(each server failure classified in words).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -309,3 +310,46 @@ def test_a_nul_from_a_page_is_stored_as_a_replacement_character(state: PostgresS
         "요약\ufffd",
     )
     assert state.known("b", ["1"])["1"].title == "제목\ufffd끝"
+
+
+# --- sessions and their settings --------------------------------------------------------------
+
+
+def test_sessions_run_in_utc_with_the_timeouts_chosen(state: PostgresState) -> None:
+    [row] = state.database.query(
+        "SELECT current_setting('TimeZone') AS zone, current_setting('statement_timeout') AS st,"
+        " current_setting('lock_timeout') AS lt, current_setting('application_name') AS app"
+    )
+    assert (row["zone"], row["st"], row["lt"]) == ("UTC", "1min", "30s")
+    assert row["app"].startswith("board-relay@")
+    state.record_failure("b", NOW.astimezone(timezone(timedelta(hours=9))), "network", "reset")
+    stored = state.board_state("b").last_poll
+    assert stored == NOW and stored is not None and stored.utcoffset() == timedelta(0)
+
+
+def test_a_statement_that_runs_too_long_is_a_state_error(pg_url: str) -> None:
+    quick = open_state(pg_url, statement_timeout=0.2)
+    try:
+        with pytest.raises(StateError, match="a statement timed out \\(statement_timeout\\)"):
+            quick.database.query("SELECT pg_sleep(5)")
+    finally:
+        quick.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (psycopg.errors.SerializationFailure("could not serialize access"), "serialization"),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), "serialization"),
+        (psycopg.errors.DiskFull("could not extend file"), "out of room"),
+        (psycopg.errors.InvalidPassword("password authentication failed"), "authentication"),
+        (psycopg.errors.AdminShutdown("terminating connection"), "went away"),
+        (psycopg.OperationalError("connection failed: Connection refused"), "refused"),
+        (psycopg.OperationalError("connection failed: timeout expired"), "in time"),
+    ],
+)
+def test_each_server_failure_says_what_happened(error: psycopg.Error, kind: str) -> None:
+    from relay.adapters.postgres.db import describe
+
+    said = describe(error)
+    assert kind in said.split(":")[0] and str(error) in said

@@ -51,7 +51,7 @@ def record_from_row(
 
 
 def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[str, Known]:
-    """`known()`'s answer from the posts' rows (id, title, notice, counts) and their held
+    """`known()`'s answer from the posts' rows (id, title, notice, category, counts) and their held
     rows (post_id, route)."""
     routes: dict[str, set[str]] = {}
     for row in held:
@@ -61,6 +61,7 @@ def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[st
             title=r["title"],
             notice=bool(r["notice"]),
             held=frozenset(routes.get(r["id"], ())),
+            category=r["category"] or "",
             comments=r["comments"],
             views=r["views"],
             votes=r["votes"],

@@ -172,7 +172,9 @@ GNUBOARD = Selectors(
         "img[src*=notice]",
     ),
     comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
-    category=("a.bo_cate_link", ".bo_cate_link"),
+    # Gnuboard 4's basic skin prints "[<a href='...&sca=잡담'>잡담</a>]" before the title, in a
+    # span.small; the title link itself may carry sca= too (a list filtered by category).
+    category=("a.bo_cate_link", ".bo_cate_link", "span.small a[href*='sca=']"),
     views=(".gall_view",),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),

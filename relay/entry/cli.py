@@ -182,13 +182,16 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 print(
                     f"telegram: {report.sent} sent, {report.failed} failed, "
                     f"{report.deferred} pending"
+                    + (f", {report.edited} edited" if report.edited else "")
                 )
+            else:
+                print(f"telegram (dry run): nothing sent or edited, {report.edited} edits shown")
             failed = failed or report.failed > 0
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.core.status import board_report, queue_report
+    from relay.core.status import board_report, queue_report, route_report
 
     config = _config(args)
     if isinstance(config.state, Path) and not config.state.exists():
@@ -199,9 +202,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         now = Clock().wall()
         report, healthy = board_report(config, states, now)
         queue = queue_report(state.pending_deliveries(limit=1_000_000), config, now)
+        routes = route_report(config, state.chat_counts())
     print(report)
-    if queue:
-        print("\n" + queue)
+    for part in (routes, queue):
+        if part:
+            print("\n" + part)
     return EXIT_OK if healthy else EXIT_FAILED
 
 

@@ -98,6 +98,7 @@ class Deliverer(DigestSending):
         self._policy = policy
         self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
+        self._printed_edits: set[int] = set()  # dry run: edits (by seq) already shown
         self._warned_boards: set[str] = set()
         self._warned_routes: set[tuple[str, str]] = set()
         # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
@@ -155,8 +156,9 @@ class Deliverer(DigestSending):
                 self._log_progress(report, pending, deadline - loop.time())
             await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
         report.deferred = len(pending)
-        if not self._dry_run and isinstance(self._sender, _CanEdit):
-            # After the new posts: an edit is never worth delaying news.
+        if isinstance(self._sender, _CanEdit):
+            # After the new posts: an edit is never worth delaying news. A dry run prints
+            # them (once per process) and leaves them queued.
             report.edited = await apply_edits(
                 self._config,
                 self._store,
@@ -164,6 +166,7 @@ class Deliverer(DigestSending):
                 self._state,
                 deadline,
                 self._claims.claim_edits,
+                shown=self._printed_edits if self._dry_run else None,
             )
         return report
 

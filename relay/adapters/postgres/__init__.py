@@ -15,6 +15,13 @@ Knows nothing of HTTP, HTML or Telegram. Split by job like the SQLite state:
 
 What one poll learns is applied in ONE transaction (`apply_poll`), fenced by the board's
 lease when one is given: a poll made under a lease that has since been lost records nothing.
+
+boards, posts and deliveries mirror their SQLite namesakes statement for statement. They are
+two sets of modules, not one with a dialect switch, because the SQL differs in every line
+that matters (placeholders, booleans, `= ANY(array)` for IN lists, timestamptz against ISO
+text, FILTER against sum()); what is the same once a query has run is shared
+(`relay.adapters.rows`), and the contract suite holds the two to one behaviour: a change to
+one module is a change to its namesake.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
             posts.retitle(tx, board_id, changes.retitled, at)
             deliveries.queue_edits(tx, board_id, [p.id for p in changes.retitled])
             posts.recount(tx, board_id, changes.recounted)
+            posts.categorize(tx, board_id, changes.categorized)
             boards.record_success(tx, board_id, changes, at)
             recorded = posts.read_posts(tx, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

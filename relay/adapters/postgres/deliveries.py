@@ -160,12 +160,15 @@ class PostgresDeliveries:
         else:  # the board index
             where, args = "board_id = %s AND status IN ('pending', 'failed')", (board_id,)
         rows = self._db.query(
-            "SELECT board_id, chat, count(*) FILTER (WHERE status = 'pending') AS pending, "
+            "SELECT board_id, chat, route, count(*) FILTER (WHERE status = 'pending') AS pending, "
             f"count(*) FILTER (WHERE status = 'failed') AS failed FROM deliveries "
-            f"WHERE {where} GROUP BY board_id, chat ORDER BY board_id, chat",
+            f"WHERE {where} GROUP BY board_id, chat, route ORDER BY board_id, chat, route",
             args,
         )
-        return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
+        return [
+            ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"], r["route"])
+            for r in rows
+        ]
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
         rows = self._db.query(

@@ -69,6 +69,7 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
             posts.retitle(db, board_id, changes.retitled, stamp)
             deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
             posts.recount(db, board_id, changes.recounted)
+            posts.categorize(db, board_id, changes.categorized)
             boards.record_success(db, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

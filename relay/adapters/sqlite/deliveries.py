@@ -169,12 +169,15 @@ class SqliteDeliveries:
         else:  # the board index
             where, args = "board_id = ? AND status IN ('pending', 'failed')", (board_id,)
         rows = self._db.query(
-            "SELECT board_id, chat, sum(status = 'pending') AS pending, "
+            "SELECT board_id, chat, route, sum(status = 'pending') AS pending, "
             f"sum(status = 'failed') AS failed FROM deliveries WHERE {where} "
-            "GROUP BY board_id, chat ORDER BY board_id, chat",
+            "GROUP BY board_id, chat, route ORDER BY board_id, chat, route",
             args,
         )
-        return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
+        return [
+            ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"], r["route"])
+            for r in rows
+        ]
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
         rows = self._db.query_ids(
