@@ -140,7 +140,8 @@ async def assemble(
                 open_sender(config, dry_run=dry_run, strict=strict_telegram, clock=clock)
             )
             rng = rng or random.Random()
-            claims, paced = shared_sending(config, state, sender, clock, rng)
+            me = delivery_instance(rng)
+            claims, paced = shared_sending(config, state, sender, clock, me)
             if claims is not None:  # unwound after the worker stopped, before the state closes
                 stack.callback(_release, claims)
             yield Parts(
@@ -157,7 +158,7 @@ async def assemble(
 
 
 def shared_sending(
-    config: Config, state: State, sender: Sender, clock: Clock, rng: random.Random
+    config: Config, state: State, sender: Sender, clock: Clock, me: InstanceId
 ) -> tuple[DeliveryClaims | None, Sender]:
     """On a shared (PostgreSQL) state: this instance's delivery claims, and the sender paced
     through the state (relay.pipeline.shared_pace). On a state this process owns: no claims
@@ -174,7 +175,7 @@ def shared_sending(
     pace = pace_of(config)
     claims = PostgresClaims(
         state.database,
-        delivery_instance(rng),
+        me,
         claim_seconds=config.claim,
         bot_spacing=bot_spacing(pace),
         monotonic=clock.monotonic,
@@ -186,7 +187,9 @@ def shared_sending(
 
 def delivery_instance(rng: random.Random) -> InstanceId:
     """This process, as its delivery claims name it: host, pid and a random suffix, so that
-    a restarted process (even with a recycled pid) is a new claimant."""
+    a restarted process (even with a recycled pid) is a new claimant. The board leases name
+    the process the same way: one identity should serve both, since the claims count the
+    instances alive by the leases' heartbeats (their fair share of chats)."""
     host = socket.gethostname()
     pid = os.getpid()
     return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
