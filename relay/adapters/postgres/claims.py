@@ -61,7 +61,8 @@ _SHARE = (  # chats with pending deliveries, and the other instances alive (pg2a
 _CLAIM = (
     "UPDATE deliveries SET claimed_by = %(me)s, claim_until = now() + %(ttl)s "
     "WHERE seq IN (SELECT d.seq FROM deliveries d WHERE d.status = 'pending' "
-    f"AND d.chat = ANY(%(chats)s) AND NOT EXISTS ({_LIVE_OTHER}) "
+    "AND d.chat = ANY(%(chats)s) AND NOT EXISTS (" + _LIVE_OTHER + ") "
+    "AND (d.claimed_by IS DISTINCT FROM %(me)s OR d.claim_until <= now()) "
     "ORDER BY d.seq LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED)"
 )
 _MINE = (
@@ -113,11 +114,13 @@ class PostgresClaims:
     def claim(self) -> list[Delivery]:
         args = {"me": self._me, "ttl": self._ttl, "limit": CLAIM_LIMIT}
         with self._transaction() as db:
-            # Only live claims are renewed: one that lapsed (a long pause) is claimed again
-            # under the chat's lock like any free chat, since another may be taking it now.
+            # Only live claims are renewed, and only past half their time (a pass per send
+            # must not rewrite every claimed row): one that lapsed (a long pause) is claimed
+            # again under the chat's lock like any free chat, as another may take it now.
             db.execute(
                 "UPDATE deliveries SET claim_until = now() + %(ttl)s "
-                "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now()",
+                "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
+                "AND claim_until < now() + %(ttl)s / 2",
                 args,
             )
             mine = self._lock_share(db, args)
