@@ -223,3 +223,13 @@ def test_a_lapsed_claim_nobody_took_is_claimed_again_by_its_instance(url: str) -
     time.sleep(0.7)  # a pause longer than the claim: it lapsed, but no one else wanted it
     assert [d.post_id for d in paused.claim()] == ["1", "2"]
     assert sql(url, "SELECT count(*) FROM deliveries WHERE claim_until > now()") == [(2,)]
+
+
+def test_booking_a_chat_renews_this_instance_s_claim_on_it(url: str) -> None:
+    queue(url, [("@a", "1")])
+    holder, other = claims(url, 1, claim_seconds=0.8), claims(url, 2, claim_seconds=0.8)
+    holder.claim()
+    time.sleep(0.5)
+    assert holder.book("@a", hold=0.0).booked  # the request about to go
+    time.sleep(0.5)  # past the claim's first expiry, within the renewed one
+    assert other.claim() == []

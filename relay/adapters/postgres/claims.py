@@ -184,6 +184,13 @@ class PostgresClaims:
                 "UPDATE chat_pace SET next_at = clock_timestamp() + %s WHERE chat = %s",
                 (_seconds(hold), chat),
             )
+            # The request about to go renews this instance's live claim on the chat, so that
+            # a claim outlives the request it covers whatever the last pass renewed.
+            db.execute(
+                "UPDATE deliveries SET claim_until = now() + %(ttl)s WHERE claimed_by = %(me)s "
+                "AND chat = %(chat)s AND status = 'pending' AND claim_until > now()",
+                {"me": self._me, "ttl": self._ttl, "chat": chat},
+            )
             bot_wait = 0.0
             if self._bot_spacing > 0:
                 self._locked_wait(db, BOT_ROW)
