@@ -46,3 +46,11 @@ async def test_a_state_of_its_own_claims_nothing_and_keeps_the_courier_as_it_is(
     config = _config(tmp_path, sim, fakebot)
     async with assemble(config, dry_run=False, strict_telegram=True) as parts:
         assert type(parts.sender) is Courier and parts.claims is None
+
+
+async def test_a_dry_run_on_a_shared_state_takes_no_chat_from_the_instances_that_send(
+    tmp_path: Path, sim: BoardSimulator, fakebot: Any, pg_url: str
+) -> None:
+    config = _config(tmp_path, sim, fakebot, state=pg_url)
+    async with assemble(config, dry_run=True, strict_telegram=True) as parts:
+        assert parts.claims is None and parts.dry_run

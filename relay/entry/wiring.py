@@ -163,10 +163,17 @@ def shared_sending(
     """On a shared (PostgreSQL) state: this instance's delivery claims, and the sender paced
     through the state (relay.pipeline.shared_pace). On a state this process owns: no claims
     (the delivery worker takes the whole queue) and the sender as it is (the pace stays in
-    the courier's memory), so a single relay sends exactly as it did before claims."""
+    the courier's memory), so a single relay sends exactly as it did before claims.
+
+    A dry run claims nothing either: it prints what is pending and leaves it so, and a
+    `relay run --dry-run` on a shared state must not hold chats away from the instances
+    that send."""
     if not isinstance(config.state, PostgresUrl):
         return None, sender
     from relay.adapters.courier import Courier  # psycopg and PTB: loaded when used
+
+    if not isinstance(sender, Courier):
+        return None, sender
     from relay.adapters.postgres import PostgresState
     from relay.adapters.postgres.claims import PostgresClaims
     from relay.pipeline.shared_pace import SharedPaceSender
@@ -180,9 +187,7 @@ def shared_sending(
         bot_spacing=bot_spacing(pace),
         monotonic=clock.monotonic,
     )
-    if isinstance(sender, Courier):  # a dry run prints: nothing to pace
-        sender = SharedPaceSender(sender, claims, pace, state.location)
-    return claims, sender
+    return claims, SharedPaceSender(sender, claims, pace, state.location)
 
 
 def delivery_instance(rng: random.Random) -> InstanceId:
