@@ -244,23 +244,19 @@ class Courier:
         """Replace the text (or a photo's caption) of a sent message with `msg`'s. Raises a
         DeliveryError like `send` (Telegram refuses edits of deleted or unchanged messages)."""
         await self._clear_to_send(msg.chat)
+        # The keys both edit methods take (Any: python-telegram-bot types each keyword).
+        same: dict[str, Any] = {
+            "chat_id": msg.chat,
+            "message_id": message_id,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": _keyboard(msg),
+        }
         try:
             if caption:
-                await self._bot.edit_message_caption(
-                    chat_id=msg.chat,
-                    message_id=message_id,
-                    caption=msg.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_keyboard(msg),
-                )
+                await self._bot.edit_message_caption(caption=msg.text, **same)
             else:
                 await self._bot.edit_message_text(
-                    chat_id=msg.chat,
-                    message_id=message_id,
-                    text=msg.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=_preview(msg),
-                    reply_markup=_keyboard(msg),
+                    text=msg.text, link_preview_options=_preview(msg), **same
                 )
         except Exception as e:  # every failure is classified: see classify()
             raise self._flood_noted(e, msg.chat) from _cause(e)

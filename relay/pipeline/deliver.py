@@ -13,8 +13,11 @@ second (a `retry_after` of 0 must not spin), and a drain that waits on the pace 
 it is every few seconds.
 
 Per chat, order holds: while a chat waits out a flood limit or a backoff, its later posts wait
-too; other chats go on. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
-that chat's deliveries pending: nothing sleeps on it.
+too; other chats go on. On a state shared by several instances the worker sees only the
+deliveries its instance claimed (relay.core.claims: whole chats, so the order holds across
+instances too), and each instance has its one message in flight. A `retry_after` of hours
+(Telegram has answered 43,837 s) only keeps that chat's deliveries pending: nothing sleeps
+on it.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ class Deliverer(DigestSending):
         self._policy = policy
         self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
+        self._printed_edits: set[int] = set()  # dry run: edits (by seq) already shown
         self._warned_boards: set[str] = set()
         self._warned_routes: set[tuple[str, str]] = set()
         # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
@@ -152,8 +156,9 @@ class Deliverer(DigestSending):
                 self._log_progress(report, pending, deadline - loop.time())
             await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
         report.deferred = len(pending)
-        if not self._dry_run and isinstance(self._sender, _CanEdit):
-            # After the new posts: an edit is never worth delaying news.
+        if isinstance(self._sender, _CanEdit):
+            # After the new posts: an edit is never worth delaying news. A dry run prints
+            # them (once per process) and leaves them queued.
             report.edited = await apply_edits(
                 self._config,
                 self._store,
@@ -161,6 +166,7 @@ class Deliverer(DigestSending):
                 self._state,
                 deadline,
                 self._claims.claim_edits,
+                shown=self._printed_edits if self._dry_run else None,
             )
         return report
 

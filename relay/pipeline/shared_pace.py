@@ -6,9 +6,10 @@ the bot's (relay.core.claims.ChatPace); after Telegram answered it writes when t
 next message may go, counted from the answer (relay.core.pace.shared_spacing); a 429 writes
 its `retry_after`, so every instance waits it out, not only the one that was told.
 
-A chat booked by another instance (an edit, an alarm, a takeover) is not slept on: the send
-fails at once as a flood wait of that length, and the delivery waits like after a 429. Only
-the bot-wide spacing (a fraction of a second) is slept.
+A wait as short as the chat's own pace (the spacing after the last answer) is slept, as the
+courier sleeps its own pace; a longer one (a request of another instance under way, a 429's
+retry_after) is not: the send fails at once as a flood wait of that length, and the
+delivery waits like after a 429.
 
 A state that cannot book fails the send with a StateError (nothing is sent while the pace
 is unknown); one that cannot record the answer only logs it: the message went, and its mark
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, Protocol, TypeVar
 
-from relay.core.backoff import FLOOD_WAIT_CAP, clamp_retry_after
+from relay.core.backoff import FLOOD_WAIT_CAP, MIN_WAIT, clamp_retry_after
 from relay.core.claims import ChatPace
 from relay.core.errors import DeliveryError, StateError, TransientDeliveryError
 from relay.core.models import OutgoingMessage
@@ -32,7 +33,7 @@ from relay.pipeline.senders import Sender
 
 log = logging.getLogger("relay.pipeline.deliver")
 
-IN_FLIGHT_HOLD = 30.0  # seconds a booked chat is held while its request is under way (the
+IN_FLIGHT_HOLD = 20.0  # seconds a booked chat is held while its request is under way (the
 # courier's timeout is 15 s): a crash mid-request frees the chat after this
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -84,20 +85,28 @@ class SharedPaceSender:
         return result
 
     async def _book(self, chat: str) -> None:
-        try:
-            slot = await asyncio.to_thread(self._pace.book, chat, IN_FLIGHT_HOLD)
-        except Exception as e:  # the state's own errors: the pipeline knows none
-            raise StateError(
-                f"state {self._location}: cannot book chat {chat}'s pace: {type(e).__name__}: {e}"
-            ) from e
-        if not slot.booked:
-            raise TransientDeliveryError(
-                f"chat {chat} is paced by another instance: free in {slot.wait:.1f} s",
-                reason="flood",
-                retry_after=slot.wait,
-            )
-        if slot.wait > 0:
-            await asyncio.sleep(slot.wait)  # the bot-wide spacing: a fraction of a second
+        """Book the chat's slot, sleeping out a wait as short as the chat's own pace (the
+        courier sleeps those too); a longer one is a flood wait for the caller."""
+        short = max(shared_spacing(chat, self._limits), MIN_WAIT)
+        while True:
+            try:
+                slot = await asyncio.to_thread(self._pace.book, chat, IN_FLIGHT_HOLD)
+            except Exception as e:  # the state's own errors: the pipeline knows none
+                raise StateError(
+                    f"state {self._location}: cannot book chat {chat}'s pace: "
+                    f"{type(e).__name__}: {e}"
+                ) from e
+            if slot.booked:
+                if slot.wait > 0:
+                    await asyncio.sleep(slot.wait)  # the bot-wide spacing: a fraction of a second
+                return
+            if slot.wait > short:
+                raise TransientDeliveryError(
+                    f"chat {chat} is paced by another instance: free in {slot.wait:.1f} s",
+                    reason="flood",
+                    retry_after=slot.wait,
+                )
+            await asyncio.sleep(slot.wait)
 
     async def _note(
         self, what: str, chat: str, call: Callable[P, None], *args: P.args, **kw: P.kwargs

@@ -97,11 +97,10 @@ class Service:
             on_failed=self.metrics.delivery_failed,
             rng=parts.rng,
             monotonic=parts.clock.monotonic,
+            claims=parts.claims,
         )
         self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
-        self.schedule = Schedule(
-            self.poll_job, wall=parts.clock.wall, monotonic=parts.clock.monotonic, rng=parts.rng
-        )
+        self.schedule = Schedule(self.poll_job, clock=parts.clock, rng=parts.rng)
         self.spacing = PollSpacing(parts.clock.monotonic)
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(

@@ -11,9 +11,17 @@ Knows nothing of HTTP, HTML or Telegram. Split by job like the SQLite state:
     posts.py        posts: known ids, feeds, late articles
     deliveries.py   the queue of messages to send
     fencing.py      the lease check that fences a poll's write
+    export.py       every row out and in, for `relay state copy`
 
 What one poll learns is applied in ONE transaction (`apply_poll`), fenced by the board's
 lease when one is given: a poll made under a lease that has since been lost records nothing.
+
+boards, posts and deliveries mirror their SQLite namesakes statement for statement. They are
+two sets of modules, not one with a dialect switch, because the SQL differs in every line
+that matters (placeholders, booleans, `= ANY(array)` for IN lists, timestamptz against ISO
+text, FILTER against sum()); what is the same once a query has run is shared
+(`relay.adapters.rows`), and the contract suite holds the two to one behaviour: a change to
+one module is a change to its namesake.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from relay.adapters.postgres import boards, deliveries, posts
 from relay.adapters.postgres.boards import BoardTable, PostgresBoards
 from relay.adapters.postgres.db import Database, PoolSettings
 from relay.adapters.postgres.deliveries import PostgresDeliveries
+from relay.adapters.postgres.export import PostgresRows
 from relay.adapters.postgres.posts import PostgresPosts
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
@@ -29,7 +38,7 @@ from relay.core.state import PollIntent
 from relay.core.state_url import PostgresUrl
 
 
-class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries):
+class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresRows):
     """All reads and writes of the shared state. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 
@@ -72,6 +81,7 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries):
             posts.retitle(tx, board_id, changes.retitled, at)
             deliveries.queue_edits(tx, board_id, [p.id for p in changes.retitled])
             posts.recount(tx, board_id, changes.recounted)
+            posts.categorize(tx, board_id, changes.categorized)
             boards.record_success(tx, board_id, changes, at)
             recorded = posts.read_posts(tx, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

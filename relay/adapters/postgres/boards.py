@@ -112,7 +112,7 @@ def record_success(tx: Connection, board_id: str, changes: PageChanges, at: date
             "etag": changes.validators.etag,
             "last_modified": changes.validators.last_modified,
             "hash": changes.validators.body_hash,
-            "changed": bool(changes.new or changes.retitled),
+            "changed": bool(changes.new or changes.retitled or changes.categorized),
             "id": board_id,
         },
     )
@@ -157,6 +157,10 @@ class PostgresBoards:
     def set_alarmed(self, board_id: str, alarmed: bool) -> None:
         with self._boards.write(board_id) as tx:
             tx.execute("UPDATE boards SET alarmed = %s WHERE id = %s", (alarmed, board_id))
+
+    def set_quiet_alarmed(self, board_id: str, since: datetime | None) -> None:
+        with self._boards.write(board_id) as tx:
+            tx.execute("UPDATE boards SET quiet_alarmed = %s WHERE id = %s", (since, board_id))
 
     def mark_feed_written(self, board_id: str) -> None:
         with self._boards.write(board_id) as tx:

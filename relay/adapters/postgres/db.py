@@ -42,8 +42,10 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.abc import Buffer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from relay.adapters.postgres.migrations import migrate
@@ -68,7 +70,8 @@ class PoolSettings:
 
 
 class Database:
-    """The server, reached and migrated: a pool of connections for the state's tables."""
+    """The server, reached and migrated: a pool of connections for the state's tables.
+    `password` (from the environment or a file) wins over the one in the URL."""
 
     def __init__(
         self, url: PostgresUrl, password: str | None, settings: PoolSettings | None = None
@@ -76,7 +79,8 @@ class Database:
         self.location = url.url
         self.settings = settings or PoolSettings()
         self._conninfo = url.url
-        self._kwargs = _connection_kwargs(url.url, password, self.settings)
+        secret = url.password if password is None else password
+        self._kwargs = _connection_kwargs(url.url, secret, self.settings)
         # One direct connection first: its error (refused, authentication failed) is the
         # news, where a pool would only say that it got no connection in time.
         with self._classified("cannot open"), self.connect() as conn:
@@ -133,6 +137,8 @@ class Database:
 
     def _configure(self, conn: Connection) -> None:
         s = self.settings
+        conn.adapters.register_dumper(str, _TextDumper)
+        conn.adapters.register_dumper(str, _BinaryTextDumper)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(f"SET statement_timeout = {int(s.statement_timeout * 1000)}")
         conn.execute(f"SET lock_timeout = {int(s.lock_timeout * 1000)}")
@@ -159,6 +165,21 @@ class Database:
             f"no free connection within {self.settings.wait_timeout:g} s "
             f"(all {self.settings.max_size} of the pool are busy)"
         )
+
+
+class _TextDumper(StrDumperUnknown):
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a NUL that came from a page or a
+    feed becomes U+FFFD, as an HTML parser makes it, rather than failing the poll's write."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
+class _BinaryTextDumper(StrBinaryDumper):
+    """The same, for parameters sent in binary."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
 
 
 def describe(error: psycopg.Error) -> str:

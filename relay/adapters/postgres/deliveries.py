@@ -5,7 +5,8 @@ creation order (oldest post first), `route` is the route's key and `chat` where 
 With several instances, a seq is taken at INSERT, not at COMMIT: two boards' polls committing
 in the other order than they inserted may interleave their seqs, which orders nothing that
 matters (a board's own deliveries are written by the one instance holding its lease, in
-order). The claim columns are for the delivery claims of issue 13 (`claims`).
+order). The claim columns are the delivery claims' (`claims`): a mark (sent, retry, failed)
+releases the delivery's claim in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from relay.adapters.postgres.db import Connection, Database
-from relay.adapters.rows import edit_from_row, record_from_row
+from relay.adapters.rows import record_from_row
 from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
 
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
@@ -89,17 +90,19 @@ class PostgresDeliveries:
     ) -> None:
         self._db.write(
             "UPDATE deliveries SET status = 'sent', sent_at = %s, message_id = %s, "
-            "sent_as = %s, attempts = attempts + 1 WHERE seq = ANY(%s)",
+            "sent_as = %s, attempts = attempts + 1, claimed_by = NULL, claim_until = NULL "
+            "WHERE seq = ANY(%s)",
             (now, message_id, sent_as, list(seqs)),
         )
 
     def pending_edits(self, limit: int = 100) -> list[Edit]:
         rows = self._db.query(
-            "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+            "SELECT seq, board_id, post_id, route, chat, message_id, "
+            "sent_as = 'photo' AS caption, edit_tries AS tries "
             "FROM deliveries WHERE edit_pending ORDER BY seq LIMIT %s",
             (limit,),
         )
-        return [edit_from_row(r) for r in rows]
+        return [record_from_row(Edit, r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""
@@ -118,15 +121,15 @@ class PostgresDeliveries:
 
     def mark_retry(self, seq: int, error: str, not_before: datetime, *, count: bool = True) -> None:
         self._db.write(
-            "UPDATE deliveries SET attempts = attempts + %s, last_error = %s, not_before = %s "
-            "WHERE seq = %s",
+            "UPDATE deliveries SET attempts = attempts + %s, last_error = %s, not_before = %s, "
+            "claimed_by = NULL, claim_until = NULL WHERE seq = %s",
             (int(count), error, not_before, seq),
         )
 
     def mark_failed(self, seq: int, error: str) -> None:
         self._db.write(
             "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
-            "last_error = %s WHERE seq = %s",
+            "last_error = %s, claimed_by = NULL, claim_until = NULL WHERE seq = %s",
             (error, seq),
         )
 
@@ -157,12 +160,15 @@ class PostgresDeliveries:
         else:  # the board index
             where, args = "board_id = %s AND status IN ('pending', 'failed')", (board_id,)
         rows = self._db.query(
-            "SELECT board_id, chat, count(*) FILTER (WHERE status = 'pending') AS pending, "
+            "SELECT board_id, chat, route, count(*) FILTER (WHERE status = 'pending') AS pending, "
             f"count(*) FILTER (WHERE status = 'failed') AS failed FROM deliveries "
-            f"WHERE {where} GROUP BY board_id, chat ORDER BY board_id, chat",
+            f"WHERE {where} GROUP BY board_id, chat, route ORDER BY board_id, chat, route",
             args,
         )
-        return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
+        return [
+            ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"], r["route"])
+            for r in rows
+        ]
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
         rows = self._db.query(

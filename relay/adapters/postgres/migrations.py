@@ -126,6 +126,11 @@ MIGRATIONS: tuple[str, ...] = (
         next_at timestamptz NOT NULL
     );
     """,
+    # 2: the quiet-board alarm told, kept across restarts (the told silence's start; NULL
+    # when none was told or posts came again), as SQLite's migration 6
+    """
+    ALTER TABLE boards ADD COLUMN quiet_alarmed timestamptz
+    """,
 )
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS relay_schema (
@@ -138,6 +143,10 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> int:
     """Bring the schema to the newest version in one transaction; returns that version.
     A schema newer than this relay knows is refused (StateError), nothing changed."""
     with conn.transaction():
+        # A migration may rebuild a large table, and a second relay waits for the first's:
+        # neither is a stuck statement (systemd's start timeout still bounds the wait).
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL lock_timeout = 0")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(SCHEMA_TABLE)
         conn.execute("INSERT INTO relay_schema (version) VALUES (0) ON CONFLICT DO NOTHING")

@@ -61,10 +61,24 @@ def _row(board_id: str, item: NewPost, at: datetime) -> tuple[object, ...]:
 
 
 def retitle(tx: Connection, board_id: str, posts: Sequence[Post], at: datetime) -> None:
+    """Posts edited on the board: their title and category (a category the page no longer
+    shows keeps the recorded one) and the time of the edit."""
     with tx.cursor() as cursor:
         cursor.executemany(
-            "UPDATE posts SET title = %s, updated = %s WHERE board_id = %s AND id = %s",
-            [(post.title, at, board_id, post.id) for post in posts],
+            "UPDATE posts SET title = %s, category = coalesce(nullif(%s, ''), category), "
+            "updated = %s WHERE board_id = %s AND id = %s",
+            [(post.title, post.category, at, board_id, post.id) for post in posts],
+        )
+
+
+def categorize(tx: Connection, board_id: str, posts: Sequence[Post]) -> None:
+    """Categories of posts recorded without one: stored, and no edit (nor `updated`)."""
+    if not posts:
+        return
+    with tx.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE posts SET category = %s WHERE board_id = %s AND id = %s AND category = ''",
+            [(post.category, board_id, post.id) for post in posts],
         )
 
 
@@ -95,7 +109,7 @@ class PostgresPosts:
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
         ids = list(post_ids)
         rows = self._db.query(
-            "SELECT id, title, notice, comments, views, votes FROM posts "
+            "SELECT id, title, notice, category, comments, views, votes FROM posts "
             "WHERE board_id = %s AND id = ANY(%s)",
             (board_id, ids),
         )

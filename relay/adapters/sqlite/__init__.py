@@ -8,6 +8,7 @@ connection and its transactions (`db`):
     boards.py       each board's poll state, also held in memory (read on every poll)
     posts.py        posts: known ids, feeds, late articles
     deliveries.py   the queue of messages to send
+    export.py       every row out and in, for `relay state copy`
 
 What one poll learns is applied in ONE transaction (`apply_poll`): the posts, the deliveries
 they cause, the board's validators and the "feed needs writing" mark, so a crash at any point
@@ -23,13 +24,14 @@ from relay.adapters.sqlite import boards, deliveries, posts
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
+from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
 from relay.core.state import PollIntent
 
 
-class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
+class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
     """All reads and writes of the state file. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 
@@ -71,6 +73,7 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
             posts.retitle(db, board_id, changes.retitled, stamp)
             deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
             posts.recount(db, board_id, changes.recounted)
+            posts.categorize(db, board_id, changes.categorized)
             boards.record_success(db, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)

@@ -75,7 +75,7 @@ def record_success(
             "etag": changes.validators.etag,
             "last_modified": changes.validators.last_modified,
             "hash": changes.validators.body_hash,
-            "changed": bool(changes.new or changes.retitled),
+            "changed": bool(changes.new or changes.retitled or changes.categorized),
             "id": board_id,
         },
     )
@@ -116,6 +116,13 @@ class SqliteBoards:
         with self._boards.write(board_id) as db:
             db.execute("UPDATE boards SET alarmed = ? WHERE id = ?", (int(alarmed), board_id))
 
+    def set_quiet_alarmed(self, board_id: str, since: datetime | None) -> None:
+        with self._boards.write(board_id) as db:
+            db.execute(
+                "UPDATE boards SET quiet_alarmed = ? WHERE id = ?",
+                (iso(since), board_id),
+            )
+
     def mark_feed_written(self, board_id: str) -> None:
         with self._boards.write(board_id) as db:
             db.execute("UPDATE boards SET feed_dirty = 0 WHERE id = ?", (board_id,))
@@ -125,7 +132,7 @@ def _board_state(row: sqlite3.Row) -> BoardState:
     return from_row(
         BoardState,
         row,
-        times=("first_poll", "last_poll", "last_success", "last_new"),
+        times=("first_poll", "last_poll", "last_success", "last_new", "quiet_alarmed"),
         flags=("feed_dirty", "alarmed"),
         columns={
             "board_id": "id",

@@ -13,8 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from relay.adapters.rows import edit_from_row
-from relay.adapters.sqlite.db import Database, from_row, iso, parse_time
+from relay.adapters.sqlite.db import Database, from_row, iso
 from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
 
 EDIT_TRIES = 3  # transient failures of one edit before it is given up
@@ -74,6 +73,9 @@ def queue_edits(db: sqlite3.Connection, board_id: str, post_ids: Sequence[str]) 
     )
 
 
+_STATUS_COLUMNS = {"error": "last_error"}  # DeliveryStatus field -> column
+
+
 class SqliteDeliveries:
     """The `DeliveryQueue` part of the SQLite state."""
 
@@ -104,11 +106,12 @@ class SqliteDeliveries:
 
     def pending_edits(self, limit: int = 100) -> list[Edit]:
         rows = self._db.query(
-            "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+            "SELECT seq, board_id, post_id, route, chat, message_id, "
+            "sent_as = 'photo' AS caption, edit_tries AS tries "
             "FROM deliveries WHERE edit_pending = 1 ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [edit_from_row(r) for r in rows]
+        return [from_row(Edit, r, flags=("caption",)) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""
@@ -166,12 +169,15 @@ class SqliteDeliveries:
         else:  # the board index
             where, args = "board_id = ? AND status IN ('pending', 'failed')", (board_id,)
         rows = self._db.query(
-            "SELECT board_id, chat, sum(status = 'pending') AS pending, "
+            "SELECT board_id, chat, route, sum(status = 'pending') AS pending, "
             f"sum(status = 'failed') AS failed FROM deliveries WHERE {where} "
-            "GROUP BY board_id, chat ORDER BY board_id, chat",
+            "GROUP BY board_id, chat, route ORDER BY board_id, chat, route",
             args,
         )
-        return [ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"]) for r in rows]
+        return [
+            ChatCounts(r["board_id"], r["chat"], r["pending"], r["failed"], r["route"])
+            for r in rows
+        ]
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:
         rows = self._db.query_ids(
@@ -181,13 +187,6 @@ class SqliteDeliveries:
             list(post_ids),
         )
         return [
-            DeliveryStatus(
-                post_id=r["post_id"],
-                chat=r["chat"],
-                status=r["status"],
-                error=r["last_error"],
-                not_before=parse_time(r["not_before"]),
-                sent_at=parse_time(r["sent_at"]),
-            )
+            from_row(DeliveryStatus, r, times=("not_before", "sent_at"), columns=_STATUS_COLUMNS)
             for r in rows
         ]

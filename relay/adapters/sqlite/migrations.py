@@ -127,4 +127,9 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
     ) WITHOUT ROWID;
     """,
+    # 6: the quiet-board alarm told, kept across restarts: the told silence's start (UTC
+    # ISO, the quiet verdict's `since`), NULL when none was told or posts came again
+    """
+    ALTER TABLE boards ADD COLUMN quiet_alarmed TEXT;
+    """,
 )

@@ -63,9 +63,21 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
 def retitle(
     db: sqlite3.Connection, board_id: str, posts: Sequence[Post], stamp: str | None
 ) -> None:
+    """Posts edited on the board: their title and category (a category the page no longer
+    shows keeps the recorded one) and the time of the edit."""
     db.executemany(
-        "UPDATE posts SET title = ?, updated = ? WHERE board_id = ? AND id = ?",
-        [(post.title, stamp, board_id, post.id) for post in posts],
+        "UPDATE posts SET title = ?, category = coalesce(nullif(?, ''), category), updated = ? "
+        "WHERE board_id = ? AND id = ?",
+        [(post.title, post.category, stamp, board_id, post.id) for post in posts],
+    )
+
+
+def categorize(db: sqlite3.Connection, board_id: str, posts: Sequence[Post]) -> None:
+    """Categories of posts recorded without one: stored, and no edit (not `updated` either:
+    the post did not change, the relay only reads more of it now)."""
+    db.executemany(
+        "UPDATE posts SET category = ? WHERE board_id = ? AND id = ? AND category = ''",
+        [(post.category, board_id, post.id) for post in posts],
     )
 
 
@@ -97,7 +109,7 @@ class SqlitePosts:
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
         ids = list(post_ids)
         rows = self._db.query_ids(
-            "SELECT id, title, notice, comments, views, votes FROM posts "
+            "SELECT id, title, notice, category, comments, views, votes FROM posts "
             "WHERE board_id = ? AND id IN ({ids})",
             (board_id,),
             ids,
