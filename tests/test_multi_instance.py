@@ -38,6 +38,7 @@ from relay.sim.records import SimRequest
 
 INTERVAL = 2.5  # seconds between two polls of a board
 LEASE = 3.0  # seconds
+CLAIM = 20.0  # seconds a dead instance's chats wait before another sends them (the least)
 
 
 @dataclass
@@ -99,8 +100,10 @@ def cluster_of(tmp_path: Path, sim: BoardSimulator, fakebot: Any, pg_url: str) -
     made: list[Cluster] = []
 
     def make(slots: str, boards: list[SimBoard]) -> Cluster:
+        chats = ("@news", "@other", "-100200300")  # claimed per chat: spread over instances
         entries = [
-            {"id": b.name, "url": b.list_url, "chat": "@news", "source": "list"} for b in boards
+            {"id": b.name, "url": b.list_url, "chat": chats[i % 3], "source": "list"}
+            for i, b in enumerate(boards)
         ]
         configs = {}
         for slot in slots:
@@ -120,6 +123,7 @@ def cluster_of(tmp_path: Path, sim: BoardSimulator, fakebot: Any, pg_url: str) -
                     "group_per_minute": 0,
                     "bot_per_second": 0,
                     "drain_timeout": "20s",
+                    "claim": f"{CLAIM}s",
                 },
             )
         seeded = run_relay(
@@ -164,14 +168,14 @@ def _too_close(sim: BoardSimulator, kills: list[tuple[str, datetime]]) -> list[s
 
 
 def _await_request_from(slot: str, sim: BoardSimulator) -> None:
-    """Until `slot` sends a list request (within 10 s)."""
-    start = len(sim.requests)
+    """Until a request of `slot` arrives (within 10 s), before it is answered."""
+    start = len(sim.arrivals)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if any(r.list_page and _slot(r) == slot for r in sim.requests[start:]):
+        if any(agent.endswith(f"/{slot}") for _path, agent in sim.arrivals[start:]):
             return
-        time.sleep(0.01)
-    raise AssertionError(f"{slot} sent no list request in 10 s")
+        time.sleep(0.005)
+    raise AssertionError(f"{slot} sent no request in 10 s")
 
 
 def _held_by(url: str, process: subprocess.Popen[bytes]) -> set[str]:
@@ -233,7 +237,7 @@ def test_three_instances_with_kills_share_the_boards_and_lose_nothing(
     died = cluster.kills[-1][1]
     run_for(LEASE + 2 * INTERVAL + 1.0)
     new_posts(5)
-    _wait_for(titles, fakebot, 30.0)
+    _wait_for(titles, fakebot, CLAIM + 15.0)  # the last killed one's chats: after its claims
     cluster.stop_all()
 
     close = _too_close(sim, cluster.kills)
