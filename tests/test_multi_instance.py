@@ -37,7 +37,7 @@ from relay.sim import BoardSimulator, SimBoard
 from relay.sim.records import SimRequest
 
 INTERVAL = 2.5  # seconds between two polls of a board
-LEASE = 3.0  # seconds
+LEASE = 4.0  # seconds (renewed every 1.3 s: a loaded CI machine must not let live leases lapse)
 CLAIM = 20.0  # seconds a dead instance's chats wait before another sends them (the least)
 
 
@@ -163,7 +163,10 @@ def _too_close(sim: BoardSimulator, kills: list[tuple[str, datetime]]) -> list[s
                 continue
             died = any(s == _slot(first) and first.at <= k <= second.at for s, k in kills)
             if not died:
-                close.append(f"{board}: {_slot(first)} then {_slot(second)} {gap:.2f}s apart")
+                close.append(
+                    f"{board}: {_slot(first)} at {first.at:%H:%M:%S.%f} then {_slot(second)} "
+                    f"{gap:.2f}s later"
+                )
     return close
 
 
