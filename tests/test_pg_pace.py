@@ -19,7 +19,7 @@ from relay.adapters.courier import Courier
 from relay.adapters.postgres import PostgresState
 from relay.adapters.postgres.claims import PostgresClaims
 from relay.core.coordination import InstanceId
-from relay.core.errors import DeliveryError
+from relay.core.errors import DeliveryError, StateError
 from relay.core.models import OutgoingMessage
 from relay.core.pace import Pace, bot_spacing
 from relay.core.state_url import parse_postgres_url
@@ -143,3 +143,15 @@ async def test_a_send_cut_off_frees_the_chat_after_its_spacing_not_the_in_flight
         "WHERE chat = '@news'",
     )
     assert wait <= PACE.per_chat_interval  # not the 20 s a request under way holds it
+
+
+async def test_nothing_is_sent_while_the_pace_cannot_be_booked(pg_url: str, fakebot: Any) -> None:
+    async with AsyncExitStack() as stack:
+        state = PostgresState(parse_postgres_url(pg_url))
+        courier = await stack.enter_async_context(Courier(TOKEN, fakebot.api_url, pace=PACE))
+        claims = PostgresClaims(state.database, InstanceId("i", "host", 1), claim_seconds=30)
+        sender = SharedPaceSender(courier, claims, PACE, "postgresql://relay@db/relay")
+        state.close()  # the state is gone (a server down answers so after its timeouts)
+        with pytest.raises(StateError, match=r"postgresql://relay@db/relay.*chat @news"):
+            await sender.send(OutgoingMessage(chat="@news", text="x"))
+    assert fakebot.messages == []
