@@ -207,6 +207,19 @@ def test_instances_alive_share_the_chats(url: str) -> None:
     assert len(chats_of(first.claim())) == 5
 
 
+def test_a_free_chat_is_taken_even_when_the_share_is_full(url: str) -> None:
+    queue(url, [(f"@c{i}", str(i)) for i in range(4)])
+    sql(  # an instance alive that claims nothing (or this one, under another name)
+        url,
+        "INSERT INTO instances (name, host, pid, started, seen) "
+        "VALUES ('idle', 'host', 1, now(), now())",
+    )
+    alone = claims(url, 1)
+    assert chats_of(alone.claim()) == {"@c0", "@c1"}  # its share of two instances
+    assert chats_of(alone.claim()) == {"@c0", "@c1", "@c2"}  # and a free one per pass
+    assert len(chats_of(alone.claim())) == 4
+
+
 def test_a_retry_releases_the_delivery_but_the_chat_stays_in_order(url: str) -> None:
     queue(url, [("@a", "1"), ("@a", "2")])
     holder, other = claims(url, 1), claims(url, 2)

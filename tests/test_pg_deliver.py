@@ -134,6 +134,8 @@ async def test_two_instances_send_every_delivery_once_in_order_at_the_pace(
     cluster: Cluster, news: SimBoard, fakebot: Any
 ) -> None:
     titles = await queue_posts(cluster, news, 6)
+    for instance in cluster.instances:  # each claims its share first: one chat
+        assert len({d.chat for d in instance.claims.claim()}) == 1
     reports = await cluster.drain_all(15)
     assert [r.sent for r in reports] == [6, 6]  # a chat each
     for chat in ("@news", "@other"):

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from conftest import TOKEN
+from pgclaims import sql
 
 from relay.adapters.courier import Courier
 from relay.adapters.postgres import PostgresState
 from relay.adapters.postgres.claims import PostgresClaims
 from relay.core.coordination import InstanceId
-from relay.core.errors import DeliveryError
+from relay.core.errors import DeliveryError, StateError
 from relay.core.models import OutgoingMessage
 from relay.core.pace import Pace, bot_spacing
 from relay.core.state_url import parse_postgres_url
@@ -126,3 +127,31 @@ async def test_the_bot_wide_limit_is_shared_by_the_instances(pg_url: str, fakebo
     # Each courier alone would let all six go at once (5 a second each): together, the
     # sixth arrives a second after the first, as one bot's limit allows.
     assert times[5] - times[0] >= 1.0 * 0.95, times
+
+
+async def test_a_send_cut_off_frees_the_chat_after_its_spacing_not_the_in_flight_hold(
+    two: list[SharedPaceSender], fakebot: Any, pg_url: str
+) -> None:
+    fakebot.stall_next(2.0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):  # the drain's deadline cuts the request off
+            await two[0].send(OutgoingMessage(chat="@news", text="slow"))
+    await asyncio.sleep(0.3)  # recorded from a worker thread, the task being cancelled
+    [(wait,)] = sql(
+        pg_url,
+        "SELECT extract(epoch FROM next_at - clock_timestamp())::float8 FROM chat_pace "
+        "WHERE chat = '@news'",
+    )
+    assert wait <= PACE.per_chat_interval  # not the 20 s a request under way holds it
+
+
+async def test_nothing_is_sent_while_the_pace_cannot_be_booked(pg_url: str, fakebot: Any) -> None:
+    async with AsyncExitStack() as stack:
+        state = PostgresState(parse_postgres_url(pg_url))
+        courier = await stack.enter_async_context(Courier(TOKEN, fakebot.api_url, pace=PACE))
+        claims = PostgresClaims(state.database, InstanceId("i", "host", 1), claim_seconds=30)
+        sender = SharedPaceSender(courier, claims, PACE, "postgresql://relay@db/relay")
+        state.close()  # the state is gone (a server down answers so after its timeouts)
+        with pytest.raises(StateError, match=r"postgresql://relay@db/relay.*chat @news"):
+            await sender.send(OutgoingMessage(chat="@news", text="x"))
+    assert fakebot.messages == []

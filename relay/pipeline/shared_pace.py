@@ -77,9 +77,8 @@ class SharedPaceSender:
                 await self._note("record the answer for", chat, self._pace.answered, chat, spacing)
             raise
         except BaseException:
-            # Cut off (the drain's deadline, a stop): the request may have arrived. Written
-            # here and now, without awaiting, because the task is being cancelled.
-            self._note_now(chat, spacing)
+            # Cut off (the drain's deadline, a stop): the request may have arrived.
+            self._note_later(chat, spacing)
             raise
         await self._note("record the answer for", chat, self._pace.answered, chat, spacing)
         return result
@@ -123,8 +122,23 @@ class SharedPaceSender:
                 e,
             )
 
-    def _note_now(self, chat: str, spacing: float) -> None:
+    def _note_later(self, chat: str, spacing: float) -> None:
+        """Record the answer from a worker thread without waiting for it: the task is being
+        cancelled, and a state call must not block the event loop meanwhile."""
         try:
-            self._pace.answered(chat, spacing)
-        except Exception as e:
-            log.warning("state %s: cannot record chat %s's pace (%s)", self._location, chat, e)
+            future = asyncio.get_running_loop().run_in_executor(
+                None, self._pace.answered, chat, spacing
+            )
+        except RuntimeError:  # the loop's executor is shut down: the process is ending
+            return
+
+        def logged(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.warning(
+                    "state %s: cannot record chat %s's pace (%s)",
+                    self._location,
+                    chat,
+                    done.exception(),
+                )
+
+        future.add_done_callback(logged)

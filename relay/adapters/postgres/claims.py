@@ -9,8 +9,9 @@ Claiming is per chat. The chat's `chat_pace` row is its lock: a claimer takes th
 the candidate chats `FOR UPDATE SKIP LOCKED` (two claimers never wait on each other and
 never both take one chat), then, under that lock, claims the chat's pending deliveries
 (`FOR UPDATE SKIP LOCKED` too) unless a live claim of another instance holds one of them.
-The check is repeated after the lock, in a new statement (READ COMMITTED: it sees a claim
-committed while this one waited for nothing).
+Both statements check that again (READ COMMITTED: each sees the claims committed before it
+began). A pass renews a claim only past half its time and claims only rows not yet its own,
+so that a pass per message reads its queue without rewriting it.
 
 Expiry and pace use `now()` / `clock_timestamp()` of the database only, and pace times come
 back as seconds from now, so the instances' clocks never meet.
@@ -137,7 +138,8 @@ class PostgresClaims:
         """Lock the chats to claim (their chat_pace rows, SKIP LOCKED: another claimer's are
         passed over): those this instance holds, and free ones, oldest first, up to its share
         of all chats with pending deliveries among the instances alive (a lone instance takes
-        them all). A chat held is kept; only free ones are left to the others."""
+        them all), and one free chat at least. A chat held is kept until it has nothing
+        pending; only free ones are left to the others."""
         candidates = db.execute(_CANDIDATES, args).fetchall()
         if not candidates:
             return []
@@ -151,8 +153,11 @@ class PostgresClaims:
             "ON CONFLICT (chat) DO NOTHING",
             (held + free,),
         )
+        # At least one free chat per pass, whatever the share says: an instance alive but
+        # not claiming (or this one, counted twice under another name) must not leave a chat
+        # to wait for nobody.
         locked = []
-        for chats, limit in ((held, None), (free, max(0, target - len(held)))):
+        for chats, limit in ((held, None), (free, max(1, target - len(held)))):
             if chats and limit != 0:
                 rows = db.execute(_LOCK, args | {"chats": chats, "limit": limit})
                 locked += [r["chat"] for r in rows]
