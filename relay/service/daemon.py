@@ -34,6 +34,7 @@ from relay.core.coordination import LeaseLost
 from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
 from relay.core.reload import restart_only_changes
+from relay.core.report import describe_outcome
 from relay.core.solo import Solo
 from relay.core.status import BoardHealth, board_health
 from relay.pipeline.deliver import Deliverer
@@ -65,18 +66,6 @@ class BoardLive:
     backing_off_until: datetime | None  # aware UTC (wall): no poll before this
     last_outcome: str  # the last poll's outcome in a line, "" before the first
     quiet_since: datetime | None = None  # aware UTC: quiet (no new post for too long) since
-
-
-def describe_outcome(outcome: PollOutcome) -> str:
-    """One line for people: "ok: 2 new, 1 page, 140 ms" or "failed (layout): ..."."""
-    if not outcome.ok:
-        return f"failed ({outcome.reason}): {outcome.error[:300]}"
-    if outcome.unchanged:
-        return f"ok: unchanged, {outcome.elapsed_ms} ms"
-    return (
-        f"ok: {len(outcome.new)} new, {outcome.updated} edited, {outcome.pages} page(s), "
-        f"{outcome.elapsed_ms} ms"
-    )
 
 
 class Service:
