@@ -26,12 +26,14 @@ one module is a change to its namesake.
 
 from __future__ import annotations
 
-from relay.adapters.postgres import boards, deliveries, posts
+from relay.adapters.postgres import deliveries, posts
 from relay.adapters.postgres.boards import BoardTable, PostgresBoards
 from relay.adapters.postgres.db import Database, PoolSettings
 from relay.adapters.postgres.deliveries import PostgresDeliveries
+from relay.adapters.postgres.driver import PostgresDriver, PostgresTx
 from relay.adapters.postgres.export import PostgresRows
 from relay.adapters.postgres.posts import PostgresPosts
+from relay.adapters.sql import boards as board_rows
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
 from relay.core.state import PollIntent
@@ -48,7 +50,8 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
         self.url = url
         self._db = Database(url, password, settings)
         try:
-            self._boards = BoardTable(self._db)
+            self._sql = PostgresDriver(self._db)
+            self._boards = BoardTable(self._sql, self._db.location)
         except BaseException:
             self._db.close()
             raise
@@ -71,9 +74,11 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
         if not intent.stamp:
             return ()  # an unchanged page, and the stored time is recent enough
         at, changes = intent.at, intent.changes
-        with self._boards.write(board_id, fence) as tx:
+        with self._boards.write(board_id, fence) as shared:
+            assert isinstance(shared, PostgresTx)
+            tx = shared.conn
             if changes is None:
-                boards.record_unchanged(tx, board_id, at)
+                board_rows.record_unchanged(shared, board_id, at)
                 return ()
             new_ids = [n.post.id for n in changes.new]
             posts.insert_new(tx, board_id, changes.new, at)
@@ -82,7 +87,7 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
             deliveries.queue_edits(tx, board_id, [p.id for p in changes.retitled])
             posts.recount(tx, board_id, changes.recounted)
             posts.categorize(tx, board_id, changes.categorized)
-            boards.record_success(tx, board_id, changes, at)
+            board_rows.record_success(shared, board_id, changes, at)
             recorded = posts.read_posts(tx, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from relay.adapters.postgres.boards import BoardTable
 from relay.adapters.postgres.db import Connection, Database, Row
+from relay.adapters.postgres.driver import PostgresTx
 from relay.adapters.rows import by_board, known_from_rows, record_from_row
 from relay.core.models import Article, Post, StoredPost, id_sort_int
 from relay.core.state import ARTICLE_TRIES, Known, NewPost
@@ -144,7 +145,9 @@ class PostgresPosts:
         return [_stored_post(r) for r in rows]
 
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
-        with self._boards.write(board_id) as tx:
+        with self._boards.write(board_id) as shared:
+            assert isinstance(shared, PostgresTx)
+            tx = shared.conn
             tx.execute(
                 "UPDATE posts SET excerpt = %s, text = %s, image = %s, body_html = %s, "
                 "article_fetched = true WHERE board_id = %s AND id = %s",

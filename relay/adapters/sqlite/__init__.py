@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relay.adapters.sqlite import boards, deliveries, posts
+from relay.adapters.sql import boards as board_rows
+from relay.adapters.sqlite import deliveries, posts
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
+from relay.adapters.sqlite.driver import SqliteDriver, SqliteTx
 from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
 from relay.core.coordination import Lease
@@ -38,7 +40,8 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
         self.path = path
         self._db = Database(path, busy_timeout=busy_timeout)
         try:
-            self._boards = BoardTable(self._db)
+            self._sql = SqliteDriver(self._db)
+            self._boards = BoardTable(self._sql)
         except BaseException:
             self._db.close()
             raise
@@ -59,9 +62,11 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
             return ()  # an unchanged page, and the stored time is recent enough
         stamp = iso(intent.at)
         changes = intent.changes
-        with self._boards.write(board_id) as db:
+        with self._boards.write(board_id) as tx:
+            assert isinstance(tx, SqliteTx)
+            db = tx.conn
             if changes is None:
-                boards.record_unchanged(db, board_id, stamp)
+                board_rows.record_unchanged(tx, board_id, stamp)
                 return ()
             new_ids = [n.post.id for n in changes.new]
             posts.insert_new(db, board_id, changes.new, stamp)
@@ -70,7 +75,7 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
             deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
             posts.recount(db, board_id, changes.recounted)
             posts.categorize(db, board_id, changes.categorized)
-            boards.record_success(db, board_id, changes, stamp)
+            board_rows.record_success(tx, board_id, changes, stamp)
             recorded = posts.read_posts(db, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)
 

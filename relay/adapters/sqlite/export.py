@@ -51,7 +51,7 @@ class SqliteRows:
                 return db.executemany(sql, (_stored(table, row) for row in rows)).rowcount
 
             yield write
-        self._boards = BoardTable(self._db)
+        self._boards.reload()
 
 
 def _neutral(table: Table, row: sqlite3.Row) -> Row:
