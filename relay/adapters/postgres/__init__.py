@@ -26,7 +26,7 @@ one module is a change to its namesake.
 
 from __future__ import annotations
 
-from relay.adapters.postgres import deliveries, posts
+from relay.adapters.postgres import deliveries
 from relay.adapters.postgres.boards import BoardTable, PostgresBoards
 from relay.adapters.postgres.db import Database, PoolSettings
 from relay.adapters.postgres.deliveries import PostgresDeliveries
@@ -34,6 +34,7 @@ from relay.adapters.postgres.driver import PostgresDriver, PostgresTx
 from relay.adapters.postgres.export import PostgresRows
 from relay.adapters.postgres.posts import PostgresPosts
 from relay.adapters.sql import boards as board_rows
+from relay.adapters.sql import posts as post_rows
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
 from relay.core.state import PollIntent
@@ -81,14 +82,14 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
                 board_rows.record_unchanged(shared, board_id, at)
                 return ()
             new_ids = [n.post.id for n in changes.new]
-            posts.insert_new(tx, board_id, changes.new, at)
+            post_rows.insert_new(shared, board_id, changes.new, at)
             deliveries.apply_routes(tx, board_id, changes, at)
-            posts.retitle(tx, board_id, changes.retitled, at)
+            post_rows.retitle(shared, board_id, changes.retitled, at)
             deliveries.queue_edits(tx, board_id, [p.id for p in changes.retitled])
-            posts.recount(tx, board_id, changes.recounted)
-            posts.categorize(tx, board_id, changes.categorized)
+            post_rows.recount(shared, board_id, changes.recounted)
+            post_rows.categorize(shared, board_id, changes.categorized)
             board_rows.record_success(shared, board_id, changes, at)
-            recorded = posts.read_posts(tx, board_id, new_ids)
+            recorded = post_rows.read_posts(shared, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)
 
 

@@ -13,7 +13,6 @@ row in memory. A write given a lease is fenced by it (`fencing`).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterable
 
@@ -26,26 +25,13 @@ from relay.core.coordination import Lease
 
 
 class BoardTable(boards.BoardTable):
-    """The shared table, with per-board locks, fencing and `refresh`."""
+    """The shared table, with per-board locks and fencing."""
 
     def __init__(self, driver: PostgresDriver, location: str) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._location = location
         super().__init__(driver)
-
-    def refresh(self, board_ids: Iterable[str]) -> None:
-        """Re-read these boards' rows (another instance may have written them)."""
-        ids = sorted(set(board_ids))
-        with contextlib.ExitStack() as held:
-            for board_id in ids:  # one order for every caller: no deadlock between two
-                held.enter_context(self._hold(board_id))
-            rows = {row["id"]: row for row in self._driver.query_ids(boards.SOME, (), ids)}
-            for board_id in ids:
-                if board_id in rows:
-                    self._states[board_id] = self.state(rows[board_id])
-                else:
-                    self._states.pop(board_id, None)
 
     def _hold(self, board_id: str) -> threading.Lock:
         with self._guard:
@@ -60,8 +46,6 @@ class BoardTable(boards.BoardTable):
 class PostgresBoards(SqlBoards):
     """The `BoardStates` part of the PostgreSQL state (apply_poll is in
     `relay.adapters.sql.poll`)."""
-
-    _boards: BoardTable
 
     def refresh_boards(self, board_ids: Iterable[str]) -> None:
         """Re-read these boards' poll states from the database: another instance may have

@@ -52,6 +52,20 @@ class BoardTable:
         rows = {row["id"]: row for row in self._driver.query_ids(sql, (), ids)}
         return [self.state(rows[i]) if i in rows else BoardState(i) for i in ids]
 
+    def refresh(self, board_ids: Iterable[str]) -> None:
+        """Re-read these boards' rows: another instance may have written them (a shared
+        PostgreSQL state, when this one takes a board's lease over)."""
+        ids = sorted(set(board_ids))
+        with contextlib.ExitStack() as held:
+            for board_id in ids:  # one order for every caller: no deadlock between two
+                held.enter_context(self._hold(board_id))
+            rows = {row["id"]: row for row in self._driver.query_ids(SOME, (), ids)}
+            for board_id in ids:
+                if board_id in rows:
+                    self._states[board_id] = self.state(rows[board_id])
+                else:
+                    self._states.pop(board_id, None)
+
     @contextlib.contextmanager
     def write(self, board_id: str, fence: Lease | None = None) -> Iterator[Tx]:
         """One transaction that may change the board's row (created if missing), checked

@@ -20,7 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from relay.adapters.sql import boards as board_rows
-from relay.adapters.sqlite import deliveries, posts
+from relay.adapters.sql import posts as post_rows
+from relay.adapters.sqlite import deliveries
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
@@ -69,14 +70,14 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
                 board_rows.record_unchanged(tx, board_id, stamp)
                 return ()
             new_ids = [n.post.id for n in changes.new]
-            posts.insert_new(db, board_id, changes.new, stamp)
+            post_rows.insert_new(tx, board_id, changes.new, stamp)
             deliveries.apply_routes(db, board_id, changes, stamp)
-            posts.retitle(db, board_id, changes.retitled, stamp)
+            post_rows.retitle(tx, board_id, changes.retitled, stamp)
             deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
-            posts.recount(db, board_id, changes.recounted)
-            posts.categorize(db, board_id, changes.categorized)
+            post_rows.recount(tx, board_id, changes.recounted)
+            post_rows.categorize(tx, board_id, changes.categorized)
             board_rows.record_success(tx, board_id, changes, stamp)
-            recorded = posts.read_posts(db, board_id, new_ids)
+            recorded = post_rows.read_posts(tx, board_id, new_ids)
         return tuple(recorded[i] for i in new_ids if i in recorded)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from relay.adapters.copy import Reader, Row, Writer, refuse_unless_empty
-from relay.adapters.sqlite.boards import BoardTable
+from relay.adapters.sql.boards import BoardTable
 from relay.adapters.sqlite.db import Database, iso, parse_time
 from relay.adapters.tables import TABLES, Table
 
