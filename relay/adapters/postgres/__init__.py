@@ -26,14 +26,14 @@ one module is a change to its namesake.
 
 from __future__ import annotations
 
-from relay.adapters.postgres import deliveries
 from relay.adapters.postgres.boards import BoardTable, PostgresBoards
 from relay.adapters.postgres.db import Database, PoolSettings
 from relay.adapters.postgres.deliveries import PostgresDeliveries
-from relay.adapters.postgres.driver import PostgresDriver, PostgresTx
+from relay.adapters.postgres.driver import PostgresDriver
 from relay.adapters.postgres.export import PostgresRows
 from relay.adapters.postgres.posts import PostgresPosts
 from relay.adapters.sql import boards as board_rows
+from relay.adapters.sql import deliveries as delivery_rows
 from relay.adapters.sql import posts as post_rows
 from relay.core.coordination import Lease
 from relay.core.models import StoredPost
@@ -76,16 +76,14 @@ class PostgresState(PostgresBoards, PostgresPosts, PostgresDeliveries, PostgresR
             return ()  # an unchanged page, and the stored time is recent enough
         at, changes = intent.at, intent.changes
         with self._boards.write(board_id, fence) as shared:
-            assert isinstance(shared, PostgresTx)
-            tx = shared.conn
             if changes is None:
                 board_rows.record_unchanged(shared, board_id, at)
                 return ()
             new_ids = [n.post.id for n in changes.new]
             post_rows.insert_new(shared, board_id, changes.new, at)
-            deliveries.apply_routes(tx, board_id, changes, at)
+            delivery_rows.apply_routes(shared, board_id, changes, at)
             post_rows.retitle(shared, board_id, changes.retitled, at)
-            deliveries.queue_edits(tx, board_id, [p.id for p in changes.retitled])
+            delivery_rows.queue_edits(shared, board_id, [p.id for p in changes.retitled])
             post_rows.recount(shared, board_id, changes.recounted)
             post_rows.categorize(shared, board_id, changes.categorized)
             board_rows.record_success(shared, board_id, changes, at)

@@ -20,12 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from relay.adapters.sql import boards as board_rows
+from relay.adapters.sql import deliveries as delivery_rows
 from relay.adapters.sql import posts as post_rows
-from relay.adapters.sqlite import deliveries
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
-from relay.adapters.sqlite.driver import SqliteDriver, SqliteTx
+from relay.adapters.sqlite.driver import SqliteDriver
 from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
 from relay.core.coordination import Lease
@@ -64,16 +64,14 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
         stamp = iso(intent.at)
         changes = intent.changes
         with self._boards.write(board_id) as tx:
-            assert isinstance(tx, SqliteTx)
-            db = tx.conn
             if changes is None:
                 board_rows.record_unchanged(tx, board_id, stamp)
                 return ()
             new_ids = [n.post.id for n in changes.new]
             post_rows.insert_new(tx, board_id, changes.new, stamp)
-            deliveries.apply_routes(db, board_id, changes, stamp)
+            delivery_rows.apply_routes(tx, board_id, changes, stamp)
             post_rows.retitle(tx, board_id, changes.retitled, stamp)
-            deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
+            delivery_rows.queue_edits(tx, board_id, [p.id for p in changes.retitled])
             post_rows.recount(tx, board_id, changes.recounted)
             post_rows.categorize(tx, board_id, changes.categorized)
             board_rows.record_success(tx, board_id, changes, stamp)
