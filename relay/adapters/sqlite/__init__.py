@@ -1,39 +1,36 @@
 """The durable state in one SQLite file: `SqliteState` implements `relay.core.state.State`.
 
-Knows nothing of HTTP, HTML or Telegram. Split by job, one module per table, sharing one
-connection and its transactions (`db`):
+Knows nothing of HTTP, HTML or Telegram. The tables' statements and `apply_poll` are written
+once for both databases in `relay.adapters.sql`; this package holds what is SQLite's own,
+sharing one connection and its transactions (`db`):
 
     db.py           connection, lock, transactions, error classification, chunked IN lists
+    driver.py       the shared modules' Driver on that connection (ISO text times, 0/1 flags)
     migrations.py   the schema as numbered forward migrations (PRAGMA user_version)
-    boards.py       each board's poll state, also held in memory (read on every poll)
-    posts.py        posts: known ids, feeds, late articles
-    deliveries.py   the queue of messages to send
+    boards.py       the shared boards table as it is (one process writes the file)
+    posts.py        the hourly arrivals, counted on ISO text
+    deliveries.py   the shared queue as it is (no claims)
     export.py       every row out and in, for `relay state copy`
 
-What one poll learns is applied in ONE transaction (`apply_poll`): the posts, the deliveries
-they cause, the board's validators and the "feed needs writing" mark, so a crash at any point
-leaves either all of it or none of it.
+What one poll learns is applied in ONE transaction (`apply_poll`, `relay.adapters.sql.poll`):
+the posts, the deliveries they cause, the board's validators and the "feed needs writing"
+mark, so a crash at any point leaves either all of it or none of it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from relay.adapters.sql import boards as board_rows
-from relay.adapters.sql import deliveries as delivery_rows
-from relay.adapters.sql import posts as post_rows
+from relay.adapters.sql.poll import SqlPolls
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
-from relay.adapters.sqlite.db import Database, iso
+from relay.adapters.sqlite.db import Database
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
 from relay.adapters.sqlite.driver import SqliteDriver
 from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
-from relay.core.coordination import Lease
-from relay.core.models import StoredPost
-from relay.core.state import PollIntent
 
 
-class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
+class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows, SqlPolls):
     """All reads and writes of the state file. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 
@@ -53,30 +50,6 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows):
 
     def close(self) -> None:
         self._db.close()
-
-    def apply_poll(
-        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
-    ) -> tuple[StoredPost, ...]:
-        # `fence` is not checked: one process owns the file (StateLock), so no other
-        # instance can have taken the board over.
-        if not intent.stamp:
-            return ()  # an unchanged page, and the stored time is recent enough
-        stamp = iso(intent.at)
-        changes = intent.changes
-        with self._boards.write(board_id) as tx:
-            if changes is None:
-                board_rows.record_unchanged(tx, board_id, stamp)
-                return ()
-            new_ids = [n.post.id for n in changes.new]
-            post_rows.insert_new(tx, board_id, changes.new, stamp)
-            delivery_rows.apply_routes(tx, board_id, changes, stamp)
-            post_rows.retitle(tx, board_id, changes.retitled, stamp)
-            delivery_rows.queue_edits(tx, board_id, [p.id for p in changes.retitled])
-            post_rows.recount(tx, board_id, changes.recounted)
-            post_rows.categorize(tx, board_id, changes.categorized)
-            board_rows.record_success(tx, board_id, changes, stamp)
-            recorded = post_rows.read_posts(tx, board_id, new_ids)
-        return tuple(recorded[i] for i in new_ids if i in recorded)
 
 
 __all__ = ["SqliteState"]
