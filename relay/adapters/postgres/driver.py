@@ -10,16 +10,15 @@ the sessions run in UTC) and flags booleans, so values pass as they are.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from relay.adapters.postgres.db import Connection, Database
 from relay.adapters.rows import RowLike
-from relay.adapters.sql.driver import Params
+from relay.adapters.sql.driver import OverConnections, Params
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -66,22 +65,17 @@ class PostgresTx(_Values):
         return self.query(sql, [*params, list(ids)])
 
 
-class PostgresDriver(_Values):
+class PostgresDriver(_Values, OverConnections[Connection]):
     """The pool's `Driver`."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[PostgresTx]:
-        with self._db.transaction() as conn:
-            yield PostgresTx(conn)
+    def _dialect(self, sql: str) -> str:
+        return dialect(sql)
 
-    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._db.write(dialect(sql), params)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
-        return list(self._db.query(dialect(sql), params))
+    def _tx(self, conn: Connection) -> PostgresTx:
+        return PostgresTx(conn)
 
     def query_ids(self, sql: str, params: Sequence[Any], ids: Sequence[str]) -> list[RowLike]:
         return self.query(sql, [*params, list(ids)])

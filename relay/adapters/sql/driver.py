@@ -9,10 +9,11 @@ Knows no database library: `relay.adapters.sqlite.driver` and
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from relay.adapters.rows import RowLike, record_from_row
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 R = TypeVar("R", bound="DataclassInstance")
+C = TypeVar("C")
+C_co = TypeVar("C_co", covariant=True)
 Params = Sequence[Any] | Mapping[str, Any]
 
 
@@ -69,6 +72,42 @@ class Driver(Values, Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]: ...
 
     def query_ids(self, sql: str, params: Sequence[Any], ids: Sequence[str]) -> list[RowLike]: ...
+
+
+class Connections(Protocol[C_co]):
+    """A dialect package's database object (its `db.Database`), as a driver drives it."""
+
+    def transaction(self) -> AbstractContextManager[C_co]: ...
+
+    def write(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]: ...
+
+
+class OverConnections(Generic[C]):
+    """What both drivers do the same way: each statement translated to the dialect
+    (`_dialect`) and run by the database object, each transaction's connection wrapped as a
+    `Tx` (`_tx`). A subclass adds `query_ids` and the `Values` conversions."""
+
+    def __init__(self, db: Connections[C]) -> None:
+        self._db = db
+
+    def _dialect(self, sql: str) -> str:
+        raise NotImplementedError
+
+    def _tx(self, conn: C) -> Tx:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._db.transaction() as conn:
+            yield self._tx(conn)
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._db.write(self._dialect(sql), params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
+        return list(self._db.query(self._dialect(sql), params))
 
 
 def from_row(

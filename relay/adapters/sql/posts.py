@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from relay.adapters.rows import RowLike, by_board, known_from_rows
 from relay.adapters.sql.boards import BoardTable
@@ -98,10 +99,23 @@ def read_posts(tx: Tx, board_id: str, post_ids: Sequence[str]) -> dict[str, Stor
 
 
 class SqlPosts:
-    """The `Posts` part of a state (but `arrivals_per_hour`, which is the database's own)."""
+    """The `Posts` part of a state. The hourly arrivals are counted by a statement of the
+    database's own (`_ARRIVALS`, its hour read back by `_hour`): truncating a time to its
+    hour has no portable spelling."""
 
     _sql: Driver
     _boards: BoardTable
+    # board_id, hour (the hour a first_seen falls in, UTC), n: posts first seen since ?
+    _ARRIVALS: str
+
+    def _hour(self, value: Any) -> datetime:
+        """The `hour` column as an aware datetime."""
+        raise NotImplementedError
+
+    def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+        hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        rows = self._sql.query(self._ARRIVALS, (self._sql.stored_time(hour),))
+        return by_board((r["board_id"], (self._hour(r["hour"]), r["n"])) for r in rows)
 
     def known(self, board_id: str, post_ids: Iterable[str]) -> dict[str, Known]:
         ids = list(post_ids)

@@ -9,15 +9,14 @@ UTC ISO text, flags as 0/1.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from relay.adapters.rows import RowLike
-from relay.adapters.sql.driver import Params
+from relay.adapters.sql.driver import OverConnections, Params
 from relay.adapters.sqlite.db import Database, iso, parse_time, select_ids
 
 
@@ -56,22 +55,18 @@ class SqliteTx(_Values):
         return list(select_ids(self.conn, dialect(sql), params, ids))
 
 
-class SqliteDriver(_Values):
+class SqliteDriver(_Values, OverConnections[sqlite3.Connection]):
     """The state file's `Driver`."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
+        self._file = db
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[SqliteTx]:
-        with self._db.transaction() as conn:
-            yield SqliteTx(conn)
+    def _dialect(self, sql: str) -> str:
+        return dialect(sql)
 
-    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._db.write(dialect(sql), params)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
-        return list(self._db.query(dialect(sql), params))
+    def _tx(self, conn: sqlite3.Connection) -> SqliteTx:
+        return SqliteTx(conn)
 
     def query_ids(self, sql: str, params: Sequence[Any], ids: Sequence[str]) -> list[RowLike]:
-        return list(self._db.query_ids(dialect(sql), params, ids))
+        return list(self._file.query_ids(dialect(sql), params, ids))
