@@ -18,8 +18,8 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 
 from relay.adapters.copy import Reader, Row, Writer, refuse_unless_empty
-from relay.adapters.postgres.boards import BoardTable
 from relay.adapters.postgres.db import Database
+from relay.adapters.sql.boards import BoardTable
 from relay.adapters.tables import TABLES, Table
 
 _BATCH = 2000  # rows fetched per round trip by the export's cursor

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from relay.adapters.copy import Reader, Row, Writer, refuse_unless_empty
-from relay.adapters.sqlite.boards import BoardTable
+from relay.adapters.sql.boards import BoardTable
 from relay.adapters.sqlite.db import Database, iso, parse_time
 from relay.adapters.tables import TABLES, Table
 
@@ -51,7 +51,7 @@ class SqliteRows:
                 return db.executemany(sql, (_stored(table, row) for row in rows)).rowcount
 
             yield write
-        self._boards = BoardTable(self._db)
+        self._boards.reload()
 
 
 def _neutral(table: Table, row: sqlite3.Row) -> Row:
