@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, ParamSpec, TypeVar
 
@@ -27,32 +28,22 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+@dataclass(slots=True)
 class Outcomes:
     """Records what Telegram answered. `now` is the wall clock the queue's `not_before` is
     written in; `monotonic` times the retries this process set itself (`retry_at`), so a
     wall-clock step cannot stretch a backoff; `rng` draws the backoff's jitter."""
 
-    def __init__(
-        self,
-        store: State,
-        *,
-        now: Callable[[], datetime],
-        monotonic: Callable[[], float],
-        rng: random.Random,
-        policy: BackoffPolicy,
-        on_sent: Callable[[str], None],
-        on_failed: Callable[[str], None],
-    ) -> None:
-        self._store = store
-        self._now = now
-        self._monotonic = monotonic
-        self._rng = rng
-        self._policy = policy
-        self._on_sent = on_sent
-        self._on_failed = on_failed
-        self.retry_at: dict[int, float] = {}  # seq -> monotonic time its retry may go
-        # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
-        self._unmarked: dict[int, tuple[datetime, int, str]] = {}
+    store: State
+    now: Callable[[], datetime]
+    monotonic: Callable[[], float]
+    rng: random.Random
+    policy: BackoffPolicy
+    on_sent: Callable[[str], None]
+    on_failed: Callable[[str], None]
+    retry_at: dict[int, float] = field(default_factory=dict)  # seq -> monotonic retry time
+    # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
+    _unmarked: dict[int, tuple[datetime, int, str]] = field(default_factory=dict)
 
     async def state(self, what: str, call: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Run one state call in a thread; any failure becomes a StateError saying what."""
@@ -60,7 +51,7 @@ class Outcomes:
             return await asyncio.to_thread(call, *args, **kw)
         except Exception as e:  # sqlite3's errors, or another state's: the pipeline knows none
             raise StateError(
-                f"state {self._store.location}: cannot {what}: {type(e).__name__}: {e}"
+                f"state {self.store.location}: cannot {what}: {type(e).__name__}: {e}"
             ) from e
 
     async def send_and_record(
@@ -104,17 +95,17 @@ class Outcomes:
         where: str,
     ) -> None:
         """Record a send: every delivery it carried, in one transaction."""
-        sent_at = self._now()
+        sent_at = self.now()
         report.sent += len(deliveries)
         for delivery in deliveries:
-            self._on_sent(delivery.board_id)
+            self.on_sent(delivery.board_id)
         log.info("%s sent message=%s", where, message_id)
         seqs = [d.seq for d in deliveries]
         what = f"mark {where} sent (it was, message={message_id}; it is not sent again)"
         try:
             if len(seqs) > 1 or sent_as == "digest":
                 await self.state(
-                    what, self._store.mark_sent_many, seqs, sent_at, message_id, sent_as
+                    what, self.store.mark_sent_many, seqs, sent_at, message_id, sent_as
                 )
             else:
                 await self._mark_sent(what, seqs[0], sent_at, message_id, sent_as)
@@ -136,15 +127,15 @@ class Outcomes:
         # A plain text message is marked with mark_sent's first three arguments only: states
         # written before `sent_as` existed (and tests' subclasses) keep working.
         if sent_as == "text":
-            await self.state(what, self._store.mark_sent, seq, sent_at, message_id)
+            await self.state(what, self.store.mark_sent, seq, sent_at, message_id)
         else:
-            await self.state(what, self._store.mark_sent, seq, sent_at, message_id, sent_as)
+            await self.state(what, self.store.mark_sent, seq, sent_at, message_id, sent_as)
 
     async def follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
         """The chat became a supergroup: its pending deliveries go to the new id."""
         moved = await self.state(
             f"move chat {delivery.chat}'s deliveries to {new_chat}",
-            self._store.move_chat,
+            self.store.move_chat,
             delivery.chat,
             new_chat,
         )
@@ -164,12 +155,12 @@ class Outcomes:
         """Keep it pending until Telegram's wait (believed within [1 s, 24 h]) or the backoff's."""
         delay = clamp_retry_after(error.retry_after, FLOOD_WAIT_CAP)
         if delay is None:
-            delay = self._policy.delay(delivery.attempts, self._rng)
-        not_before = self._now() + timedelta(seconds=delay)
-        self.retry_at[delivery.seq] = self._monotonic() + delay
+            delay = self.policy.delay(delivery.attempts, self.rng)
+        not_before = self.now() + timedelta(seconds=delay)
+        self.retry_at[delivery.seq] = self.monotonic() + delay
         await self.state(
             f"record the retry of {where}",
-            self._store.mark_retry,
+            self.store.mark_retry,
             delivery.seq,
             str(error),
             not_before,
@@ -179,11 +170,11 @@ class Outcomes:
 
     async def fail(self, delivery: Delivery, error: str, report: DrainReport) -> None:
         await self.state(
-            f"mark delivery {delivery.seq} failed", self._store.mark_failed, delivery.seq, error
+            f"mark delivery {delivery.seq} failed", self.store.mark_failed, delivery.seq, error
         )
         report.failed += 1
         report.errors.append(error)
-        self._on_failed(delivery.board_id)
+        self.on_failed(delivery.board_id)
         log.error(
             "board=%s chat=%s post=%s delivery failed: %s (relay retry puts it back)",
             delivery.board_id,

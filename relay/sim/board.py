@@ -174,14 +174,10 @@ class SimBoard:
             self._touch()
 
     def edit_title(self, post_id: int, title: str) -> None:
-        with self.lock:
-            self._get(post_id).title = title
-            self._touch()
+        self._change(post_id, title=title)
 
     def set_category(self, post_id: int, category: str) -> None:
-        with self.lock:
-            self._get(post_id).category = category
-            self._touch()
+        self._change(post_id, category=category)
 
     def set_use_category(self, on: bool) -> None:
         """Turn the board's categories on or off (every list page changes)."""
@@ -190,13 +186,17 @@ class SimBoard:
             self._touch()
 
     def set_notice(self, post_id: int, notice: bool = True) -> None:
-        with self.lock:
-            self._get(post_id).notice = notice
-            self._touch()
+        self._change(post_id, notice=notice)
 
     def set_comments(self, post_id: int, comments: int) -> None:
+        self._change(post_id, comments=comments)
+
+    def _change(self, post_id: int, **fields: object) -> None:
+        """Set fields of one post (its page changes: ETag and Last-Modified move)."""
         with self.lock:
-            self._get(post_id).comments = comments
+            post = self._get(post_id)
+            for name, value in fields.items():
+                setattr(post, name, value)
             self._touch()
 
     def get(self, post_id: int) -> SimPost:
