@@ -26,6 +26,10 @@ The settings (`PoolSettings`) and why they are what they are:
   100,000-row first page is one pipelined batch); one that runs a minute is stuck.
 - `lock_timeout` 30 s: as SQLite's busy timeout, a write blocked that long by another
   session (a long `relay state copy --replace`, an operator's open transaction) fails.
+- `idle_in_transaction_session_timeout` 10 s: relay's transactions run their statements back to
+  back, so one idle that long belongs to a process that was paused (SIGSTOP, a VM frozen) or
+  starved: the server ends that session, and the row locks it held (a board's lease row, a
+  chat's pace row) no longer keep the other instances from taking the board or the chat over.
 - a connection is checked (an empty query) as it leaves the pool: after a server restart the
   broken connections are replaced instead of failing one call each.
 
@@ -66,6 +70,7 @@ class PoolSettings:
     wait_timeout: float = 10.0  # a call waiting for a connection from the pool
     statement_timeout: float = 60.0
     lock_timeout: float = 30.0
+    idle_in_transaction_timeout: float = 10.0
     tcp_timeout: int = 30  # keepalive probes and unacknowledged data on the socket
 
 
@@ -142,6 +147,8 @@ class Database:
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(f"SET statement_timeout = {int(s.statement_timeout * 1000)}")
         conn.execute(f"SET lock_timeout = {int(s.lock_timeout * 1000)}")
+        idle = int(s.idle_in_transaction_timeout * 1000)
+        conn.execute(f"SET idle_in_transaction_session_timeout = {idle}")
 
     @contextlib.contextmanager
     def _classified(self, what: str) -> Iterator[None]:

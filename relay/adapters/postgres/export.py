@@ -46,6 +46,8 @@ class PostgresRows:
                     yield from cursor
 
             with conn.transaction():
+                # The reader writes each batch into the other state between fetches.
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 yield read
 
     @contextlib.contextmanager
@@ -53,6 +55,7 @@ class PostgresRows:
         with self._db.classified("cannot write"), self._db.connect() as conn:
             with conn.transaction():
                 conn.execute("SET LOCAL statement_timeout = 0")
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 names = ", ".join(t.name for t in TABLES)
                 conn.execute(f"LOCK TABLE {names} IN EXCLUSIVE MODE")  # no writer meanwhile
                 counts = conn.execute(

@@ -146,6 +146,7 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> int:
         # A migration may rebuild a large table, and a second relay waits for the first's:
         # neither is a stuck statement (systemd's start timeout still bounds the wait).
         conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
         conn.execute("SET LOCAL lock_timeout = 0")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(SCHEMA_TABLE)
