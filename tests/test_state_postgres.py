@@ -336,6 +336,28 @@ def test_a_statement_that_runs_too_long_is_a_state_error(pg_url: str) -> None:
         quick.close()
 
 
+def test_a_transaction_left_idle_gives_its_row_locks_back(pg_url: str) -> None:
+    """A paused instance (SIGSTOP mid-transaction) must not keep a board's row locked: the
+    server ends a session idle in a transaction, and another instance can write the row."""
+    paused = open_state(pg_url, idle_in_transaction_timeout=0.5)
+    other = open_state(pg_url, lock_timeout=5.0)
+    try:
+        other.record_failure("b", NOW, "network", "reset")  # the row exists
+        failures = None
+        with pytest.raises(StateError):
+            with paused.database.transaction() as conn:
+                conn.execute("SELECT 1 FROM boards WHERE id = 'b' FOR UPDATE")
+                time.sleep(1.5)  # "paused" with the row locked: the server ends the session
+                # Meanwhile the other instance writes the row (without the timeout it would
+                # wait for the lock, and fail after its lock_timeout).
+                failures = other.record_failure("b", NOW, "network", "reset again")
+                conn.execute("SELECT 1")  # the paused one resumes: its session is gone
+        assert failures == 2
+    finally:
+        paused.close()
+        other.close()
+
+
 @pytest.mark.parametrize(
     ("error", "kind"),
     [
