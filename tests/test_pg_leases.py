@@ -172,3 +172,33 @@ def test_instances_show_their_boards_and_lease_ages(url: str) -> None:
     found = {i.name: i for i in leases.instances(2.0)}
     assert not any(i.alive for i in found.values())
     assert found["host-1"].boards == ()  # expired leases are nobody's
+
+
+def test_a_board_only_one_instance_has_is_taken_whatever_its_share(url: str) -> None:
+    """Instances with different board lists: A has b0 and b1, B has b1 and b2. B's fair share
+    of its two boards among two instances is one; holding b1, it would never take b2, which
+    nobody else can poll. A board left free for a whole lease is taken anyway, and kept."""
+    a, b = coordination(url), coordination(url)
+    one, two = instance(1), instance(2)
+    lease = 1.0
+    for leases, me in ((a, one), (b, two)):
+        leases.heartbeat(me, lease)
+    held_a = set(a.take_leases(one, ["b0", "b1"], lease))
+    held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+    assert not held_a & held_b
+    deadline = time.monotonic() + 10
+    while held_a | held_b != {"b0", "b1", "b2"} and time.monotonic() < deadline:
+        time.sleep(0.3)
+        for leases, me in ((a, one), (b, two)):
+            leases.heartbeat(me, lease)
+        held_a = set(a.take_leases(one, ["b0", "b1"], lease))
+        held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+    assert "b2" in held_b and "b0" in held_a and not held_a & held_b
+    assert held_a | held_b == {"b0", "b1", "b2"}
+    for _ in range(8):  # kept: an orphan is never given back to nobody
+        time.sleep(0.3)
+        for leases, me in ((a, one), (b, two)):
+            leases.heartbeat(me, lease)
+        held_a = set(a.take_leases(one, ["b0", "b1"], lease))
+        held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+        assert "b2" in held_b and "b0" in held_a and not held_a & held_b

@@ -39,6 +39,7 @@ class PostgresLeases:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._orphans: set[str] = set()  # held boards taken because no other instance would
 
     def heartbeat(self, me: InstanceId, lease_seconds: float) -> None:
         with self._db.transaction() as conn, conn.cursor() as cur:
@@ -61,7 +62,7 @@ class PostgresLeases:
             _bounded(cur, lease)
             cur.execute(
                 "INSERT INTO leases (board_id, owner, token, expires, taken) "
-                "SELECT b, NULL, 0, NULL, NULL FROM unnest(%s::text[]) AS b "
+                "SELECT b, NULL, 0, now(), NULL FROM unnest(%s::text[]) AS b "
                 "ON CONFLICT (board_id) DO NOTHING",
                 (ids,),
             )
@@ -79,14 +80,19 @@ class PostgresLeases:
                 (me.name, lease),
             ).fetchone()
             share = fair_share(len(ids), 1 + (int(row["others"]) if row else 0))
-            give = to_release(held, share, spare)
+            # Boards taken because nobody else would (see below) count outside the share and
+            # are never given back: only this instance is known to poll them.
+            self._orphans &= set(held)
+            counted = [b for b in held if b not in self._orphans]
+            offered = None if spare is None else [b for b in spare if b not in self._orphans]
+            give = to_release(counted, share, offered)
             if give:
                 cur.execute(
-                    "UPDATE leases SET owner = NULL, expires = NULL "
+                    "UPDATE leases SET owner = NULL, expires = now() "
                     "WHERE owner = %s AND board_id = ANY(%s)",
                     (me.name, give),
                 )
-            want = share - len(held)
+            want = share - len(counted)
             if want > 0:
                 # Free or lapsed, not ours, not being taken by another right now (SKIP
                 # LOCKED). Random order: instances starting together spread over the boards.
@@ -104,6 +110,24 @@ class PostgresLeases:
                         "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
                         (me.name, lease, free),
                     )
+            # A board left free for a whole lease is one no other live instance takes: all
+            # are at their share, or none has it in its config (instances with different
+            # board lists, a reload on one of them). It is taken whatever the share says, or
+            # it would never be polled.
+            cur.execute(
+                "SELECT board_id FROM leases WHERE board_id = ANY(%s) "
+                "AND owner IS DISTINCT FROM %s AND (owner IS NULL OR expires <= now()) "
+                "AND expires <= now() - make_interval(secs => %s) FOR UPDATE SKIP LOCKED",
+                (ids, me.name, lease),
+            )
+            orphans = [r["board_id"] for r in cur.fetchall()]
+            if orphans:
+                cur.execute(
+                    "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
+                    "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
+                    (me.name, lease, orphans),
+                )
+                self._orphans.update(orphans)
             cur.execute(
                 f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner = %s AND board_id = ANY(%s)",
                 (me.name, ids),
@@ -114,7 +138,7 @@ class PostgresLeases:
         """Hand every board back and leave the live set, so the others take them at once."""
         with self._db.transaction() as conn, conn.cursor() as cur:
             cur.execute(
-                "UPDATE leases SET owner = NULL, expires = NULL WHERE owner = %s", (me.name,)
+                "UPDATE leases SET owner = NULL, expires = now() WHERE owner = %s", (me.name,)
             )
             cur.execute("DELETE FROM instances WHERE name = %s", (me.name,))
 
