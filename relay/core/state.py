@@ -203,6 +203,14 @@ class BoardStates(Protocol):
         """The Atom file is durably in place: clear the "feed needs writing" mark."""
         ...
 
+    def feed_version(self, board_id: str) -> str | None:
+        """None while the board has no feed (no successful poll yet); else an opaque text
+        that changes whenever anything its feed shows changes (a new post, a retitle, a late
+        article) and only then. One cheap read of the board's row: a listener asks it on
+        every feed request, to re-render only a feed that changed (relay.service.statefeeds).
+        """
+        ...
+
 
 class Posts(Protocol):
     """The posts of every board: what decides "new", and what feeds and messages show."""

@@ -31,3 +31,7 @@ class Parts:
     dry_run: bool
     check_state: Callable[[], None] = lambda: None  # raises StateError if the state was swapped
     sources: FeedSources = field(default_factory=FeedSources)  # the boards' feeds, as found
+    # Other instances write the state too (PostgreSQL): the listener serves every board's feed
+    # rendered from the state, not the feed files, which this instance writes only for the
+    # boards it polls.
+    shared_state: bool = False

@@ -65,7 +65,7 @@ def record_success(
             last_new = CASE WHEN :has_new THEN :now ELSE last_new END,
             failures = 0, last_reason = '', last_error = '',
             etag = :etag, last_modified = :last_modified, body_hash = :hash,
-            feed_dirty = feed_dirty OR :changed
+            feed_dirty = feed_dirty OR :changed, feed_changes = feed_changes + :changed
         WHERE id = :id""",
         {
             "now": stamp,
@@ -92,6 +92,7 @@ def record_unchanged(db: sqlite3.Connection, board_id: str, stamp: str | None) -
 class SqliteBoards:
     """The `BoardStates` part of the SQLite state (apply_poll is in SqliteState)."""
 
+    _db: Database
     _boards: BoardTable
 
     def board_state(self, board_id: str) -> BoardState:
@@ -116,6 +117,17 @@ class SqliteBoards:
     def mark_feed_written(self, board_id: str) -> None:
         with self._boards.write(board_id) as db:
             db.execute("UPDATE boards SET feed_dirty = 0 WHERE id = ?", (board_id,))
+
+    def feed_version(self, board_id: str) -> str | None:
+        return feed_version(self._db, board_id)
+
+
+def feed_version(db: Database, board_id: str) -> str | None:
+    """The board's feed version: its change counter, once it has a first poll."""
+    rows = db.query("SELECT first_poll, feed_changes FROM boards WHERE id = ?", (board_id,))
+    if not rows or rows[0]["first_poll"] is None:
+        return None
+    return str(rows[0]["feed_changes"])
 
 
 def _board_state(row: sqlite3.Row) -> BoardState:

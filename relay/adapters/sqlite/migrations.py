@@ -127,4 +127,9 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
     ) WITHOUT ROWID;
     """,
+    # 6: a counter of the changes a board's feed shows (new posts, retitles, late articles),
+    # so that a listener serving feeds from the state knows, from one row, when to re-render
+    """
+    ALTER TABLE boards ADD COLUMN feed_changes INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -162,7 +162,10 @@ class SqlitePosts:
                 (article.excerpt, article.text, article.image, article.body_html)
                 + (board_id, post_id),
             )
-            db.execute("UPDATE boards SET feed_dirty = 1 WHERE id = ?", (board_id,))
+            db.execute(
+                "UPDATE boards SET feed_dirty = 1, feed_changes = feed_changes + 1 WHERE id = ?",
+                (board_id,),
+            )
 
     def first_seen_since(
         self, since: datetime, board_id: str | None = None
