@@ -14,7 +14,7 @@ import pwd
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -44,8 +44,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
-    """Start a server with its data in `folder`; yield a connection URL; stop and clean up."""
+def postgres_server(folder: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start a server with its data in `folder`; yield a connection URL; stop and clean up.
+
+    The tests' server does not fsync (speed, and nothing outlives the test); `settings`
+    override that and add others (the benchmarks: `fsync=on`, pg_stat_statements)."""
     bin_dir = need_postgres()
     user: str | None = None  # the account the server runs as (None: this one)
     data, sockets = folder / "data", folder / "sockets"
@@ -93,7 +96,7 @@ def postgres_server(folder: Path) -> Iterator[str]:
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    ) + "".join(f" -c {key}={value}" for key, value in (settings or {}).items())
     log = folder / "server.log"
     run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
     try:
