@@ -28,6 +28,30 @@ def sim() -> Iterator[BoardSimulator]:
         simulator.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the whole session (tests/pgserver.py): its URL.
+    Tests take a database of their own from it (`pg_url`).
+
+    Its folder is made in /tmp itself, not under pytest's basetemp: every pytest that starts
+    on the machine sets /tmp/pytest-of-<user> back to 0700, which would lock the server's
+    user (postgres, when the tests run as root) out of its own data mid-session."""
+    import tempfile
+
+    from pgserver import postgres_server
+
+    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-pg-"))) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    """A fresh, empty state on the session's server (a schema of its own)."""
+    from pgserver import fresh_schema
+
+    return fresh_schema(postgres_url)
+
+
 @pytest.fixture
 def fakebot() -> Iterator[Any]:
     from fakebot import FakeBot

@@ -13,8 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import pytest
+from pgserver import fresh_schema
 
+from relay.adapters.postgres import PoolSettings, PostgresState
+from relay.adapters.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
+from relay.adapters.postgres.migrations import SCHEMA_TABLE
 from relay.adapters.sqlite import SqliteState
 from relay.adapters.sqlite.migrations import MIGRATIONS
 from relay.core.errors import StateError
@@ -28,6 +33,7 @@ from relay.core.state import (
     State,
     Validators,
 )
+from relay.core.state_url import parse_postgres_url
 
 NOW = datetime(2025, 2, 5, 6, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -93,12 +99,77 @@ class SqliteHarness:
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
 
 
-IMPLEMENTATIONS: list[Harness] = [SqliteHarness()]
+class PostgresHarness:
+    """A database of its own per test folder on the session's server (tests/pgserver.py).
+    The harness plays the outside world with a second connection: a trigger that fails
+    writes as a full disk does, a session holding table locks, rows written as an older or a
+    newer relay left them."""
+
+    name = "postgres"
+
+    def __init__(self) -> None:
+        self.server = ""  # the session server's URL, set by the `harness` fixture
+        self._databases: dict[Path, str] = {}
+
+    def url(self, where: Path) -> str:
+        if where not in self._databases:
+            self._databases[where] = fresh_schema(self.server)
+        return self._databases[where]
+
+    def open(self, where: Path, *, quick_lock_timeout: bool = False) -> State:
+        settings = PoolSettings(lock_timeout=0.05) if quick_lock_timeout else None
+        return PostgresState(parse_postgres_url(self.url(where)), settings=settings)
+
+    def fill_disk(self, state: State) -> None:
+        assert isinstance(state, PostgresState)
+        with psycopg.connect(state.location, autocommit=True) as admin:
+            admin.execute(
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                "USING ERRCODE = 'disk_full'; END $$"
+            )
+            for table in ("posts", "deliveries"):
+                admin.execute(
+                    f"CREATE TRIGGER disk_full BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION disk_full()"
+                )
+
+    @contextlib.contextmanager
+    def hold_write_lock(self, where: Path) -> Iterator[None]:
+        with psycopg.connect(self.url(where)) as other:
+            other.execute("LOCK TABLE boards, posts, deliveries, held IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                other.rollback()
+
+    def write_old_state(self, where: Path) -> None:
+        with psycopg.connect(self.url(where), autocommit=True) as db:
+            db.execute(PG_MIGRATIONS[0])
+            db.execute(SCHEMA_TABLE)
+            db.execute("INSERT INTO relay_schema (version) VALUES (1)")
+            db.execute("INSERT INTO boards (id) VALUES ('b')")
+            db.execute(
+                "INSERT INTO posts (board_id, id, sort_key, url, title, first_seen, updated) "
+                "VALUES ('b', '7', 7, 'http://b/7', 'old', %s, %s)",
+                (NOW, NOW),
+            )
+
+    def write_newer_state(self, where: Path) -> None:
+        self.open(where).close()
+        with psycopg.connect(self.url(where), autocommit=True) as db:
+            db.execute("UPDATE relay_schema SET version = %s", (len(PG_MIGRATIONS) + 1,))
+
+
+IMPLEMENTATIONS: list[Harness] = [SqliteHarness(), PostgresHarness()]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=lambda h: h.name)
 def harness(request: pytest.FixtureRequest) -> Harness:
-    return request.param  # type: ignore[no-any-return]
+    chosen: Harness = request.param
+    if isinstance(chosen, PostgresHarness):
+        chosen.server = request.getfixturevalue("postgres_url")
+    return chosen
 
 
 @pytest.fixture

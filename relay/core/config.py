@@ -62,6 +62,7 @@ from relay.core.schema import (
     Listen,
     Pause,
     Slug,
+    StateTarget,
     Template,
     Timeout,
     TokenPath,
@@ -70,9 +71,11 @@ from relay.core.schema import (
     context_value,
 )
 from relay.core.selectors import SelectorsTable, merge_preset
-from relay.core.token import TokenError, check_token, read_token_file
+from relay.core.state_url import PostgresUrl
+from relay.core.token import TokenError, check_token, read_secret_file, read_token_file
 
 TOKEN_ENV = "RELAY_TELEGRAM_TOKEN"
+STATE_PASSWORD_ENV = "RELAY_STATE_PASSWORD"
 CONFIG_ENV = "RELAY_CONFIG"
 POLITE_INTERVAL = 10.0  # seconds; below this a warning says it is impolite to real boards
 
@@ -86,7 +89,11 @@ class _Table(BaseModel):
 class RelayTable(_Table):
     """[relay]: the service as a whole, and the defaults of every board."""
 
-    state: ConfigPath = Path("state.db")
+    # A SQLite file (the embedded default), or a postgresql:// URL shared by several relays.
+    state: StateTarget = Path("state.db")
+    # The PostgreSQL password, read at start (env RELAY_STATE_PASSWORD wins; see
+    # `load_state_password`); a password in the URL is the last resort.
+    state_password_file: TokenPath | None = None
     feeds_dir: ConfigPath = Path("feeds")
     interval: Interval = 120.0  # seconds
     user_agent: UserAgent = DEFAULT_USER_AGENT
@@ -101,6 +108,12 @@ class RelayTable(_Table):
 
     @model_validator(mode="after")
     def _state_outside_feeds(self) -> RelayTable:
+        if not isinstance(self.state, Path):
+            return self
+        if self.state_password_file is not None:
+            raise ValueError(
+                'state_password_file is only for a PostgreSQL state (state = "postgresql://...")'
+            )
         # Everything in feeds_dir may be served over HTTP: the database, its -wal and its lock
         # must not be.
         if self.state.is_relative_to(self.feeds_dir):
@@ -403,3 +416,26 @@ def load_token(config: Config) -> str:
         raise ConfigError(
             f"{config.path}: [telegram] token_file {config.token_file}: {e}"
         ) from None
+
+
+def load_state_password(config: Config) -> str | None:
+    """The PostgreSQL state's password: env RELAY_STATE_PASSWORD, else [relay]
+    state_password_file (its trailing newline stripped), else the one in the URL, else none
+    (trust or peer authentication, a ~/.pgpass). Never logged; None for a SQLite state."""
+    if not isinstance(config.state, PostgresUrl):
+        return None
+    if config.state_password_file is not None and not os.environ.get(STATE_PASSWORD_ENV):
+        try:
+            text = read_secret_file(config.state_password_file, "password")
+        except TokenError as e:
+            raise ConfigError(
+                f"{config.path}: [relay] state_password_file {config.state_password_file}: {e}"
+            ) from None
+        return text.rstrip("\r\n")
+    return state_password(config.state)
+
+
+def state_password(url: PostgresUrl) -> str | None:
+    """The password of a state URL given on its own (`relay state copy`): the env var, else
+    the URL's."""
+    return os.environ.get(STATE_PASSWORD_ENV) or url.password

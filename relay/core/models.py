@@ -45,6 +45,12 @@ def id_sort_key(post_id: str) -> tuple[int, str]:
     return (1 << 62, post_id)
 
 
+def id_sort_int(post_id: str) -> int:
+    """The same order as one 64-bit integer, for a state's `sort_key` column: numeric ids by
+    value, others after every numeric one (their ties broken by the id itself)."""
+    return int(post_id) if post_id.isdigit() and len(post_id) < 18 else 1 << 62
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """What an article page gave: a short excerpt, a longer plain text, the first image."""

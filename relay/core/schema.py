@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, PlainValidator, ValidationInfo
 
 from relay.core.durations import DAY, WEEK, parse_duration
+from relay.core.state_url import PostgresUrl, StateLocation, is_state_url, parse_postgres_url
 
 # --- durations (seconds, finite) ------------------------------------------------------------
 MIN_INTERVAL = 1.0  # below this, APScheduler logs a missed run several times a second
@@ -64,6 +65,18 @@ def _absolute(value: object, info: ValidationInfo, *, expand: bool = False) -> P
 
 
 ConfigPath = Annotated[Path, PlainValidator(_absolute)]
+
+
+def _state_location(value: object, info: ValidationInfo) -> StateLocation:
+    # A PostgreSQL URL, or a SQLite file resolved like any other path.
+    if isinstance(value, PostgresUrl):
+        return value
+    if isinstance(value, str) and is_state_url(value):
+        return parse_postgres_url(value.strip())
+    return _absolute(value, info)
+
+
+StateTarget = Annotated[Path | PostgresUrl, PlainValidator(_state_location)]
 TokenPath = Annotated[Path, PlainValidator(lambda v, info: _absolute(v, info, expand=True))]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from relay.core.coordination import Lease
 from relay.core.models import Article, Post, StoredPost
 
 ARTICLE_TRIES = 3  # fetches of one article page before its excerpt is given up
@@ -189,8 +190,13 @@ class BoardStates(Protocol):
         """Poll states with post and delivery counts, in the order asked (`relay status`)."""
         ...
 
-    def apply_poll(self, board_id: str, intent: PollIntent) -> tuple[StoredPost, ...]:
-        """Apply a successful poll in one transaction; returns the new posts as recorded."""
+    def apply_poll(
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
+    ) -> tuple[StoredPost, ...]:
+        """Apply a successful poll in one transaction; returns the new posts as recorded.
+        With `fence`, a shared state first checks that this lease is still current and
+        raises `LeaseLost` (nothing written) when it is not; a state one process owns alone
+        has nothing to fence and ignores it."""
         ...
 
     def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:

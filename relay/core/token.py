@@ -34,6 +34,16 @@ def check_token(token: str) -> None:
 
 def read_token_file(path: Path) -> str:
     """The token in `path`, stripped and checked. Raises TokenError saying what is wrong."""
+    token = read_secret_file(path).strip()
+    if not token:
+        raise TokenError("is empty")
+    check_token(token)
+    return token
+
+
+def read_secret_file(path: Path, what: str = "token") -> str:
+    """The text of a small secret file (a token, a password), as written. Raises TokenError
+    saying what is wrong with the file, never what it holds."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -52,12 +62,8 @@ def read_token_file(path: Path) -> str:
     finally:
         os.close(fd)
     if len(data) > MAX_TOKEN_FILE_BYTES:
-        raise TokenError(f"is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token file")
+        raise TokenError(f"is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a {what} file")
     try:
-        token = data.decode("utf-8").strip()
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise TokenError("is not UTF-8 text") from None
-    if not token:
-        raise TokenError("is empty")
-    check_token(token)
-    return token

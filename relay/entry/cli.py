@@ -192,7 +192,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from relay.core.status import board_report, queue_report
 
     config = _config(args)
-    if not config.state.exists():
+    if isinstance(config.state, Path) and not config.state.exists():
         print(f"no state yet at {config.state}: run `relay once` or `relay run` first")
         return EXIT_OK
     with open_state(config, lock=False) as state:

@@ -12,21 +12,26 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
 from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
 from relay.core.clock import Clock
-from relay.core.config import Config, load_config, load_token
+from relay.core.config import Config, load_config, load_state_password, load_token
 from relay.core.errors import TransientDeliveryError
 from relay.core.state import State
+from relay.core.state_url import PostgresUrl, StateLocation
 from relay.pipeline.deliver import DryRunSender, Sender
 from relay.service.logs import add_secret
 from relay.service.parts import Parts
+
+if TYPE_CHECKING:
+    from relay.adapters.postgres import PostgresState
 
 log = logging.getLogger("relay")
 
@@ -77,14 +82,42 @@ async def open_sender(
 def open_state(config: Config, *, lock: bool = True) -> Iterator[State]:
     """The state, under the single-instance lock unless `lock=False` (read-only commands and
     `relay retry`, which only touch rows that the running service re-reads)."""
+    with open_state_at(config.state, password=load_state_password(config), lock=lock) as state:
+        yield state
+
+
+@contextlib.contextmanager
+def open_state_at(
+    where: StateLocation, *, password: str | None = None, lock: bool = True
+) -> Iterator[SqliteState | PostgresState]:
+    """The state at a path (SQLite, under its file lock when `lock`) or a URL (PostgreSQL:
+    no file lock, several instances sharing it is the point). The password is redacted from
+    every log line from here on."""
     with contextlib.ExitStack() as stack:
-        if lock:
-            state_lock = StateLock(config.state)
-            state_lock.acquire()
-            stack.callback(state_lock.release)
-        store = SqliteState(config.state)
+        store: SqliteState | PostgresState
+        if isinstance(where, PostgresUrl):
+            from relay.adapters.postgres import PostgresState  # psycopg: loaded when used
+
+            if password:
+                add_secret(password)
+            store = PostgresState(where, password=password)
+        else:
+            if lock:
+                state_lock = StateLock(where)
+                state_lock.acquire()
+                stack.callback(state_lock.release)
+            store = SqliteState(where)
         stack.callback(store.close)
         yield store
+
+
+def state_watch(config: Config) -> Callable[[], None]:
+    """What the service calls now and then to see that its state is still the one it opened:
+    a SQLite file deleted or replaced stops it; a PostgreSQL server has no file to swap (and
+    one that is down fails polls, as board failures, rather than stopping the service)."""
+    if isinstance(config.state, Path):
+        return FileIdentity.of(config.state).check
+    return lambda: None
 
 
 @contextlib.asynccontextmanager
@@ -114,7 +147,7 @@ async def assemble(
                 clock=clock,
                 rng=rng or random.Random(),
                 dry_run=dry_run or isinstance(sender, DryRunSender),
-                check_state=FileIdentity.of(config.state).check,
+                check_state=state_watch(config),
             )
 
 

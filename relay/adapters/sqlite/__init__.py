@@ -23,6 +23,7 @@ from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
 from relay.adapters.sqlite.db import Database, iso
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
 from relay.adapters.sqlite.posts import SqlitePosts
+from relay.core.coordination import Lease
 from relay.core.models import StoredPost
 from relay.core.state import PollIntent
 
@@ -47,7 +48,11 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
     def close(self) -> None:
         self._db.close()
 
-    def apply_poll(self, board_id: str, intent: PollIntent) -> tuple[StoredPost, ...]:
+    def apply_poll(
+        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
+    ) -> tuple[StoredPost, ...]:
+        # `fence` is not checked: one process owns the file (StateLock), so no other
+        # instance can have taken the board over.
         if not intent.stamp:
             return ()  # an unchanged page, and the stored time is recent enough
         stamp = iso(intent.at)

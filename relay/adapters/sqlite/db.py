@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from relay.adapters.rows import record_from_row
 from relay.adapters.sqlite.migrations import MIGRATIONS
 from relay.core.errors import StateError
 
@@ -144,17 +144,6 @@ def from_row(
     """A record from a row: each field from the column of its name (or `columns[field]`);
     `times` are ISO texts read back as datetimes, `flags` 0/1 read as bools. Fields without a
     column in the row keep their defaults."""
-    present = set(row.keys())
-    rename = columns or {}
-    values: dict[str, object] = {}
-    for field in fields(record):
-        column = rename.get(field.name, field.name)
-        if column not in present:
-            continue
-        value = row[column]
-        if field.name in times:
-            value = parse_time(value)
-        elif field.name in flags:
-            value = bool(value)
-        values[field.name] = value
-    return record(**values)
+    convert: dict[str, Callable[[Any], object]] = {name: parse_time for name in times}
+    convert.update({name: bool for name in flags})
+    return record_from_row(record, row, columns=columns, convert=convert)

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from relay.adapters.rows import edit_from_row
 from relay.adapters.sqlite.db import Database, from_row, iso, parse_time
 from relay.core.state import ChatCounts, Delivery, DeliveryStatus, Edit, PageChanges
 
@@ -107,19 +108,7 @@ class SqliteDeliveries:
             "FROM deliveries WHERE edit_pending = 1 ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [
-            Edit(
-                seq=r["seq"],
-                board_id=r["board_id"],
-                post_id=r["post_id"],
-                chat=r["chat"],
-                route=r["route"],
-                message_id=r["message_id"],
-                caption=r["sent_as"] == "photo",
-                tries=r["edit_tries"],
-            )
-            for r in rows
-        ]
+        return [edit_from_row(r) for r in rows]
 
     def mark_edited(self, seq: int, error: str = "", *, retry: bool = False) -> None:
         """A transient failure keeps the edit queued EDIT_TRIES times, then gives it up."""

@@ -10,17 +10,13 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from relay.adapters.rows import by_board, known_from_rows
 from relay.adapters.sqlite.boards import BoardTable
 from relay.adapters.sqlite.db import Database, from_row, iso, select_ids
-from relay.core.models import Article, Post, StoredPost
+from relay.core.models import Article, Post, StoredPost, id_sort_int
 from relay.core.state import ARTICLE_TRIES, Known, NewPost
 
 _BY_ID = "SELECT * FROM posts WHERE board_id = ? AND id IN ({ids})"
-
-
-def sort_key_int(post_id: str) -> int:
-    """Posts table order: numeric ids by value, others last (SQLite integers are 64-bit)."""
-    return int(post_id) if post_id.isdigit() and len(post_id) < 18 else 1 << 62
 
 
 def insert_new(
@@ -42,7 +38,7 @@ def _row(board_id: str, item: NewPost, stamp: str | None) -> tuple[object, ...]:
     return (
         board_id,
         post.id,
-        sort_key_int(post.id),
+        id_sort_int(post.id),
         post.url,
         post.title,
         post.number,
@@ -106,24 +102,12 @@ class SqlitePosts:
             (board_id,),
             ids,
         )
-        held: dict[str, set[str]] = {}
-        for row in self._db.query_ids(
+        held = self._db.query_ids(
             "SELECT post_id, route FROM held WHERE board_id = ? AND post_id IN ({ids})",
             (board_id,),
             ids,
-        ):
-            held.setdefault(row["post_id"], set()).add(row["route"])
-        return {
-            r["id"]: Known(
-                title=r["title"],
-                notice=bool(r["notice"]),
-                held=frozenset(held.get(r["id"], ())),
-                comments=r["comments"],
-                views=r["views"],
-                votes=r["votes"],
-            )
-            for r in rows
-        }
+        )
+        return known_from_rows(rows, held)
 
     def newest_number(self, board_id: str) -> int | None:
         rows = self._db.query(
@@ -183,10 +167,7 @@ class SqlitePosts:
         rows = self._db.query(
             f"SELECT board_id, first_seen FROM posts {sql} ORDER BY first_seen", args
         )
-        found: dict[str, list[datetime]] = {}
-        for r in rows:
-            found.setdefault(r["board_id"], []).append(datetime.fromisoformat(r["first_seen"]))
-        return found
+        return by_board((r["board_id"], datetime.fromisoformat(r["first_seen"])) for r in rows)
 
     def arrivals_per_hour(self, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
         hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -199,11 +180,10 @@ class SqlitePosts:
             "WHERE first_seen >= ? GROUP BY board_id, hour ORDER BY board_id, hour",
             (iso(hour),),
         )
-        found: dict[str, list[tuple[datetime, int]]] = {}
-        for r in rows:
-            start = datetime.fromisoformat(r["hour"] + ":00:00+00:00")
-            found.setdefault(r["board_id"], []).append((start, r["n"]))
-        return found
+        return by_board(
+            (r["board_id"], (datetime.fromisoformat(r["hour"] + ":00:00+00:00"), r["n"]))
+            for r in rows
+        )
 
     def article_failed(self, board_id: str, post_id: str) -> None:
         self._db.write(
