@@ -1,7 +1,7 @@
 """Feeds from the shared state: two instances' listeners on one state, over loopback.
 
 Instance A polls the board (the simulator, the real fetcher) and writes its feed files; instance
-B never polls it, has its own empty feeds folder, and still serves the board's feed — the very
+B does not poll it, has its own empty feeds folder, and still serves the board's feed — the very
 bytes of A's file — with a strong ETag, Last-Modified and 304s, because its listener renders
 from the state (relay.service.statefeeds). Each instance is its own State object, as two
 processes would have. A load balancer may then send a reader to either.
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from atomcheck import assert_valid_atom
-from conftest import make_config
+from conftest import make_config, write_config
 
 from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
@@ -68,19 +68,19 @@ class Instance:
         assert outcome.ok, outcome.error
 
 
-def open_sqlite(where: Path) -> Iterator[tuple[str, Any]]:
-    """The state both instances open: one SQLite file, two connections."""
-    path = where / "shared.db"
-    yield str(path), lambda: SqliteState(path)
+@pytest.fixture(params=["postgres", "sqlite"])
+def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Any]:
+    """(the `state` setting, a function opening one more State object on it). PostgreSQL is
+    the state instances really share; SQLite (one file, two connections) shows that the
+    listener needs nothing but the State Protocol."""
+    if request.param == "sqlite":
+        path = tmp_path / "shared.db"
+        return str(path), lambda: SqliteState(path)
+    from relay.adapters.postgres import PostgresState
+    from relay.core.state_url import parse_postgres_url
 
-
-STATES = {"sqlite": open_sqlite}
-
-
-@pytest.fixture(params=sorted(STATES))
-def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """(the `state` setting, a function opening one more State object on it)."""
-    yield from STATES[request.param](tmp_path)
+    url = request.getfixturevalue("pg_url")
+    return url, lambda: PostgresState(parse_postgres_url(url))
 
 
 @pytest.fixture
@@ -255,3 +255,46 @@ def test_the_cache_keeps_at_most_its_budget_least_recently_asked_out_first(
     tiny.load("b0.atom")
     tiny.load("b0.atom")  # larger than the whole budget: served, never kept
     assert counting.renders == 8 and tiny.cached_bytes == 0
+
+
+# --- `relay run` on a PostgreSQL state: the composition root picks the state's feeds -----------
+
+
+@pytest.mark.slow
+def test_relay_run_on_a_shared_state_serves_what_another_instance_polled(
+    tmp_path: Path, board: SimBoard, pg_url: str
+) -> None:
+    from test_daemon import Running, free_port, wait_for
+
+    def start(name: str, interval: str) -> tuple[Running, str, Path]:
+        folder = tmp_path / name
+        folder.mkdir()
+        port = free_port()
+        entry = {"id": "news", "url": board.list_url, "interval": interval}
+        config = write_config(folder, [entry], state=pg_url, http={"listen": f"127.0.0.1:{port}"})
+        return Running(config), f"http://127.0.0.1:{port}/feeds/news.atom", folder / "feeds"
+
+    def fetch(url: str) -> httpx.Response | None:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            return None
+
+    # B polls once at start, then not for a week; A polls every second.
+    b, b_url, b_feeds = start("b", "7d")
+    a, a_url, a_feeds = start("a", "1s")
+    try:
+        wait_for(lambda: (r := fetch(b_url)) and r.status_code == 200, what="B's feed")
+        wait_for(lambda: (b_feeds / "news.atom").exists(), what="B's own first poll")
+        board.add_post("A가 읽은 글", "작성자", "<p>본문</p>")
+        title = "A가 읽은 글".encode()
+        wait_for(lambda: title in (a_feeds / "news.atom").read_bytes(), what="A's poll")
+        served = fetch(b_url)
+        assert served is not None and served.content == (a_feeds / "news.atom").read_bytes()
+        assert title not in (b_feeds / "news.atom").read_bytes()  # B's own file is behind
+        again = fetch(a_url)
+        assert again is not None and again.headers["etag"] == served.headers["etag"]
+        assert a.stop() < 10 and b.stop() < 10
+    finally:
+        a.kill()
+        b.kill()

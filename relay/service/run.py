@@ -39,7 +39,9 @@ async def serve(
     config = parts.config
     if parts.dry_run:
         log.info("dry run: messages are printed, not sent")
-    for board in config.boards:  # a feed lost from disk, or dirty after a crash, is rewritten
+    # A feed lost from disk, or dirty after a crash, is rewritten. With a shared state only
+    # the boards this instance polls have their file here, each written by its own polls.
+    for board in () if parts.shared_state else config.boards:
         await write_feed(board, parts.state)
     web = None
     if config.listen:

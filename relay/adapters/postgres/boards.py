@@ -103,7 +103,8 @@ def record_success(tx: Connection, board_id: str, changes: PageChanges, at: date
             last_new = CASE WHEN %(has_new)s THEN %(now)s ELSE last_new END,
             failures = 0, last_reason = '', last_error = '',
             etag = %(etag)s, last_modified = %(last_modified)s, body_hash = %(hash)s,
-            feed_dirty = feed_dirty OR %(changed)s
+            feed_dirty = feed_dirty OR %(changed)s,
+            feed_changes = feed_changes + CASE WHEN %(changed)s THEN 1 ELSE 0 END
         WHERE id = %(id)s""",
         {
             "now": at,
@@ -130,6 +131,7 @@ def record_unchanged(tx: Connection, board_id: str, at: datetime) -> None:
 class PostgresBoards:
     """The `BoardStates` part of the PostgreSQL state (apply_poll is in PostgresState)."""
 
+    _db: Database
     _boards: BoardTable
 
     def board_state(self, board_id: str) -> BoardState:
@@ -159,6 +161,18 @@ class PostgresBoards:
     def mark_feed_written(self, board_id: str) -> None:
         with self._boards.write(board_id) as tx:
             tx.execute("UPDATE boards SET feed_dirty = false WHERE id = %s", (board_id,))
+
+    def feed_version(self, board_id: str) -> str | None:
+        return feed_version(self._db, board_id)
+
+
+def feed_version(db: Database, board_id: str) -> str | None:
+    """The board's feed version: its change counter, once it has a first poll. Read from the
+    database, not the copy in memory: another instance may have polled the board."""
+    rows = db.query("SELECT first_poll, feed_changes FROM boards WHERE id = %s", (board_id,))
+    if not rows or rows[0]["first_poll"] is None:
+        return None
+    return str(rows[0]["feed_changes"])
 
 
 def _board_state(row: Row) -> BoardState:
