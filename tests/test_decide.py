@@ -5,7 +5,7 @@ Each case is named after the trap it guards against. No I/O: `decide_poll` is pu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -264,6 +264,13 @@ def test_an_unchanged_page_records_only_the_time_and_only_when_due(
 ) -> None:
     intent = decide_poll(state, Listing(ANSWER, unchanged=True), NOW, SETTINGS)
     assert intent == PollIntent(at=NOW, stamp=stamp)  # no posts, validators kept, 0 pages
+
+
+def test_a_shared_state_records_every_unchanged_polls_time() -> None:
+    # The board's next owner schedules its first poll from the stored time.
+    state = BoardState("b", first_poll=EARLIER, last_success=NOW - timedelta(seconds=1))
+    settings = replace(SETTINGS, stamp_always=True)
+    assert decide_poll(state, Listing(ANSWER, unchanged=True), NOW, settings).stamp
 
 
 def test_stamping_unchanged_polls_never_makes_a_healthy_board_look_stale(tmp_path: Path) -> None:

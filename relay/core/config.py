@@ -53,12 +53,14 @@ from relay.core.schema import (
     ApiUrl,
     Chat,
     ChatPause,
+    ClaimTime,
     ConfigPath,
     DrainTime,
     FeedName,
     HttpUrl,
     Interval,
     LanguageTag,
+    LeaseTime,
     Listen,
     Pause,
     Slug,
@@ -105,6 +107,9 @@ class RelayTable(_Table):
     timeout: Timeout = 30.0  # seconds, whole-request deadline
     max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     max_rows: int = Field(default=500, ge=1)  # rows read per list page
+    # A shared state's board lease: held this long past its last renewal (by the database's
+    # clock), renewed every third of it. A SQLite state's leases never lapse.
+    lease: LeaseTime = 30.0  # seconds
 
     @model_validator(mode="after")
     def _state_outside_feeds(self) -> RelayTable:
@@ -139,6 +144,10 @@ class TelegramTable(_Table):
     group_per_minute: int = Field(default=20, ge=0)  # messages per minute to a group/channel
     bot_per_second: int = Field(default=30, ge=0)  # messages per second, all chats together
     digest_over: int = Field(default=0, ge=0)  # a route's default; 0: one message per post
+    # A shared (PostgreSQL) state: how long a chat's deliveries stay claimed by an instance
+    # past its last renewal (by the database's clock); a dead instance's chats are sent by
+    # another after this. A SQLite state claims nothing (one process sends everything).
+    claim: ClaimTime = 60.0  # seconds
 
 
 class HttpTable(_Table):

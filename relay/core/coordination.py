@@ -21,6 +21,7 @@ Times are aware UTC.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,8 +60,14 @@ class InstanceInfo:
     pid: int
     started: datetime
     seen: datetime  # its last heartbeat
-    boards: tuple[str, ...]  # the boards whose lease it holds
+    leases: tuple[Lease, ...]  # the leases it holds (unexpired), by board id
     alive: bool  # seen within one lease time
+    as_of: datetime  # the state's clock when this was read: ages count from it, not from ours
+
+    @property
+    def boards(self) -> tuple[str, ...]:
+        """The boards whose lease it holds."""
+        return tuple(lease.board_id for lease in self.leases)
 
 
 class LeaseLost(StateError):
@@ -71,23 +78,54 @@ class LeaseLost(StateError):
 
 
 class Coordination(Protocol):
-    """Leases and liveness. Every call is one short transaction (run in a worker thread)."""
+    """Leases and liveness. Every call is one short transaction (run in a worker thread).
+
+    `shared` is False for a state one process owns (`Solo`): its leases never lapse, so the
+    service neither reschedules boards on taking them nor shows instances anywhere."""
+
+    @property
+    def shared(self) -> bool: ...
 
     def heartbeat(self, me: InstanceId, lease_seconds: float) -> None:
         """Record that `me` is alive (and when it started, the first time)."""
         ...
 
     def take_leases(
-        self, me: InstanceId, board_ids: Sequence[str], lease_seconds: float
+        self,
+        me: InstanceId,
+        board_ids: Sequence[str],
+        lease_seconds: float,
+        spare: Sequence[str] | None = None,
     ) -> dict[str, Lease]:
         """Renew the leases `me` holds among `board_ids`, take free or expired ones up to a
-        fair share of the live instances, and return every lease `me` holds now."""
+        fair share of the live instances, give back a few above that share, and return every
+        lease `me` holds now. `spare`: the held boards the caller can give away right now,
+        preferred first (not being polled, their last poll recorded); None: any."""
         ...
 
     def release_leases(self, me: InstanceId) -> None:
         """A clean stop: hand every lease back at once, so others need not wait for expiry."""
         ...
 
-    def instances(self) -> list[InstanceInfo]:
-        """Instances seen lately, with the boards each holds."""
+    def instances(self, lease_seconds: float) -> list[InstanceInfo]:
+        """Instances seen lately, with the boards each holds (alive: seen within a lease)."""
         ...
+
+
+def fair_share(boards: int, live: int) -> int:
+    """How many boards one of `live` instances holds: ceil(boards / live). An instance counts
+    itself, so `live` is at least 1."""
+    return math.ceil(boards / max(1, live))
+
+
+def to_release(held: Sequence[str], share: int, spare: Sequence[str] | None) -> list[str]:
+    """Which held boards to give back this round: above the fair share, half the excess at a
+    time (at least one), so that boards change hands a few at a time when an instance joins
+    rather than all in one round; only among `spare` (in its order) when given."""
+    excess = len(held) - share
+    if excess <= 0:
+        return []
+    step = max(1, excess // 2)
+    candidates = list(spare) if spare is not None else sorted(held)
+    mine = set(held)
+    return [b for b in candidates if b in mine][:step]

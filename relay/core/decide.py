@@ -9,7 +9,8 @@ state to apply in one transaction. Every rule of a poll is in this module or in 
   ETag / Last-Modified, and a body identical to the last one (by hash) is unchanged too —
   many PHP boards send no validators.
 - Stamping: an unchanged poll writes its time only when the stored time is
-  `status.STAMP_INTERVALS` old, or the board was failing (its count must be cleared).
+  `status.STAMP_INTERVALS` old, or the board was failing (its count must be cleared) —
+  or always, for a shared state (`stamp_always`: a board's next owner reads that time).
 - Time: boards print only the date for many rows; a later poll's date-only post of today
   takes the moment it was first seen (the first poll's posts are older than that moment).
 - Articles: only for the posts that are announced or kept in the feed. A first poll of a
@@ -46,6 +47,9 @@ class PollSettings:
     timezone: tzinfo = UTC  # the board's: for "is this date-only post today's"
     chats: tuple[str, ...] = ()  # where new posts are announced; none: feed only
     routes: tuple[Route, ...] = ()  # when given, these decide (and `chats` is ignored)
+    # Every poll writes its time: in a shared state the next owner of the board schedules
+    # its first poll from the stored time, which must not lag 1.5 intervals behind.
+    stamp_always: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,8 @@ def decide_poll(
     `now` is aware UTC: the poll's time, recorded as the new posts' first-seen time.
     """
     if listing.unchanged:
-        return PollIntent(at=now, stamp=must_stamp(state, now, settings.interval))
+        stamp = settings.stamp_always or must_stamp(state, now, settings.interval)
+        return PollIntent(at=now, stamp=stamp)
     first_poll = state.first_poll is None
     plan = plan_poll(
         listing.pages,

@@ -42,6 +42,29 @@ def is_group(chat: str) -> bool:
     return chat.startswith(("@", "-"))
 
 
+def shared_spacing(chat: str, pace: Pace) -> float:
+    """Seconds from Telegram's answer to the next message to `chat` when several instances
+    share the chat's pace (relay.core.claims.ChatPace): the per-chat interval and, for a
+    group or channel, its per-minute limit spread evenly (20 a minute: 3 s apart).
+
+    One row per chat holds only the time of the next message, not a sliding window: the
+    instance that takes a chat over knows nothing of the burst another sent before. Evenly
+    spaced, the group limit holds whoever sends; a burst of 20 takes 60 s instead of 20 s,
+    and the throughput over a minute is the same."""
+    spacing = max(0.0, pace.per_chat_interval)
+    if is_group(chat) and pace.group_max > 0 and pace.group_period > 0:
+        spacing = max(spacing, pace.group_period / pace.group_max)
+    return spacing
+
+
+def bot_spacing(pace: Pace) -> float:
+    """Seconds between two messages of the bot, whatever the chat, across instances (30 a
+    second: 1/30 s apart); 0 when the limit is off. Booked in one shared row per bot."""
+    if pace.bot_max <= 0 or pace.bot_period <= 0:
+        return 0.0
+    return pace.bot_period / pace.bot_max
+
+
 def send_duration(count: int, chat: str, pace: Pace) -> float:
     """Seconds from the first to the last of `count` messages to `chat` under `pace`.
 

@@ -16,12 +16,14 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("relay", "host_delay"),  # ... same
     ("relay", "max_page_bytes"),  # ... same
     ("relay", "concurrency"),  # the scheduler's semaphore
+    ("relay", "lease"),  # the lease task's period and the leases' length, set at start
     ("telegram", "api_url"),  # the bot client, built (and getMe checked) at start
     ("telegram", "token_file"),  # ... same
     ("telegram", "dry_run"),  # the sender (printer or bot) is chosen at start
     ("telegram", "per_chat_interval"),  # the bot client's pace
     ("telegram", "group_per_minute"),  # ... same
     ("telegram", "bot_per_second"),  # ... same
+    ("telegram", "claim"),  # the delivery claims of a shared state, built at start
     ("http", "listen"),  # the listening socket
 )
 # Not here: every board key (a changed board is rescheduled), feeds_dir (the boards' feed paths

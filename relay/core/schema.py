@@ -29,6 +29,12 @@ MAX_INTERVAL = WEEK
 MAX_TIMEOUT = 600.0  # one request; a longer wait is a hung server, not a slow one
 MAX_PAUSE = 600.0  # politeness pauses
 MAX_CHAT_PAUSE = 60.0  # Telegram asks for about 1 s between two messages to one chat
+# A board lease: renewed every third of it, so below 2 s a busy database or a slow round
+# trip loses leases that are alive; above an hour a dead instance's boards wait too long.
+MIN_LEASE, MAX_LEASE = 2.0, 3600.0
+# A delivery claim outlives the longest send (a 15 s request, the pace before it) between
+# two renewals; above an hour a dead instance's chats wait too long for another.
+MIN_CLAIM, MAX_CLAIM = 20.0, 3600.0
 
 
 def _duration(*, minimum: float = 0.0, maximum: float, zero: bool = False) -> BeforeValidator:
@@ -42,6 +48,8 @@ Timeout = Annotated[float, _duration(maximum=MAX_TIMEOUT)]
 Pause = Annotated[float, _duration(maximum=MAX_PAUSE, zero=True)]  # 0: no pause
 ChatPause = Annotated[float, _duration(maximum=MAX_CHAT_PAUSE, zero=True)]
 DrainTime = Annotated[float, _duration(maximum=DAY)]
+LeaseTime = Annotated[float, _duration(minimum=MIN_LEASE, maximum=MAX_LEASE)]
+ClaimTime = Annotated[float, _duration(minimum=MIN_CLAIM, maximum=MAX_CLAIM)]
 
 
 # --- paths ----------------------------------------------------------------------------------

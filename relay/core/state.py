@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from relay.core.coordination import Lease
 from relay.core.models import Article, Post, StoredPost
@@ -156,6 +156,25 @@ class Edit:
     tries: int = 0
 
 
+class _Row(Protocol):
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def edit_of(row: _Row) -> Edit:
+    """An `Edit` from a deliveries row read with the columns seq, board_id, post_id, route,
+    chat, message_id, sent_as and edit_tries (every state reads them so)."""
+    return Edit(
+        seq=row["seq"],
+        board_id=row["board_id"],
+        post_id=row["post_id"],
+        chat=row["chat"],
+        route=row["route"],
+        message_id=row["message_id"],
+        caption=row["sent_as"] == "photo",
+        tries=row["edit_tries"],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
     """Where one post's message to one chat stands, for the board's status page."""
@@ -186,6 +205,11 @@ class BoardStates(Protocol):
         called on the event loop on every poll (this process is the state's only writer)."""
         ...
 
+    def refresh_boards(self, board_ids: Iterable[str]) -> None:
+        """Read these boards' poll state again from the store into memory: another
+        instance sharing the state polled them until this one took their leases."""
+        ...
+
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
         """Poll states with post and delivery counts, in the order asked (`relay status`)."""
         ...
@@ -199,8 +223,11 @@ class BoardStates(Protocol):
         has nothing to fence and ignores it."""
         ...
 
-    def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:
-        """Count a failed poll (nothing else moves); returns the consecutive count."""
+    def record_failure(
+        self, board_id: str, at: datetime, reason: str, error: str, *, fence: Lease | None = None
+    ) -> int:
+        """Count a failed poll (nothing else moves); returns the consecutive count. Fenced
+        like `apply_poll`: a failure met under a lost lease is not the board's to count."""
         ...
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None: ...

@@ -26,6 +26,8 @@ from typing import Literal
 from urllib.parse import quote
 
 from relay.core.atom import xml_safe
+from relay.core.coordination import InstanceInfo
+from relay.core.instances import instances_html
 from relay.core.sparkline import SPARK_HOURS, Sparklines, hourly_counts
 
 __all__ = [
@@ -158,8 +160,10 @@ def render_index(
     lang: Lang = "ko",
     show_chats: bool = False,
     title: str = "board-relay",
+    instances: Sequence[InstanceInfo] = (),
 ) -> str:
-    """The page at `/`: a summary line, then one card per board in the given order."""
+    """The page at `/`: a summary line, the instances sharing the state (only for a shared
+    state), then one card per board in the given order."""
     page = _Page(now, tz, lang, show_chats, prefix="")
     failing = sum(1 for b in boards if not b.ok)
     quiet = sum(1 for b in boards if b.ok and b.quiet_since is not None)
@@ -173,9 +177,8 @@ def render_index(
         '<p class="links"><a href="feeds.opml">OPML</a><a href="healthz">healthz</a>'
         '<a href="metrics">metrics</a></p>'
     )
-    return page.document(
-        title, [head, *chain.from_iterable(page.card(b, link=True) for b in boards)]
-    )
+    cards = chain.from_iterable(page.card(b, link=True) for b in boards)
+    return page.document(title, [head, instances_html(instances, lang), *cards])
 
 
 def render_board(

@@ -27,7 +27,7 @@ from relay.core.errors import (
     StartError,
     StateError,
 )
-from relay.entry.wiring import assemble, make_fetcher, open_sender, open_state
+from relay.entry.wiring import assemble, coordination_of, make_fetcher, open_sender, open_state
 from relay.service.logs import redact, setup_logging
 
 log = logging.getLogger("relay")
@@ -189,20 +189,26 @@ async def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from relay.core.instances import instances_report
     from relay.core.status import board_report, queue_report
 
     config = _config(args)
     if isinstance(config.state, Path) and not config.state.exists():
         print(f"no state yet at {config.state}: run `relay once` or `relay run` first")
         return EXIT_OK
+    clock = Clock()
     with open_state(config, lock=False) as state:
         states = state.board_states(b.id for b in config.boards)
-        now = Clock().wall()
+        now = clock.wall()
         report, healthy = board_report(config, states, now)
         queue = queue_report(state.pending_deliveries(limit=1_000_000), config, now)
+        coordination = coordination_of(state, clock)
+        instances = coordination.instances(config.lease) if coordination.shared else []
     print(report)
     if queue:
         print("\n" + queue)
+    if instances:
+        print("\n" + instances_report(instances))
     return EXIT_OK if healthy else EXIT_FAILED
 
 

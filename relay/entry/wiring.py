@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +25,9 @@ from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_state_password, load_token
+from relay.core.coordination import Coordination, InstanceId
 from relay.core.errors import TransientDeliveryError
+from relay.core.solo import Solo
 from relay.core.state import State
 from relay.core.state_url import PostgresUrl, StateLocation
 from relay.pipeline.deliver import DryRunSender, Sender
@@ -111,6 +115,27 @@ def open_state_at(
         yield store
 
 
+def coordination_of(state: State, clock: Clock) -> Coordination:
+    """Who the state is shared with: nobody for a SQLite file (`Solo`, every board held);
+    for PostgreSQL, the instances whose leases and heartbeats are rows on the same pool."""
+    if isinstance(state, SqliteState):
+        return Solo(clock.wall)
+    from relay.adapters.postgres import PostgresState  # psycopg: loaded when used
+    from relay.adapters.postgres.leases import PostgresLeases
+
+    if isinstance(state, PostgresState):
+        return PostgresLeases(state.database)
+    return Solo(clock.wall)  # a state of a test's own making: one process
+
+
+def instance_id(rng: random.Random) -> InstanceId:
+    """This process, as leases and the status page name it: host, pid and a random suffix,
+    so that a restarted process (even with a recycled pid) is a new owner."""
+    host = socket.gethostname()
+    pid = os.getpid()
+    return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
+
+
 def state_watch(config: Config) -> Callable[[], None]:
     """What the service calls now and then to see that its state is still the one it opened:
     a SQLite file deleted or replaced stops it; a PostgreSQL server has no file to swap (and
@@ -131,6 +156,7 @@ async def assemble(
 ) -> AsyncIterator[Parts]:
     """Every part, opened in order (lock, state, fetcher, sender) and closed in reverse."""
     clock = clock or Clock()
+    rng = rng or random.Random()
     if config.sends and not dry_run:
         load_token(config)  # no token: fail before the state is opened or a board is polled
     with open_state(config) as state:
@@ -145,12 +171,14 @@ async def assemble(
                 fetcher=fetcher,
                 sender=sender,
                 clock=clock,
-                rng=rng or random.Random(),
+                rng=rng,
                 dry_run=dry_run or isinstance(sender, DryRunSender),
                 check_state=state_watch(config),
                 # A PostgreSQL state is shared: other instances poll some of the boards, so
                 # the listener serves every feed from the state (relay.service.statefeeds).
                 shared_state=isinstance(config.state, PostgresUrl),
+                coordination=coordination_of(state, clock),
+                instance=instance_id(rng),
             )
 
 

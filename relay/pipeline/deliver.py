@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
+from relay.core.claims import DeliveryClaims, OwnedQueue
 from relay.core.compose import compose, route_index
 from relay.core.config import Board, Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
@@ -60,7 +61,8 @@ class Deliverer(DigestSending):
     is what this process waits by: a retry it set itself is timed on it, so a wall-clock step
     cannot stretch a 5 s backoff into an hour (the stored `not_before` only serves after a
     restart). `rng` draws the backoff's jitter; `policy` is the backoff of a transient failure
-    without a named wait.
+    without a named wait. `claims` says which deliveries and edits are this instance's (on a
+    shared state, the chats it claimed); by default the whole queue of a state it owns.
     """
 
     def __init__(
@@ -77,11 +79,13 @@ class Deliverer(DigestSending):
         policy: BackoffPolicy = DELIVERY_BACKOFF,
         progress_every: float = PROGRESS_EVERY,
         monotonic: Callable[[], float] = time.monotonic,
+        claims: DeliveryClaims | None = None,
     ) -> None:
         self.config = config  # the setter also indexes the board ids
         self._monotonic = monotonic
         self._retry_at: dict[int, float] = {}  # seq -> monotonic time its retry may go
         self._store = store
+        self._claims = claims if claims is not None else OwnedQueue(store)
         self._sender = sender
         self._now = now
         self._dry_run = dry_run
@@ -151,12 +155,17 @@ class Deliverer(DigestSending):
         if not self._dry_run and isinstance(self._sender, _CanEdit):
             # After the new posts: an edit is never worth delaying news.
             report.edited = await apply_edits(
-                self._config, self._store, self._sender, self._state, deadline
+                self._config,
+                self._store,
+                self._sender,
+                self._state,
+                deadline,
+                self._claims.claim_edits,
             )
         return report
 
     async def _pending(self) -> list[Delivery]:
-        pending = await self._state("read the delivery queue", self._store.pending_deliveries)
+        pending = await self._state("read the delivery queue", self._claims.claim)
         if self._dry_run:
             pending = [d for d in pending if d.seq not in self._printed]
         return pending

@@ -19,7 +19,7 @@ from relay.core.compose import compose_edit, find_route
 from relay.core.config import Config
 from relay.core.errors import DeliveryError, PermanentDeliveryError
 from relay.core.models import OutgoingMessage
-from relay.core.state import State
+from relay.core.state import Edit, State
 
 log = logging.getLogger("relay.pipeline.edits")
 
@@ -32,14 +32,21 @@ StateCall = Callable[..., Awaitable[Any]]
 
 
 async def apply_edits(
-    config: Config, store: State, editor: Editor, state: StateCall, deadline: float | None
+    config: Config,
+    store: State,
+    editor: Editor,
+    state: StateCall,
+    deadline: float | None,
+    queued: Callable[[], list[Edit]] | None = None,
 ) -> int:
     """Try every queued edit once; returns how many were done. `state(what, call, *args)`
-    runs a state call (the deliverer's, which turns failures into StateError)."""
+    runs a state call (the deliverer's, which turns failures into StateError); `queued`
+    reads the edits that are this instance's (relay.core.claims: on a shared state, those it
+    claimed, so that each edit is made by one instance), by default every queued edit."""
     loop = asyncio.get_running_loop()
     done = 0
     board_ids = {board.id for board in config.boards}
-    for edit in await state("read the queued edits", store.pending_edits):
+    for edit in await state("read the queued edits", queued or store.pending_edits):
         if deadline is not None and loop.time() >= deadline:
             break
         where = f"board={edit.board_id} chat={edit.chat} post={edit.post_id}"

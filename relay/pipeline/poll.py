@@ -15,10 +15,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from relay.adapters.fetch import Fetcher
 from relay.core.config import Board
+from relay.core.coordination import Lease, LeaseLost
 from relay.core.decide import (
     PollSettings,
     decide_poll,
@@ -45,26 +47,41 @@ PROCESS_SOURCES = FeedSources()
 
 
 async def poll_board(
-    board: Board, fetcher: Fetcher, state: State, now: Clock, sources: FeedSources | None = None
+    board: Board,
+    fetcher: Fetcher,
+    state: State,
+    now: Clock,
+    sources: FeedSources | None = None,
+    *,
+    fence: Lease | None = None,
+    stamp_always: bool = False,
 ) -> PollOutcome:
     """Poll one board. Never raises for a board's own failure (a page, its layout, the state,
     the feed file): the outcome says what failed. `sources` is the process's memory of the
-    boards' own feeds (found once, a failure warned once); without it, a process-wide one."""
+    boards' own feeds (found once, a failure warned once); without it, a process-wide one.
+
+    With a `fence` (the board's lease), the result is applied only while that lease is
+    current; else `LeaseLost` is raised — not a board failure: the board is another
+    instance's now, nothing is recorded, counted or written. `stamp_always`: see
+    `PollSettings` (a shared state)."""
     sources = sources if sources is not None else PROCESS_SOURCES
     started = time.monotonic()
     try:
         stored = state.board_state(board.id)
         listing = await read_board(board, fetcher, state, stored, now, sources)
-        intent = decide_poll(stored, listing, now(), poll_settings(board))
+        settings = replace(poll_settings(board), stamp_always=stamp_always)
+        intent = decide_poll(stored, listing, now(), settings)
         intent = intent.with_articles(listing.articles)  # the feed's: no request
         wanted = [p for p in intent.articles_wanted if p.id not in listing.articles]
         intent = intent.with_articles(await read_articles(board, fetcher, wanted))
         intent = with_excerpts(intent, board.routes)
-        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent)
+        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence=fence)
         await retry_articles(board, fetcher, state)
         await write_feed(board, state)
+    except LeaseLost:
+        raise
     except BoardFailure as e:
-        return await _failed(board, state, e, now(), _ms(started))
+        return await _failed(board, state, e, now(), _ms(started), fence)
     outcome = poll_outcome(board.id, intent, recorded, _ms(started))
     _log_poll(board, intent, outcome)
     return outcome
@@ -107,13 +124,21 @@ async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:
 
 
 async def _failed(
-    board: Board, state: State, error: BoardFailure, at: datetime, elapsed_ms: int
+    board: Board,
+    state: State,
+    error: BoardFailure,
+    at: datetime,
+    elapsed_ms: int,
+    fence: Lease | None = None,
 ) -> PollOutcome:
-    """Count the failure in the state (if the state itself works) and say what failed."""
+    """Count the failure in the state (if the state itself works) and say what failed.
+    Raises LeaseLost when the board is no longer ours: its failure is not ours to count."""
     try:
         failures = await asyncio.to_thread(
-            state.record_failure, board.id, at, error.reason, str(error)
+            state.record_failure, board.id, at, error.reason, str(error), fence=fence
         )
+    except LeaseLost:
+        raise
     except StateError as e:
         log.error("board=%s failure not recorded: %s", board.id, e)
         failures = state.board_state(board.id).failures + 1

@@ -9,7 +9,13 @@
 - A reload validates the whole new config before it applies anything; keys that only take
   effect at a restart are named in a warning.
 - Stopping: pause the scheduler, let in-flight polls finish (bounded), cancel the rest — a
-  poll records in one transaction or not at all, so a cancelled one loses nothing.
+  poll records in one transaction or not at all, so a cancelled one loses nothing — then
+  hand the board leases back.
+- Leases (relay.service.leases): a board is polled only while this instance holds its
+  lease, and each poll is fenced with it. A lease lost mid-poll (`LeaseLost`) is not a board
+  failure: no count, no backoff, no alarm, a log line. A board newly taken from another
+  instance keeps its schedule: its first poll comes one interval after the stored last
+  poll, not at once. With a SQLite state (`Solo`) every board is held from the start.
 """
 
 from __future__ import annotations
@@ -24,13 +30,16 @@ from typing import TYPE_CHECKING
 
 from relay.core.backoff import BoardBackoff
 from relay.core.config import Board, load_config
+from relay.core.coordination import LeaseLost
 from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
 from relay.core.reload import restart_only_changes
-from relay.core.status import board_health
+from relay.core.solo import Solo
+from relay.core.status import BoardHealth, board_health
 from relay.pipeline.deliver import Deliverer
 from relay.pipeline.poll import poll_board
 from relay.service.alarms import Alarms
+from relay.service.leases import LeaseKeeper
 from relay.service.metrics import Metrics
 from relay.service.parts import Parts
 from relay.service.queue_watch import QueueWatch
@@ -115,6 +124,17 @@ class Service:
         self.queue = QueueWatch(parts.clock.monotonic)
         self._stuck: tuple[str, ...] = ()  # reasons: chats whose deliveries do not move
         self._outcomes: dict[str, str] = {}  # the last poll's outcome, for the status page
+        self.leases = LeaseKeeper(
+            parts.coordination or Solo(parts.clock.wall),
+            parts.instance,
+            parts.config.lease,
+            monotonic=parts.clock.monotonic,
+            boards=lambda: [b.id for b in self.config.boards],
+            spare=self._spare,
+            on_taken=self._taken,
+        )
+        self._polling: set[str] = set()  # boards whose poll is under way
+        self._taken_at: dict[str, datetime] = {}  # steady: when this instance took the board
 
     # --- polling ------------------------------------------------------------------------
 
@@ -122,6 +142,8 @@ class Service:
         """Per-board bookkeeping, without starting the scheduler (tests drive `poll_job`)."""
         for board in self.config.boards:
             self.backoffs[board.id] = BoardBackoff(board.interval)
+        if not self.leases.shared:
+            self.leases.take_inline()
 
     def start(self) -> None:
         self.prepare()
@@ -137,10 +159,13 @@ class Service:
         backoff = self.backoffs.get(board_id)
         if board is None or backoff is None or not backoff.due(self.clock.monotonic()):
             return
+        if self.leases.lease_for(board_id) is None:
+            return  # another instance's board, or our leases could not be renewed in time
         if not self.spacing.admit(board):
             return
         async with self._gate:
-            if self.stopping.is_set():
+            lease = self.leases.lease_for(board_id)  # again: the gate may have taken a while
+            if self.stopping.is_set() or lease is None:
                 return
             task = asyncio.create_task(
                 poll_board(
@@ -149,11 +174,18 @@ class Service:
                     self.parts.state,
                     self.clock.wall,
                     self.parts.sources,
+                    fence=lease,
+                    stamp_always=self.leases.shared,
                 )
             )
             self._inflight.add(task)
+            self._polling.add(board_id)
             try:
                 outcome = await task
+            except LeaseLost as e:
+                log.info("board=%s lease lost, poll not recorded: %s", board_id, e)
+                self.leases.drop(lease)
+                return
             except asyncio.CancelledError:
                 if not self.stopping.is_set():
                     raise
@@ -164,8 +196,12 @@ class Service:
                 outcome = PollOutcome(board_id=board_id, ok=False, reason="crash", error=repr(e))
             finally:
                 self._inflight.discard(task)
+                self._polling.discard(board_id)
         try:
             await self._after_poll(board, backoff, outcome)
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise  # a stop cancels the jobs under way: their bookkeeping does not matter
         except Exception:
             log.exception("board=%s bookkeeping after the poll failed", board_id)
 
@@ -185,6 +221,29 @@ class Service:
         await self.alarms.after_poll(board, outcome, backoff.failures)
         if outcome.ok:
             self.metrics.set_quiet(board.id, self.alarms.quiet_since(board.id) is not None)
+
+    # --- leases -------------------------------------------------------------------------
+
+    def _spare(self) -> list[str]:
+        """Held boards this instance can give away now, best first: not being polled, and
+        the most recently polled first (their next poll is furthest away)."""
+        held = [b for b in self.leases.held if b not in self._polling]
+        return sorted(held, key=lambda b: -self.spacing.last_start(b))
+
+    async def _taken(self, board_ids: list[str]) -> None:
+        """Boards newly taken from another instance: read their poll state as it left it,
+        and keep their schedule — the first poll one interval after the stored last poll."""
+        await asyncio.to_thread(self.parts.state.refresh_boards, board_ids)
+        now, steady = self.clock.wall(), self.clock.steady()
+        for board_id in board_ids:
+            board = self._boards.get(board_id)
+            if board is None:
+                continue
+            last = self.parts.state.board_state(board_id).last_poll
+            wait = 0.0 if last is None else (last - now).total_seconds() + board.interval
+            self.spacing.forget(board_id)  # the stored time rules now, not our memory
+            self._taken_at[board_id] = steady
+            self.schedule.add(board, min(board.interval, max(0.0, wait)))
 
     # --- delivery worker ----------------------------------------------------------------
 
@@ -236,16 +295,17 @@ class Service:
 
         now = self.clock.steady()
         running = self.schedule.running and not self.stopping.is_set()
-        boards = board_health(
-            self.config, self._last_success, now, started=self.started, failing=self._failing
-        )
+        boards = [h for h in self._judge(now) if h.board_id in self.leases.held]
         reasons = [f"task {name} failed: {why}" for name, why in self.supervisor.failed.items()]
         if not running:
             reasons.insert(0, "scheduler not running")
+        lease_problem = self.leases.problem()
+        if lease_problem:
+            reasons.append(lease_problem)
         reasons += self._stuck
         reasons += [f"{h.board_id}: {h.reason}" for h in boards if not h.ok]
         detail = {
-            "boards": len(boards),
+            "boards": len(boards),  # the boards this instance holds (all, with SQLite)
             "unhealthy": len(reasons),
             # A quiet board answers: it is reported, not a 503 (an alarm has told the admin).
             "quiet": self.alarms.quiet_boards(),
@@ -257,11 +317,11 @@ class Service:
         """Per configured board, health, backoff and last outcome from memory (no query).
         Call it on the event loop: the dicts it reads are the loop's."""
         now, wall, monotonic = self.clock.steady(), self.clock.wall(), self.clock.monotonic()
-        health = board_health(
-            self.config, self._last_success, now, started=self.started, failing=self._failing
-        )
         live = {}
-        for board, judged in zip(self.config.boards, health, strict=True):
+        for board, judged in zip(self.config.boards, self._judge(now), strict=True):
+            if board.id not in self.leases.held:  # another instance polls it
+                live[board.id] = BoardLive(True, "", None, "polled by another instance")
+                continue
             backoff = self.backoffs.get(board.id)
             until = None
             if backoff is not None and backoff.next_allowed is not None:
@@ -276,6 +336,15 @@ class Service:
                 self.alarms.quiet_since(board.id),
             )
         return live
+
+    def _judge(self, now: datetime) -> list[BoardHealth]:
+        """Every configured board's health by this instance's memory. A board taken from
+        another instance counts from when it was taken, not from this instance's start."""
+        since = dict(self._last_success)
+        for board_id, taken in self._taken_at.items():
+            last = since.get(board_id)
+            since[board_id] = taken if last is None else max(last, taken)
+        return board_health(self.config, since, now, started=self.started, failing=self._failing)
 
     def reload(self, path: Path) -> None:
         """Apply a changed config file. A bad one is refused whole, the running one kept."""
@@ -302,12 +371,17 @@ class Service:
             self._last_success.pop(board_id, None)
             self._failing.pop(board_id, None)
             self._outcomes.pop(board_id, None)
+            self._taken_at.pop(board_id, None)
             self.alarms.forget(board_id)
         for board in changed:
             self.backoffs[board.id] = BoardBackoff(board.interval)
             self.spacing.forget(board.id)
             self.schedule.add(board, self.parts.rng.uniform(0, min(board.interval, 1.0)))
         self.metrics.set_boards(len(new.boards))
+        if self.leases.shared:
+            self.leases.wake.set()  # added boards are taken (removed ones kept) at once
+        else:
+            self.leases.take_inline()
         log.info(
             "reloaded %s: %d boards (%d added or changed, %d removed)",
             path,
@@ -327,3 +401,4 @@ class Service:
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
         self.schedule.shutdown()
+        await self.leases.release()

@@ -95,8 +95,15 @@ class StatusPages:
             board_row(b, s, live.get(b.id), pending.get(b.id, ()), _times(arrivals.get(b.id)))
             for b, s in zip(config.boards, states, strict=True)
         ]
+        leases = self._service.leases
+        instances = leases.coordination.instances(config.lease) if leases.shared else []
         return render_index(
-            rows, now=now, tz=config.timezone, lang=config.lang, show_chats=config.show_chats
+            rows,
+            now=now,
+            tz=config.timezone,
+            lang=config.lang,
+            show_chats=config.show_chats,
+            instances=instances,
         )
 
     def _build_board(self, config: Config, board: Board, live: Mapping[str, BoardLive]) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from relay.adapters.fetch import Fetcher
 from relay.core.clock import Clock
 from relay.core.config import Config
+from relay.core.coordination import Coordination, InstanceId
 from relay.core.source import FeedSources
 from relay.core.state import State
 from relay.pipeline.deliver import Sender
@@ -35,3 +36,6 @@ class Parts:
     # rendered from the state, not the feed files, which this instance writes only for the
     # boards it polls.
     shared_state: bool = False
+    # Who shares the state: None is a state this process owns (relay.core.solo.Solo).
+    coordination: Coordination | None = None
+    instance: InstanceId = InstanceId("solo", "localhost", 0)  # this process, for leases

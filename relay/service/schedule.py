@@ -56,6 +56,10 @@ class PollSpacing:
         self._started[board.id] = now
         return True
 
+    def last_start(self, board_id: str) -> float:
+        """The monotonic time of the board's last poll start here (-inf: none)."""
+        return self._started.get(board_id, float("-inf"))
+
     def forget(self, board_id: str) -> None:
         """A changed or removed board starts afresh (a changed board is polled soon)."""
         self._started.pop(board_id, None)

@@ -46,6 +46,7 @@ class SimRequest:
     board: str | None
     fault: str | None  # the fault kind served instead of the page, if any
     at: datetime  # aware, from the simulator's clock, when the request arrived
+    list_page: bool = False  # a board's list page (a poll), not an article, asset or feed
 
 
 @dataclass(frozen=True, slots=True)

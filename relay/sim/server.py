@@ -180,6 +180,7 @@ class BoardSimulator:
             board=target.board.name if target else None,
             fault=fault.kind if fault and fault.kind != "status" else None,
             at=arrived,
+            list_page=target is not None and target.post_id is None,
         )
         self.requests.append(entry)
         if target is not None:

@@ -145,8 +145,10 @@ class PostgresBoards:
         polled them (the lease code calls this when it takes a lease)."""
         self._boards.refresh(board_ids)
 
-    def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:
-        with self._boards.write(board_id) as tx:
+    def record_failure(
+        self, board_id: str, at: datetime, reason: str, error: str, *, fence: Lease | None = None
+    ) -> int:
+        with self._boards.write(board_id, fence) as tx:
             tx.execute(
                 "UPDATE boards SET last_poll = %s, failures = failures + 1, last_reason = %s, "
                 "last_error = %s WHERE id = %s",

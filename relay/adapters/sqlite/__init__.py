@@ -16,6 +16,7 @@ leaves either all of it or none of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from relay.adapters.sqlite import boards, deliveries, posts
@@ -47,6 +48,9 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
 
     def close(self) -> None:
         self._db.close()
+
+    def refresh_boards(self, board_ids: Iterable[str]) -> None:
+        """Nothing to re-read: this process is the file's only writer."""
 
     def apply_poll(
         self, board_id: str, intent: PollIntent, *, fence: Lease | None = None

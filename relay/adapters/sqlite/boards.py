@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from relay.adapters.sqlite.db import Database, from_row, iso
+from relay.core.coordination import Lease
 from relay.core.state import BoardState, PageChanges
 
 _COUNTS = """(SELECT count(*) FROM posts p WHERE p.board_id = b.id) AS n_posts,
@@ -101,7 +102,9 @@ class SqliteBoards:
     def board_states(self, board_ids: Iterable[str]) -> list[BoardState]:
         return self._boards.with_counts(board_ids)
 
-    def record_failure(self, board_id: str, at: datetime, reason: str, error: str) -> int:
+    def record_failure(
+        self, board_id: str, at: datetime, reason: str, error: str, *, fence: Lease | None = None
+    ) -> int:  # `fence`: not checked, as in apply_poll (one process owns the file)
         with self._boards.write(board_id) as db:
             db.execute(
                 "UPDATE boards SET last_poll = ?, failures = failures + 1, last_reason = ?, "

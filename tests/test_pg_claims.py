@@ -1,0 +1,205 @@
+"""Delivery claims and the shared pace in a real PostgreSQL (tests/pgserver.py): two instances
+never hold one chat, a chat's deliveries stay with one instance in order, a dead instance's
+claims expire and are taken over, renewals keep them, a clean stop hands them back, edits are
+claimed once, and the pace one instance books or is told (429) holds the other.
+
+Each test gets its own database on one server started for this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pgclaims import claims_schema, queue
+
+from relay.adapters.postgres.claims import BOT_ROW, PostgresClaims
+from relay.core.coordination import InstanceId
+
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    from pgserver import postgres_server
+
+    # Not under pytest's temp folder: later tests' folders there are made 0700 again, which
+    # locks the server's own user out of its folder when it is stopped.
+    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-claims-"))) as url:
+        yield url
+
+
+@pytest.fixture
+def url(server: str) -> str:
+    name = f"claims{next(_numbers)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    database = server.rsplit("/", 1)[0] + "/" + name
+    claims_schema(database)
+    return database
+
+
+def instance(n: int) -> InstanceId:
+    return InstanceId(f"host-{n}", "host", 1000 + n)
+
+
+def claims(url: str, n: int, claim_seconds: float = 30.0, **kw: Any) -> PostgresClaims:
+    return PostgresClaims(
+        lambda: psycopg.connect(url), instance(n), claim_seconds=claim_seconds, where="test", **kw
+    )
+
+
+def sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(query, args)
+        return cursor.fetchall() if cursor.description else []
+
+
+def chats_of(deliveries: list[Any]) -> set[str]:
+    return {d.chat for d in deliveries}
+
+
+def test_a_lone_instance_claims_every_chat_oldest_first(url: str) -> None:
+    queue(url, [("@a", "1"), ("@b", "2"), ("@a", "3")])
+    mine = claims(url, 1).claim()
+    assert [(d.chat, d.post_id) for d in mine] == [("@a", "1"), ("@b", "2"), ("@a", "3")]
+    assert [d.seq for d in mine] == sorted(d.seq for d in mine)
+    assert sql(url, "SELECT DISTINCT claimed_by FROM deliveries") == [("host-1",)]
+
+
+def test_a_chat_held_by_one_instance_is_not_given_to_another(url: str) -> None:
+    queue(url, [("@a", "1"), ("@b", "2")])
+    first, second = claims(url, 1), claims(url, 2)
+    assert chats_of(first.claim()) == {"@a", "@b"}
+    queue(url, [("@a", "3"), ("@c", "4")])  # a later post of a held chat, and a new chat
+    assert [d.post_id for d in second.claim()] == ["4"]
+    assert [d.post_id for d in first.claim()] == ["1", "2", "3"]  # the held chat's new post
+
+
+def test_two_claimants_at_once_never_share_a_chat(url: str) -> None:
+    chats = [f"@c{i}" for i in range(12)]
+    queue(url, [(chat, f"{i}-{chat}") for i in range(3) for chat in chats])
+    results: dict[int, list[set[str]]] = {1: [], 2: []}
+    start = threading.Barrier(2)
+
+    def claimant(n: int) -> None:
+        mine = claims(url, n)
+        start.wait()
+        for _ in range(20):
+            results[n].append(chats_of(mine.claim()))
+
+    threads = [threading.Thread(target=claimant, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    final = {n: results[n][-1] for n in (1, 2)}
+    assert not final[1] & final[2], "a chat claimed by both instances"
+    assert final[1] | final[2] == set(chats)
+    shared = sql(
+        url,
+        "SELECT chat FROM deliveries WHERE claim_until > now() GROUP BY chat "
+        "HAVING count(DISTINCT claimed_by) > 1",
+    )
+    assert shared == []
+    for n, other in ((1, 2), (2, 1)):  # never, at any round, a chat the other held at its end
+        assert all(not (seen & final[other]) for seen in results[n][1:])
+
+
+def test_a_dead_instance_s_claims_expire_and_another_takes_them_over(url: str) -> None:
+    queue(url, [("@a", "1"), ("@a", "2")])
+    dead, alive = claims(url, 1, claim_seconds=0.5), claims(url, 2, claim_seconds=0.5)
+    assert len(dead.claim()) == 2
+    assert alive.claim() == []
+    time.sleep(0.7)  # the database's clock passes the claim's expiry
+    assert [d.post_id for d in alive.claim()] == ["1", "2"]  # in order, both
+    assert dead.claim() == []  # back from a pause: the chat is no longer its own
+
+
+def test_renewal_keeps_a_chat_past_its_claim_time(url: str) -> None:
+    queue(url, [("@a", "1")])
+    holder, other = claims(url, 1, claim_seconds=0.6), claims(url, 2, claim_seconds=0.6)
+    holder.claim()
+    for _ in range(5):  # 1.25 s in all, renewed every 0.25 s
+        time.sleep(0.25)
+        assert len(holder.claim()) == 1
+        assert other.claim() == []
+
+
+def test_a_clean_stop_hands_claims_back_at_once(url: str) -> None:
+    queue(url, [("@a", "1"), ("@b", "2")])
+    leaving, staying = claims(url, 1), claims(url, 2)
+    leaving.claim()
+    leaving.release()
+    assert chats_of(staying.claim()) == {"@a", "@b"}
+
+
+def test_marking_a_delivery_sent_releases_its_claim(url: str) -> None:
+    queue(url, [("@a", "1")])
+    holder, other = claims(url, 1), claims(url, 2)
+    [only] = holder.claim()
+    sql(url, "UPDATE deliveries SET status = 'sent' WHERE seq = %s", only.seq)
+    queue(url, [("@a", "2")])  # the chat's next post: free, since nothing pending is held
+    assert [d.post_id for d in other.claim()] == ["2"]
+
+
+def test_an_edit_is_claimed_by_one_instance(url: str) -> None:
+    queue(url, [("@a", "1"), ("@b", "2")])
+    sql(url, "UPDATE deliveries SET status = 'sent', message_id = 7, edit_pending = true")
+    first, second = claims(url, 1), claims(url, 2)
+    assert [e.post_id for e in first.claim_edits()] == ["1", "2"]
+    assert second.claim_edits() == []
+    assert [e.message_id for e in first.claim_edits()] == [7, 7]  # its own, renewed
+
+
+def test_a_booked_chat_waits_for_the_answer_plus_the_spacing_on_every_instance(
+    url: str,
+) -> None:
+    one, two = claims(url, 1), claims(url, 2)
+    slot = one.book("@a", hold=30.0)
+    assert slot.booked and slot.wait == 0
+    busy = two.book("@a", hold=30.0)
+    assert not busy.booked and 29 < busy.wait <= 30  # the request is under way
+    assert two.waiting("@a") > 29  # remembered for the drain's passes
+    one.answered("@a", 0.4)
+    later = two.book("@a", hold=30.0)
+    assert not later.booked and 0 < later.wait <= 0.4
+    time.sleep(later.wait + 0.05)
+    assert two.book("@a", hold=30.0).booked
+    assert one.book("@b", hold=30.0).booked  # another chat is not held by @a's pace
+
+
+def test_a_429_told_to_one_instance_holds_the_chat_for_the_other(url: str) -> None:
+    one, two = claims(url, 1), claims(url, 2)
+    assert one.book("@a", hold=30.0).booked
+    one.hold("@a", 5.0)
+    busy = two.book("@a", hold=30.0)
+    assert not busy.booked and 4 < busy.wait <= 5
+
+
+def test_a_claim_reads_the_pace_of_the_chats_it_holds(url: str) -> None:
+    queue(url, [("@a", "1")])
+    claims(url, 1).hold("@a", 20.0)  # another instance was told to wait
+    taker = claims(url, 2)
+    taker.claim()
+    assert 19 < taker.waiting("@a") <= 20
+
+
+def test_the_bot_wide_spacing_is_booked_across_instances(url: str) -> None:
+    spacing = 0.2
+    one, two = claims(url, 1, bot_spacing=spacing), claims(url, 2, bot_spacing=spacing)
+    waits = [
+        one.book("@a", 30.0).wait,
+        two.book("@b", 30.0).wait,
+        one.book("@c", 30.0).wait,
+    ]
+    assert waits[0] == 0
+    assert 0.1 < waits[1] <= 0.2 and 0.3 < waits[2] <= 0.4  # one slot after the other
+    assert sql(url, "SELECT count(*) FROM chat_pace WHERE chat = %s", BOT_ROW) == [(1,)]
