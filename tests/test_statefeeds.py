@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from relay.adapters.sqlite import SqliteState
 from relay.core.clock import Clock
 from relay.core.config import Config
 from relay.core.state import State
+from relay.pipeline.feed import WrittenFeeds
 from relay.pipeline.poll import poll_board
 from relay.service.metrics import Metrics
 from relay.service.statefeeds import StateFeeds
@@ -55,6 +56,7 @@ class Instance:
     state: State
     feeds: StateFeeds
     web: WebServer
+    written: WrittenFeeds = field(default_factory=WrittenFeeds)  # this process's feed files
 
     async def get(self, name: str, **headers: str) -> httpx.Response:
         async with httpx.AsyncClient() as client:
@@ -63,7 +65,11 @@ class Instance:
     async def poll(self) -> None:
         async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
             outcome = await poll_board(
-                self.config.board("news"), fetcher, self.state, lambda: datetime.now(UTC)
+                self.config.board("news"),
+                fetcher,
+                self.state,
+                lambda: datetime.now(UTC),
+                written=self.written,
             )
         assert outcome.ok, outcome.error
 
@@ -148,6 +154,23 @@ async def test_a_board_polled_by_the_other_instance_is_served_from_the_state(
     assert assert_valid_atom(changed.content).entries[0].title == "새 글"
     later = email.utils.parsedate_to_datetime(changed.headers["last-modified"])
     assert later > email.utils.parsedate_to_datetime(modified)
+
+
+@pytest.mark.parametrize("shared_state", ["postgres"], indirect=True)
+async def test_a_board_that_comes_back_gets_its_file_rewritten_on_its_first_poll(
+    instances: tuple[Instance, Instance, WallClock], board: SimBoard
+) -> None:
+    a, b, _ = instances
+    await a.poll()  # A holds the board and writes its file
+    board.add_post("B가 읽은 글", "작성자", "<p>본문</p>")
+    b.state.refresh_boards(["news"])  # B takes the board over (as the lease task does)
+    await b.poll()  # B records the post and writes its own file; the mark is cleared
+    a_file, b_file = (i.config.board("news").feed_path for i in (a, b))
+    assert a_file.read_bytes() != b_file.read_bytes()
+    a.state.refresh_boards(["news"])  # the board comes back to A; page 1 is unchanged
+    await a.poll()
+    assert a_file.read_bytes() == b_file.read_bytes()
+    assert (await a.get("news.atom")).content == a_file.read_bytes()
 
 
 async def test_only_the_configured_feeds_are_served(

@@ -40,6 +40,7 @@ class BoardState:
     last_modified: str | None = None
     body_hash: str | None = None  # sha256 of page 1, for boards that send no validators
     feed_dirty: bool = True  # the Atom file must be (re)written
+    feed_changes: int = 0  # changes its feed has shown so far (what `feed_version` is made of)
     alarmed: bool = False  # the operator was told that this board is failing
     posts: int = 0  # counts: filled by `board_states` only
     pending: int = 0

@@ -20,7 +20,7 @@ from relay.core.jsonfeed import render_json_feed
 from relay.core.models import FeedInfo, StoredPost
 from relay.core.opml import OpmlFeed, render_opml
 from relay.core.records import projected
-from relay.core.state import State
+from relay.core.state import BoardState, State
 
 
 def feed_info(board: Board) -> FeedInfo:
@@ -62,12 +62,36 @@ def render_feeds(board: Board, posts: Sequence[StoredPost]) -> RenderedFeeds:
     return RenderedFeeds(atom, json_data)
 
 
-async def write_feed(board: Board, state: State, *, force: bool = False) -> bool:
-    """Write the board's Atom file when the state changed (or the file is gone). Returns
-    whether the bytes on disk changed. Raises FeedWriteError; the old file is then intact."""
+class WrittenFeeds:
+    """Which change of each board's feed this process last wrote to its own file.
+
+    With a shared state the "feed needs writing" mark is every instance's, and whichever
+    writes its own file clears it. A board that comes back to an instance (a lease taken
+    over, a restart) would then keep the file this instance wrote long before, with nothing
+    marked; compared with the board's change count (`BoardState.feed_changes`), the first
+    poll here writes it. A state this process alone writes needs none (the mark is exact).
+    """
+
+    def __init__(self) -> None:
+        self._changes: dict[str, int] = {}
+
+    def behind(self, stored: BoardState) -> bool:
+        return self._changes.get(stored.board_id) != stored.feed_changes
+
+    def wrote(self, stored: BoardState) -> None:
+        self._changes[stored.board_id] = stored.feed_changes
+
+
+async def write_feed(
+    board: Board, state: State, *, force: bool = False, written: WrittenFeeds | None = None
+) -> bool:
+    """Write the board's Atom file when the state changed (or the file is gone, or it is
+    behind `written`: a shared state). Returns whether the bytes on disk changed. Raises
+    FeedWriteError; the old file is then intact."""
     stored = state.board_state(board.id)
     missing = not board.feed_path.exists() or (board.json_feed and not board.json_path.exists())
-    if not (force or stored.feed_dirty or missing):
+    behind = written is not None and written.behind(stored)
+    if not (force or stored.feed_dirty or missing or behind):
         return False
     if stored.first_poll is None:
         return False  # nothing known yet: no feed rather than an empty one
@@ -75,9 +99,11 @@ async def write_feed(board: Board, state: State, *, force: bool = False) -> bool
     rendered = render_feeds(board, posts)
     changed = await asyncio.to_thread(write_atomically, board.feed_path, rendered.atom)
     if rendered.json is not None:
-        written = await asyncio.to_thread(write_atomically, board.json_path, rendered.json)
-        changed = written or changed
+        json_changed = await asyncio.to_thread(write_atomically, board.json_path, rendered.json)
+        changed = json_changed or changed
     await asyncio.to_thread(state.mark_feed_written, board.id)
+    if written is not None:  # the count read before the posts: a change since is written next
+        written.wrote(stored)
     return changed
 
 
