@@ -539,7 +539,8 @@ def _kill_one(
     backend: Any,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """kill -9 the last instance; how long until the others hold and poll all its boards."""
+    """kill -9 the last instance; how long until the others hold all the boards' leases (the
+    state's lease table) and have polled every board the killed one was polling."""
     victim, victim_log = relays[-1], logs[-1]
     survivors = logs[:-1]
     with victim_log.lock:
@@ -551,7 +552,15 @@ def _kill_one(
     killed = time.monotonic()
     out: dict[str, Any] = {"boards_of_killed": len(orphans), "leases_before": leases_before}
     deadline = killed + args.kill_timeout
+    total = sum(leases_before.values())
+    mark = f"-{victim.pid}-"  # an owner is named host-pid-suffix (relay.entry.wiring)
+
+    def survivors_hold() -> int:
+        return sum(n for owner, n in backend.leases().items() if mark not in owner)
+
     while time.monotonic() < deadline:
+        if "leases_moved_s" not in out and survivors_hold() >= total:
+            out["leases_moved_s"] = round(time.monotonic() - killed, 1)
         taken = set()
         for log in survivors:
             with log.lock:
