@@ -25,6 +25,7 @@ from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
 from relay.core.clock import Clock
 from relay.core.config import Config
+from relay.core.errors import StateError
 from relay.core.state import State
 from relay.pipeline.feed import WrittenFeeds
 from relay.pipeline.poll import poll_board
@@ -323,3 +324,27 @@ def test_relay_run_on_a_shared_state_serves_what_another_instance_polled(
         a.kill()
         if b is not None:
             b.kill()
+
+
+class DownState(CountingState):
+    """A shared state whose server is down: every read fails as the adapter reports it."""
+
+    def feed_version(self, board_id: str) -> str | None:
+        raise StateError("postgresql://relay@127.0.0.1:1/relay: cannot read: connection refused")
+
+
+async def test_a_state_that_cannot_be_read_is_a_503_with_one_warning(
+    counted: tuple[Config, SqliteState, CountingState], caplog: pytest.LogCaptureFixture
+) -> None:
+    config, state, _ = counted
+    feeds = StateFeeds(lambda: config.boards, DownState(state), Clock())  # type: ignore[arg-type]
+    web = await start_web("127.0.0.1", 0, feeds=feeds, health=healthy, metrics=Metrics())
+    try:
+        async with httpx.AsyncClient() as client:
+            answers = [await client.get(f"{web.url}/feeds/b0.atom") for _ in range(3)]
+    finally:
+        await web.close()
+    assert [a.status_code for a in answers] == [503] * 3
+    assert answers[0].headers["retry-after"] == "30"
+    warned = [r.getMessage() for r in caplog.records if "not served" in r.getMessage()]
+    assert len(warned) == 1 and "b0.atom" in warned[0] and "127.0.0.1:1" in warned[0]

@@ -19,7 +19,8 @@ which readers send along with it and which decides when both are sent, is exact 
 The rendered bytes are kept per board, least recently asked first out once they pass a byte
 budget (a full-content feed can be megabytes). Only configured feeds are served, exactly as
 from files: a name that is no board's feed is None (404), and so is a board with no
-successful poll yet (no feed rather than an empty one, as `write_feed` does).
+successful poll yet (no feed rather than an empty one, as `write_feed` does). A state that
+cannot be read (the server down) raises StateError, which the listener answers with a 503.
 """
 
 from __future__ import annotations

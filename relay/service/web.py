@@ -42,8 +42,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from relay.core.config import Board
+from relay.core.errors import StateError
 from relay.pipeline.feed import feed_names
-from relay.service.listener import Listener, ListenerLimits, ListenerStats
+from relay.service.listener import LOG_EVERY, Listener, ListenerLimits, ListenerStats, Throttle
 from relay.service.metrics import Metrics
 from relay.service.served import FeedSource, ServedFeed, etag_of
 
@@ -242,12 +243,21 @@ class _Routes:
         pages: Pages | None,
     ) -> None:
         self._files = files
+        self._state_throttle = Throttle(LOG_EVERY)
         self._health = health
         self._metrics = metrics
         self._pages = pages
 
     async def feed(self, request: web.Request) -> web.StreamResponse:
-        feed = await asyncio.to_thread(self._files.load, request.match_info["name"])
+        name = request.match_info["name"]
+        try:
+            feed = await asyncio.to_thread(self._files.load, name)
+        except StateError as e:  # a shared state's server is down: the feeds come back with it
+            if self._state_throttle.allow(asyncio.get_running_loop().time()):
+                log.warning("feed %s not served: %s (logged at most once a minute)", name, e)
+            raise web.HTTPServiceUnavailable(
+                text="the state cannot be read now\n", headers={"Retry-After": "30"}
+            ) from None
         if feed is None:
             raise web.HTTPNotFound(text="no such feed\n")
         if _not_modified(request, feed):
