@@ -550,7 +550,8 @@ def _kill_one(
     victim.kill()
     victim.wait(10)
     killed = time.monotonic()
-    out: dict[str, Any] = {"boards_of_killed": len(orphans), "leases_before": leases_before}
+    out: dict[str, Any] = {"boards_of_killed": len(orphans), "leases_before": leases_before,
+                           "bound_s": args.kill_timeout}  # fmt: skip
     deadline = killed + args.kill_timeout
     total = sum(leases_before.values())
     mark = f"-{victim.pid}-"  # an owner is named host-pid-suffix (relay.entry.wiring)
