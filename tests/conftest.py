@@ -29,18 +29,12 @@ def sim() -> Iterator[BoardSimulator]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """One throwaway PostgreSQL server for the whole session (tests/pgserver.py): its URL.
-    Tests take a database of their own from it (`pg_url`).
-
-    Its folder is made in /tmp itself, not under pytest's basetemp: every pytest that starts
-    on the machine sets /tmp/pytest-of-<user> back to 0700, which would lock the server's
-    user (postgres, when the tests run as root) out of its own data mid-session."""
-    import tempfile
-
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One throwaway PostgreSQL server per test session (per xdist worker): its URL. Tests
+    take a state of their own on it (`pg_url`)."""
     from pgserver import postgres_server
 
-    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-pg-"))) as url:
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
         yield url
 
 
@@ -148,6 +142,21 @@ def need_program(name: str, package: str) -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
+        return _apt_install(name, package)
+    pytest.fail(f"{name} is needed (Debian package {package}) and could not be installed")
+
+
+def _apt_install(name: str, package: str) -> str:
+    """apt-get install under a file lock: parallel test workers (pytest-xdist) needing the
+    same program would otherwise race for dpkg's lock, and one would fail."""
+    import fcntl
+    import shutil
+
+    with open("/tmp/board-relay-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which(name)
+        if found:  # another worker installed it while this one waited
+            return found
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
         def apt(*args: str) -> int:

@@ -15,6 +15,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -47,24 +48,23 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def postgres_server(folder: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """Start a server with its data in `folder`; yield a connection URL; stop and clean up.
+    The tests' server does not fsync (speed, nothing outlives the test); `settings` override
+    that and add others (the benchmarks: `fsync=on`, pg_stat_statements).
 
-    The tests' server does not fsync (speed, and nothing outlives the test); `settings`
-    override that and add others (the benchmarks: `fsync=on`, pg_stat_statements)."""
+    As root the server runs as `postgres`, which must reach its folder: then the folder is a
+    fresh one directly under /tmp (pytest's own temp root is private to root, and every
+    pytest run that starts — another worker, another checkout — makes it private again)."""
     bin_dir = need_postgres()
     user: str | None = None  # the account the server runs as (None: this one)
-    data, sockets = folder / "data", folder / "sockets"
-    sockets.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         user = "postgres"
         account = pwd.getpwnam(user)
-        for path in (folder, sockets):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        for parent in folder.parents:  # the server user must reach its folder
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        folder = Path(tempfile.mkdtemp(prefix="board-relay-pg-", dir="/tmp"))
+        os.chown(folder, account.pw_uid, account.pw_gid)
+    data, sockets = folder / "data", folder / "sockets"
+    sockets.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        os.chown(sockets, account.pw_uid, account.pw_gid)
 
     def run(*args: str) -> None:
         # user, group and no supplementary groups: root's group would keep its (lack of)

@@ -15,7 +15,7 @@ from relay.adapters.fetch import Fetcher
 from relay.core.atom import render_feed
 from relay.core.engines import GNUBOARD, RHYMIX, Selectors
 from relay.core.models import FeedInfo, StoredPost
-from relay.core.parse import parse_article, parse_list_page
+from relay.core.parse import ListPage, parse_article, parse_list_page
 from relay.core.text import decode_html
 from relay.sim import BoardSimulator
 
@@ -77,7 +77,7 @@ async def test_a_hostile_board_gives_a_feed_with_only_web_links(
     async with Fetcher(user_agent="t", host_delay=0, timeout=10) as fetcher:
         page = await fetcher.get(board.list_url)
         text = decode_html(page.body, page.content_type).text
-        parsed = parse_list_page(text, url=page.url, selectors=selectors, now=NOW, tz=KST)
+        parsed = parse_list_page(ListPage(text, page.url, NOW, KST), selectors)
         posts = []
         for post in parsed.posts:
             article_page = await fetcher.get(post.url)

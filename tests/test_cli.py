@@ -165,3 +165,35 @@ def test_status_says_per_chat_how_long_the_pace_needs_for_the_queue(
     status = run_relay("status", "-c", str(path))
     [row] = [line for line in status.stdout.splitlines() if line.startswith("@news")]
     assert row.split()[1] == "45" and row.split()[2] == "2m04s", status.stdout
+
+
+def test_status_counts_pending_per_route_when_a_board_has_several(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    """Two forum topics of one group and a channel: the chat table sums the topics, the route
+    table tells them apart (the hot-deal topic takes only posts with 특가)."""
+    board = sim.add_board("deals", "rhymix")
+    for title in ("특가 하나", "그냥 글", "특가 둘"):
+        board.add_post(title, "x", "<p>x</p>")
+    routes = [
+        {"chat": "-100200300", "message_thread_id": 3},
+        {"chat": "-100200300", "message_thread_id": 5, "include": ["특가"]},
+        {"chat": "@deals"},
+    ]
+    path = write_config(
+        tmp_path,
+        [entry(board, backfill=3, routes=routes)],
+        telegram={"dry_run": True},
+    )
+    assert run_relay("once", "-c", str(path)).returncode == 0  # dry run: all stay pending
+    status = run_relay("status", "-c", str(path)).stdout
+    table = status.split("\n\n")
+    [routes] = [part for part in table if part.startswith("board") and "route" in part.split()]
+    per_route = [line.split() for line in routes.splitlines()[2:]]
+    assert per_route == [
+        ["deals", "-100200300#3", "3", "0"],
+        ["deals", "-100200300#5", "2", "0"],
+        ["deals", "@deals", "3", "0"],
+    ], status
+    [chat_row] = [line for line in status.splitlines() if line.startswith("-100200300")]
+    assert chat_row.split()[1] == "5", status

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relay.core.engines import PRESETS
-from relay.core.parse import canonical_post_url, parse_article, parse_list
+from relay.core.parse import ListPage, canonical_post_url, parse_article, parse_list_page
 from relay.core.text import decode_html
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -42,6 +42,7 @@ def test_the_corpus_has_every_engine_case() -> None:
         "sketchbook5",
         "gnuboard5_basic",
         "gnuboard4_cp949",
+        "gnuboard4_utf8",
         "gnuboard5_category",
         "gnuboard5_gallery",
         "gnuboard5_short_urls",
@@ -58,13 +59,10 @@ def test_the_corpus_has_every_engine_case() -> None:
 def test_list_page_parses_to_the_posts_a_reader_sees(name: str) -> None:
     html, expected = load(name)
     tz = ZoneInfo(expected["timezone"])
-    posts = parse_list(
-        html,
-        url=expected["url"],
-        selectors=PRESETS[expected["engine"]],
-        now=datetime.fromisoformat(expected["now"]),
-        tz=tz,
-    )
+    posts = parse_list_page(
+        ListPage(html, expected["url"], datetime.fromisoformat(expected["now"]), tz),
+        PRESETS[expected["engine"]],
+    ).posts
     got = [
         {
             "id": p.id,

@@ -233,6 +233,31 @@ def test_once_sends_and_dry_run_prints(tmp_path: Path, news: SimBoard, fakebot: 
     assert [m.text.split("\n")[0] for m in fakebot.messages][-1] == "<b>실제 발송</b>"
 
 
+def test_a_dry_run_prints_the_edits_it_would_make_and_leaves_them_queued(
+    tmp_path: Path, news: SimBoard, fakebot: Any
+) -> None:
+    path = write_config(
+        tmp_path,
+        [board_entry(news, "@news")],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
+    live = {"RELAY_TELEGRAM_TOKEN": TOKEN}
+    assert run_relay("once", "-c", str(path), env=live).returncode == 0
+    post = news.add_post("옛 제목", "x", "<p>x</p>")
+    assert "1 sent" in run_relay("once", "-c", str(path), env=live).stdout
+    [sent] = fakebot.messages
+    news.edit_title(post.id, "고친 제목")
+    dry = run_relay("once", "-c", str(path), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"dry run: edit @news message {sent.message_id}" in dry.stdout
+    assert "<b>고친 제목</b>" in dry.stdout and "1 edits shown" in dry.stdout
+    assert fakebot.edits == []
+    real = run_relay("once", "-c", str(path), env=live)  # still queued: made for real now
+    assert "1 edited" in real.stdout, real.stderr
+    [edit] = fakebot.edits
+    assert edit.message_id == sent.message_id and "고친 제목" in edit.text
+
+
 def test_wrong_token_is_a_clear_error_at_start_and_never_printed(
     tmp_path: Path, news: SimBoard, fakebot: Any
 ) -> None:

@@ -1,7 +1,9 @@
 """What is new, as a specification: the traps of virtual numbers, notices, pages."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,6 +108,33 @@ def test_edited_title_is_an_update_not_a_new_post() -> None:
         notices=True,
     )
     assert plan.new == () and [p.id for p in plan.retitled] == ["102"]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "shown", "edited", "stored"),
+    [
+        ("잡담", "질문", True, False),  # moved to another category: its messages are edited
+        ("", "질문", False, True),  # recorded before categories were read: stored, no edit
+        ("잡담", "", False, False),  # the page (or the feed) shows none now: kept, no edit
+        ("잡담", "잡담", False, False),
+        ("", "", False, False),
+    ],
+)
+def test_a_category_change_is_an_edit_only_from_one_value_to_another(
+    recorded: str, shown: str, edited: bool, stored: bool
+) -> None:
+    page = [replace(post(102, 2), category=shown), post(101, 1)]
+    known = known_of(101) | {"102": Known(title="t102", notice=False, category=recorded)}
+    plan = plan_poll([page], known, first_poll=False, baseline="101", backfill=0, notices=True)
+    assert [p.id for p in plan.retitled] == (["102"] if edited else [])
+    assert [p.id for p in plan.categorized] == (["102"] if stored else [])
+
+
+def test_a_retitle_that_also_shows_a_first_category_is_one_edit() -> None:
+    page = [replace(post(102, 2, title="고친 제목"), category="질문")]
+    known = {"102": Known(title="t102", notice=False)}
+    plan = plan_poll([page], known, first_poll=False, baseline="101", backfill=0, notices=True)
+    assert [p.id for p in plan.retitled] == ["102"] and plan.categorized == ()
 
 
 def test_pages_are_followed_while_everything_is_new_but_not_on_the_first_poll() -> None:

@@ -154,7 +154,9 @@ def test_a_limit_too_small_for_any_item_is_an_error() -> None:
         render_digest([DigestItem("제목", "https://e.example/1")], header="새 글", limit=12)
 
 
-_title_chars = st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp", "Co", "Cn"))
+# Format characters (Cf: bidi controls, zero-width joiners) are stripped from titles by design
+# (tested in test_text), so a title made of them alone would not read back as itself.
+_title_chars = st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Co", "Cn"))
 
 
 @settings(max_examples=150, deadline=None)

@@ -17,7 +17,7 @@ from relay.core.atom import render_feed
 from relay.core.engines import PRESETS
 from relay.core.message import MessageSettings, format_message
 from relay.core.models import FeedInfo, Post, StoredPost
-from relay.core.parse import parse_list
+from relay.core.parse import ListPage, parse_list_page
 from relay.core.report import posts_table
 from relay.pipeline.poll import poll_board
 from relay.sim import BoardSimulator
@@ -54,7 +54,7 @@ def table_page(headings: list[str], cells: list[str]) -> str:
 
 def parse_one(html: str, engine: str = "gnuboard") -> Post:
     url = "https://gnu.example.com/bbs/board.php?bo_table=qa"
-    posts = parse_list(html, url=url, selectors=PRESETS[engine], now=NOW, tz=KST)
+    posts = parse_list_page(ListPage(html, url, NOW, KST), PRESETS[engine]).posts
     assert len(posts) == 1
     return posts[0]
 
@@ -195,6 +195,14 @@ def test_a_day_only_cell_is_refined_by_its_title_time_or_an_inner_time_element()
     assert parse_one(plain, "rhymix").published == datetime(2025, 2, 3, tzinfo=KST)
 
 
+def test_a_refinement_or_a_time_element_ahead_of_the_poll_is_the_poll() -> None:
+    link = '<td class="title"><a href="/free/9403377">글</a></td>'
+    titled = '<td class="time" title="23:10">2025.02.05</td>'  # today, NOW is 18:00
+    assert parse_one(table_page(["제목", "날짜"], [link, titled]), "rhymix").published == NOW
+    ahead = '<td class="time"><time datetime="2025-02-05T23:10:00+09:00">2025.02.05</time></td>'
+    assert parse_one(table_page(["제목", "날짜"], [link, ahead]), "rhymix").published == NOW
+
+
 def test_a_preset_says_which_of_its_layouts_matched() -> None:
     import json
 
@@ -213,6 +221,6 @@ def test_a_preset_says_which_of_its_layouts_matched() -> None:
         expected = json.loads((corpus / f"{name}.expected.json").read_text("utf-8"))
         html = decode_html((corpus / f"{name}.html").read_bytes(), expected["content_type"]).text
         parsed = parse_list_page(
-            html, url=expected["url"], selectors=PRESETS[expected["engine"]], now=NOW, tz=KST
+            ListPage(html, expected["url"], NOW, KST), PRESETS[expected["engine"]]
         )
         assert layout_name(parsed.row_selector).startswith(layout), name

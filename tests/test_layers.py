@@ -12,7 +12,16 @@ ROOT = Path(__file__).parent.parent
 PURE = sorted(
     f"relay.core.{p.stem}" for p in (ROOT / "relay" / "core").glob("*.py") if p.stem != "__init__"
 )
-IO_LIBRARIES = ["httpx", "sqlite3", "telegram", "apscheduler", "aiohttp", "prometheus_client"]
+IO_LIBRARIES = [
+    "httpx",
+    "sqlite3",
+    "psycopg",
+    "psycopg_pool",
+    "telegram",
+    "apscheduler",
+    "aiohttp",
+    "prometheus_client",
+]
 
 
 def test_pure_modules_import_no_io_library() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from relay.core.engines import GNUBOARD, RHYMIX
-from relay.core.parse import parse_list
+from relay.core.parse import ListPage, parse_list_page
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 2, 5, 18, 0, tzinfo=SEOUL)
@@ -65,13 +65,10 @@ RHYMIX_WEBZINE = """<!doctype html><html><body><div class="bd">
 
 
 def test_gnuboard5_gallery_skin() -> None:
-    posts = parse_list(
-        GNUBOARD5_GALLERY,
-        url="https://s.kr/bbs/board.php?bo_table=photo",
-        selectors=GNUBOARD,
-        now=NOW,
-        tz=SEOUL,
-    )
+    posts = parse_list_page(
+        ListPage(GNUBOARD5_GALLERY, "https://s.kr/bbs/board.php?bo_table=photo", NOW, SEOUL),
+        GNUBOARD,
+    ).posts
     assert [(p.id, p.title, p.author, p.comments) for p in posts] == [
         ("31", "봄꽃 사진 모음", "사진가", 4),
         ("29", "노을", "손님", 0),
@@ -81,7 +78,7 @@ def test_gnuboard5_gallery_skin() -> None:
 
 
 def test_rhymix_sketchbook5_webzine_list() -> None:
-    posts = parse_list(RHYMIX_WEBZINE, url="https://x.kr/news", selectors=RHYMIX, now=NOW, tz=SEOUL)
+    posts = parse_list_page(ListPage(RHYMIX_WEBZINE, "https://x.kr/news", NOW, SEOUL), RHYMIX).posts
     assert [(p.id, p.title, p.notice, p.author, p.comments) for p in posts] == [
         ("1200", "[공지] 이용 안내", True, "관리자", 0),
         ("1290", "웹진형 목록의 글", False, "기자", 7),

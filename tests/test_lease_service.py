@@ -76,7 +76,9 @@ class TableLeases:
         self.released.append(me.name)
 
     def instances(self, lease_seconds: float) -> list[InstanceInfo]:
-        return []
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        leases = tuple(Lease(b, "me-1", 1, at, at - timedelta(seconds=7)) for b in self.grant)
+        return [InstanceInfo("me-1", "here", 1, at, at, leases, True, at)]
 
 
 class FencedState(SqliteState):
@@ -224,6 +226,14 @@ async def test_a_taken_board_keeps_its_schedule_from_the_stored_last_poll(rig: R
         assert abs(due.total_seconds()) < 2.0  # one interval after the stored poll, not now
     finally:
         service.schedule.shutdown()
+
+
+async def test_the_status_page_of_a_shared_state_lists_the_instances(rig: Rig) -> None:
+    from relay.service.pages import StatusPages
+
+    await rig.service.leases.round()
+    page = await StatusPages(rig.service).index()
+    assert "me-1" in page and "alpha (7s)" in page
 
 
 async def test_a_board_being_polled_is_never_offered_as_spare(rig: Rig) -> None:

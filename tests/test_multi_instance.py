@@ -37,7 +37,8 @@ from relay.sim import BoardSimulator, SimBoard
 from relay.sim.records import SimRequest
 
 INTERVAL = 2.5  # seconds between two polls of a board
-LEASE = 3.0  # seconds
+LEASE = 4.0  # seconds (renewed every 1.3 s: a loaded CI machine must not let live leases lapse)
+CLAIM = 20.0  # seconds a dead instance's chats wait before another sends them (the least)
 
 
 @dataclass
@@ -99,8 +100,10 @@ def cluster_of(tmp_path: Path, sim: BoardSimulator, fakebot: Any, pg_url: str) -
     made: list[Cluster] = []
 
     def make(slots: str, boards: list[SimBoard]) -> Cluster:
+        chats = ("@news", "@other", "-100200300")  # claimed per chat: spread over instances
         entries = [
-            {"id": b.name, "url": b.list_url, "chat": "@news", "source": "list"} for b in boards
+            {"id": b.name, "url": b.list_url, "chat": chats[i % 3], "source": "list"}
+            for i, b in enumerate(boards)
         ]
         configs = {}
         for slot in slots:
@@ -120,6 +123,7 @@ def cluster_of(tmp_path: Path, sim: BoardSimulator, fakebot: Any, pg_url: str) -
                     "group_per_minute": 0,
                     "bot_per_second": 0,
                     "drain_timeout": "20s",
+                    "claim": f"{CLAIM}s",
                 },
             )
         seeded = run_relay(
@@ -159,8 +163,22 @@ def _too_close(sim: BoardSimulator, kills: list[tuple[str, datetime]]) -> list[s
                 continue
             died = any(s == _slot(first) and first.at <= k <= second.at for s, k in kills)
             if not died:
-                close.append(f"{board}: {_slot(first)} then {_slot(second)} {gap:.2f}s apart")
+                close.append(
+                    f"{board}: {_slot(first)} at {first.at:%H:%M:%S.%f} then {_slot(second)} "
+                    f"{gap:.2f}s later"
+                )
     return close
+
+
+def _await_request_from(slot: str, sim: BoardSimulator) -> None:
+    """Until a request of `slot` arrives (within 10 s), before it is answered."""
+    start = len(sim.arrivals)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(agent.endswith(f"/{slot}") for _path, agent in sim.arrivals[start:]):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{slot} sent no request in 10 s")
 
 
 def _held_by(url: str, process: subprocess.Popen[bytes]) -> set[str]:
@@ -222,7 +240,7 @@ def test_three_instances_with_kills_share_the_boards_and_lose_nothing(
     died = cluster.kills[-1][1]
     run_for(LEASE + 2 * INTERVAL + 1.0)
     new_posts(5)
-    _wait_for(titles, fakebot, 30.0)
+    _wait_for(titles, fakebot, CLAIM + 15.0)  # the last killed one's chats: after its claims
     cluster.stop_all()
 
     close = _too_close(sim, cluster.kills)
@@ -248,10 +266,10 @@ def test_a_stalled_instance_records_nothing_stale_after_it_resumes(
     cluster_of: Any, sim: BoardSimulator, fakebot: Any, pg_url: str
 ) -> None:
     boards = _boards(sim, 10)
-    for board in boards:  # every request takes a while: the stall catches polls mid-way
-        board.slow_delay = 0.8
-        board.fault_next("slow", 10_000)
     cluster = cluster_of("AB", boards)
+    for board in boards:  # every request takes a while: the stall catches polls mid-way
+        board.slow_delay = 0.3  # (one host: an instance's requests go one at a time)
+        board.fault_next("slow", 10_000)
     cluster.start("A")
     cluster.start("B")
     seen: dict[str, datetime] = {}
@@ -275,6 +293,10 @@ def test_a_stalled_instance_records_nothing_stale_after_it_resumes(
     stalled = cluster.processes["A"]
     held = _held_by(pg_url, stalled)
     assert held, "A holds no board: nothing would be stalled"
+    status = run_relay("status", "-c", str(cluster.configs["B"]))
+    line = next(x for x in status.stdout.splitlines() if f"-{stalled.pid}-" in x)
+    assert "alive" in line and any(f"{b} (" in line for b in held), status.stdout
+    _await_request_from("A", sim)  # its answer takes 0.3 s: the stall catches a poll mid-way
     stalled.send_signal(signal.SIGSTOP)
     watch(LEASE + 2 * INTERVAL)  # past the lease: B takes A's boards
     stalled.send_signal(signal.SIGCONT)

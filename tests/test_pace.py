@@ -6,7 +6,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.core.pace import Pace, human_wait, is_group, queue_duration, send_duration
+from relay.core.pace import (
+    Pace,
+    bot_spacing,
+    human_wait,
+    is_group,
+    queue_duration,
+    send_duration,
+    shared_spacing,
+)
 
 TELEGRAM = Pace()
 OFF = Pace(per_chat_interval=0, group_max=0, group_period=0, bot_max=0, bot_period=0)
@@ -78,3 +86,14 @@ def test_waits_read_as_people_say_them() -> None:
         "1h00m",
         "3h05m",
     ]
+
+
+def test_across_instances_a_channel_s_minute_limit_is_an_even_spacing() -> None:
+    telegram = Pace()  # 1 s per chat, 20 a minute per group or channel, 30 a second per bot
+    assert shared_spacing("@news", telegram) == 3.0  # 60 s / 20: whoever sends next
+    assert shared_spacing("-100200300", telegram) == 3.0
+    assert shared_spacing("42", telegram) == 1.0  # a user: the per-chat interval only
+    assert shared_spacing("@news", Pace(per_chat_interval=5.0)) == 5.0  # the larger wins
+    assert shared_spacing("@news", Pace(per_chat_interval=0, group_max=0)) == 0.0
+    assert bot_spacing(telegram) == 1 / 30
+    assert bot_spacing(Pace(bot_max=0)) == 0.0

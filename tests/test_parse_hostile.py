@@ -16,7 +16,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from relay.core.engines import GNUBOARD, RHYMIX, Selectors
 from relay.core.errors import LayoutError
-from relay.core.parse import MAX_ROWS, ParsedList, parse_article, parse_list, parse_list_page
+from relay.core.parse import MAX_ROWS, ListPage, ParsedList, parse_article, parse_list_page
 from relay.core.text import decode_html
 from relay.sim import BoardSimulator, SimBoard
 
@@ -47,7 +47,7 @@ def read(client: httpx.Client, board: SimBoard, **kwargs: int) -> ParsedList:
     response = client.get(board.list_url)
     text = decode_html(response.content, response.headers.get("content-type")).text
     return parse_list_page(
-        text, url=board.list_url, selectors=PRESETS[board.engine], now=NOW, tz=SEOUL, **kwargs
+        ListPage(text, board.list_url, NOW, SEOUL), PRESETS[board.engine], **kwargs
     )
 
 
@@ -155,7 +155,7 @@ def row_page(hrefs: list[str], base: str = "") -> str:
 )
 def test_normal_links_resolve_as_before(base: str, href: str, expected: str) -> None:
     parsed = parse_list_page(
-        row_page([href], base), url="https://b.example/list/", selectors=RHYMIX, now=NOW, tz=SEOUL
+        ListPage(row_page([href], base), "https://b.example/list/", NOW, SEOUL), RHYMIX
     )
     assert [p.url for p in parsed.posts] == [expected] and parsed.warnings == ()
 
@@ -166,9 +166,7 @@ def test_a_safe_link_in_the_row_wins_over_a_dangerous_one() -> None:
         "<a href='javascript:go(47209)//47209'>글</a> <a href='/free/47209'>[3]</a>"
         "</td></tr></tbody></table></div>"
     )
-    parsed = parse_list_page(
-        html, url="https://b.example/free", selectors=RHYMIX, now=NOW, tz=SEOUL
-    )
+    parsed = parse_list_page(ListPage(html, "https://b.example/free", NOW, SEOUL), RHYMIX)
     assert [p.url for p in parsed.posts] == ["https://b.example/free/47209"]
     assert parsed.warnings == ()
 
@@ -178,12 +176,7 @@ def test_rows_beyond_the_cap_are_not_read_and_that_is_said() -> None:
 
     def read_capped(max_rows: int) -> ParsedList:
         return parse_list_page(
-            html,
-            url="https://b.example/free",
-            selectors=RHYMIX,
-            now=NOW,
-            tz=SEOUL,
-            max_rows=max_rows,
+            ListPage(html, "https://b.example/free", NOW, SEOUL), RHYMIX, max_rows=max_rows
         )
 
     capped = read_capped(10)
@@ -194,10 +187,6 @@ def test_rows_beyond_the_cap_are_not_read_and_that_is_said() -> None:
     )
     whole = read_capped(30)
     assert len(whole.posts) == 30 and whole.warnings == ()
-    old_api = parse_list(
-        html, url="https://b.example/free", selectors=RHYMIX, now=NOW, tz=SEOUL, max_rows=10
-    )
-    assert old_api == list(capped.posts)
     with pytest.raises(ValueError, match="max_rows"):
         read_capped(0)
 
@@ -213,7 +202,7 @@ def test_a_hundred_thousand_row_page_is_read_to_the_cap_quickly(
     LexborHTMLParser(text)
     tree_only = time.monotonic() - started
     started = time.monotonic()
-    parsed = parse_list_page(text, url=board.list_url, selectors=RHYMIX, now=NOW, tz=SEOUL)
+    parsed = parse_list_page(ListPage(text, board.list_url, NOW, SEOUL), RHYMIX)
     elapsed = time.monotonic() - started
     assert len(parsed.posts) == MAX_ROWS == 500
     assert [p.title for p in parsed.posts[:2]] == ["글 99999", "글 99998"]
@@ -228,5 +217,5 @@ def test_a_hundred_thousand_row_page_is_read_to_the_cap_quickly(
 def test_selectors_of_a_custom_board_are_capped_too() -> None:
     custom = Selectors(row=("li.item",), link=("a",), title=("a",), id_pattern=(r"/(\d+)$",))
     html = "<ul>" + "".join(f"<li class='item'><a href='/p/{i}'>t{i}</a></li>" for i in range(2000))
-    parsed = parse_list_page(html, url="http://c.example/", selectors=custom, now=NOW, tz=SEOUL)
+    parsed = parse_list_page(ListPage(html, "http://c.example/", NOW, SEOUL), custom)
     assert len(parsed.posts) == 500 and "2,000 rows" in parsed.warnings[0]

@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from relay.core.engines import CUSTOM, GNUBOARD, HIDDEN, RHYMIX
 from relay.core.errors import LayoutError
-from relay.core.parse import parse_article, parse_list, parse_list_page
+from relay.core.parse import ListPage, parse_article, parse_list_page
 from relay.core.text import safe_http_url
 
 NOW = datetime(2025, 2, 5, 7, 0, tzinfo=UTC)
@@ -95,13 +95,9 @@ def mangled_pages() -> st.SearchStrategy[str]:
 def test_parser_never_crashes_and_every_post_has_an_id_and_url(html: str, preset: object) -> None:
     selectors = preset if preset is not CUSTOM else RHYMIX.merged({"row": "tr"})
     try:
-        posts = parse_list(
-            html,
-            url="http://board.example/b",
-            selectors=selectors,  # type: ignore[arg-type]
-            now=NOW,
-            tz=SEOUL,
-        )
+        posts = parse_list_page(
+            ListPage(html, "http://board.example/b", NOW, SEOUL), selectors
+        ).posts
     except LayoutError:
         return
     assert posts, "an empty list must be a LayoutError"
@@ -119,12 +115,7 @@ def test_the_row_cap_holds_and_is_said(html: str, max_rows: int) -> None:
     selectors = RHYMIX.merged({"row": "tr"})
     try:
         parsed = parse_list_page(
-            html,
-            url="http://board.example/b",
-            selectors=selectors,
-            now=NOW,
-            tz=SEOUL,
-            max_rows=max_rows,
+            ListPage(html, "http://board.example/b", NOW, SEOUL), selectors, max_rows=max_rows
         )
     except LayoutError:
         return

@@ -3,47 +3,36 @@ never hold one chat, a chat's deliveries stay with one instance in order, a dead
 claims expire and are taken over, renewals keep them, a clean stop hands them back, edits are
 claimed once, and the pace one instance books or is told (429) holds the other.
 
-Each test gets its own database on one server started for this module.
+Each test gets a state of its own on the session's server (conftest `pg_url`); each
+instance is a state object of its own, with its own pool, as a process would have.
 """
 
 from __future__ import annotations
 
-import itertools
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
-from pgclaims import claims_schema, queue
+from pgclaims import queue, sql
 
+from relay.adapters.postgres import PostgresState
 from relay.adapters.postgres.claims import BOT_ROW, PostgresClaims
 from relay.core.coordination import InstanceId
+from relay.core.state_url import parse_postgres_url
 
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    from pgserver import postgres_server
-
-    # Not under pytest's temp folder: later tests' folders there are made 0700 again, which
-    # locks the server's own user out of its folder when it is stopped.
-    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-claims-"))) as url:
-        yield url
+STATES: list[PostgresState] = []
 
 
 @pytest.fixture
-def url(server: str) -> str:
-    name = f"claims{next(_numbers)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    database = server.rsplit("/", 1)[0] + "/" + name
-    claims_schema(database)
-    return database
+def url(pg_url: str) -> Iterator[str]:
+    """A fresh state (migrated by opening it); every instance opened on it is closed after."""
+    claims(pg_url, 0)
+    yield pg_url
+    while STATES:
+        STATES.pop().close()
 
 
 def instance(n: int) -> InstanceId:
@@ -51,15 +40,10 @@ def instance(n: int) -> InstanceId:
 
 
 def claims(url: str, n: int, claim_seconds: float = 30.0, **kw: Any) -> PostgresClaims:
-    return PostgresClaims(
-        lambda: psycopg.connect(url), instance(n), claim_seconds=claim_seconds, where="test", **kw
-    )
-
-
-def sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute(query, args)
-        return cursor.fetchall() if cursor.description else []
+    """Instance `n`: a state of its own (its own pool) on the shared database."""
+    state = PostgresState(parse_postgres_url(url))
+    STATES.append(state)
+    return PostgresClaims(state.database, instance(n), claim_seconds=claim_seconds, **kw)
 
 
 def chats_of(deliveries: list[Any]) -> set[str]:
@@ -145,7 +129,8 @@ def test_marking_a_delivery_sent_releases_its_claim(url: str) -> None:
     queue(url, [("@a", "1")])
     holder, other = claims(url, 1), claims(url, 2)
     [only] = holder.claim()
-    sql(url, "UPDATE deliveries SET status = 'sent' WHERE seq = %s", only.seq)
+    STATES[-2].mark_sent(only.seq, datetime.now(UTC), 5)  # holder's state
+    assert sql(url, "SELECT claimed_by FROM deliveries") == [(None,)]
     queue(url, [("@a", "2")])  # the chat's next post: free, since nothing pending is held
     assert [d.post_id for d in other.claim()] == ["2"]
 
@@ -203,3 +188,61 @@ def test_the_bot_wide_spacing_is_booked_across_instances(url: str) -> None:
     assert waits[0] == 0
     assert 0.1 < waits[1] <= 0.2 and 0.3 < waits[2] <= 0.4  # one slot after the other
     assert sql(url, "SELECT count(*) FROM chat_pace WHERE chat = %s", BOT_ROW) == [(1,)]
+
+
+def test_instances_alive_share_the_chats(url: str) -> None:
+    queue(url, [(f"@c{i}", str(i)) for i in range(5)])
+    for n in (1, 2):  # both heartbeat (the lease task's table)
+        sql(
+            url,
+            "INSERT INTO instances (name, host, pid, started, seen) "
+            "VALUES (%s, 'host', 1, now(), now())",
+            f"host-{n}",
+        )
+    first, second = claims(url, 1), claims(url, 2)
+    assert chats_of(first.claim()) == {"@c0", "@c1", "@c2"}  # its share, oldest first
+    assert chats_of(second.claim()) == {"@c3", "@c4"}
+    sql(url, "DELETE FROM instances WHERE name = 'host-2'")  # gone quiet: the rest is free
+    second.release()
+    assert len(chats_of(first.claim())) == 5
+
+
+def test_a_free_chat_is_taken_even_when_the_share_is_full(url: str) -> None:
+    queue(url, [(f"@c{i}", str(i)) for i in range(4)])
+    sql(  # an instance alive that claims nothing (or this one, under another name)
+        url,
+        "INSERT INTO instances (name, host, pid, started, seen) "
+        "VALUES ('idle', 'host', 1, now(), now())",
+    )
+    alone = claims(url, 1)
+    assert chats_of(alone.claim()) == {"@c0", "@c1"}  # its share of two instances
+    assert chats_of(alone.claim()) == {"@c0", "@c1", "@c2"}  # and a free one per pass
+    assert len(chats_of(alone.claim())) == 4
+
+
+def test_a_retry_releases_the_delivery_but_the_chat_stays_in_order(url: str) -> None:
+    queue(url, [("@a", "1"), ("@a", "2")])
+    holder, other = claims(url, 1), claims(url, 2)
+    first, _ = holder.claim()
+    STATES[-2].mark_retry(first.seq, "http 502", datetime.now(UTC))
+    assert other.claim() == []  # the chat's later post is still held: order is kept
+    assert [d.post_id for d in holder.claim()] == ["1", "2"]  # taken back with it
+
+
+def test_a_lapsed_claim_nobody_took_is_claimed_again_by_its_instance(url: str) -> None:
+    queue(url, [("@a", "1"), ("@a", "2")])
+    paused = claims(url, 1, claim_seconds=0.5)
+    paused.claim()
+    time.sleep(0.7)  # a pause longer than the claim: it lapsed, but no one else wanted it
+    assert [d.post_id for d in paused.claim()] == ["1", "2"]
+    assert sql(url, "SELECT count(*) FROM deliveries WHERE claim_until > now()") == [(2,)]
+
+
+def test_booking_a_chat_renews_this_instance_s_claim_on_it(url: str) -> None:
+    queue(url, [("@a", "1")])
+    holder, other = claims(url, 1, claim_seconds=0.8), claims(url, 2, claim_seconds=0.8)
+    holder.claim()
+    time.sleep(0.5)
+    assert holder.book("@a", hold=0.0).booked  # the request about to go
+    time.sleep(0.5)  # past the claim's first expiry, within the renewed one
+    assert other.claim() == []

@@ -7,45 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from conftest import TOKEN
-from pgclaims import claims_schema
+from pgclaims import sql
 
 from relay.adapters.courier import Courier
+from relay.adapters.postgres import PostgresState
 from relay.adapters.postgres.claims import PostgresClaims
 from relay.core.coordination import InstanceId
-from relay.core.errors import DeliveryError
+from relay.core.errors import DeliveryError, StateError
 from relay.core.models import OutgoingMessage
 from relay.core.pace import Pace, bot_spacing
+from relay.core.state_url import parse_postgres_url
 from relay.pipeline.shared_pace import SharedPaceSender
 
 PACE = Pace(per_chat_interval=0.3, group_max=0, bot_max=0)
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    from pgserver import postgres_server
-
-    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-pace-"))) as url:
-        yield url
-
-
-@pytest.fixture
-def url(server: str) -> str:
-    name = f"pace{next(_numbers)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    database = server.rsplit("/", 1)[0] + "/" + name
-    claims_schema(database)
-    return database
 
 
 async def instances(
@@ -56,8 +36,10 @@ async def instances(
         courier = await stack.enter_async_context(
             Courier(TOKEN, fakebot.api_url, pace=pace, timeout=5)
         )
+        state = PostgresState(parse_postgres_url(url))  # each instance its own pool
+        stack.callback(state.close)
         shared = PostgresClaims(
-            lambda: psycopg.connect(url),
+            state.database,
             InstanceId(f"i{n}", "host", n),
             claim_seconds=30,
             bot_spacing=bot_spacing(pace),
@@ -67,9 +49,9 @@ async def instances(
 
 
 @pytest.fixture
-async def two(url: str, fakebot: Any) -> AsyncIterator[list[SharedPaceSender]]:
+async def two(pg_url: str, fakebot: Any) -> AsyncIterator[list[SharedPaceSender]]:
     async with AsyncExitStack() as stack:
-        yield await instances(stack, url, fakebot, 2)
+        yield await instances(stack, pg_url, fakebot, 2)
 
 
 async def send_when_free(sender: SharedPaceSender, chat: str, text: str) -> int:
@@ -128,10 +110,10 @@ async def test_a_429_told_to_one_instance_holds_the_chat_for_the_other(
     assert [m.text for m in fakebot.messages] == ["after the wait"]
 
 
-async def test_the_bot_wide_limit_is_shared_by_the_instances(url: str, fakebot: Any) -> None:
+async def test_the_bot_wide_limit_is_shared_by_the_instances(pg_url: str, fakebot: Any) -> None:
     pace = Pace(per_chat_interval=0, group_max=0, bot_max=5, bot_period=1.0)  # 0.2 s apart
     async with AsyncExitStack() as stack:
-        one, two = await instances(stack, url, fakebot, 2, pace)
+        one, two = await instances(stack, pg_url, fakebot, 2, pace)
         chats = ["@news", "@other", "-100200300"]
         await asyncio.gather(
             *(
@@ -145,3 +127,31 @@ async def test_the_bot_wide_limit_is_shared_by_the_instances(url: str, fakebot: 
     # Each courier alone would let all six go at once (5 a second each): together, the
     # sixth arrives a second after the first, as one bot's limit allows.
     assert times[5] - times[0] >= 1.0 * 0.95, times
+
+
+async def test_a_send_cut_off_frees_the_chat_after_its_spacing_not_the_in_flight_hold(
+    two: list[SharedPaceSender], fakebot: Any, pg_url: str
+) -> None:
+    fakebot.stall_next(2.0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):  # the drain's deadline cuts the request off
+            await two[0].send(OutgoingMessage(chat="@news", text="slow"))
+    await asyncio.sleep(0.3)  # recorded from a worker thread, the task being cancelled
+    [(wait,)] = sql(
+        pg_url,
+        "SELECT extract(epoch FROM next_at - clock_timestamp())::float8 FROM chat_pace "
+        "WHERE chat = '@news'",
+    )
+    assert wait <= PACE.per_chat_interval  # not the 20 s a request under way holds it
+
+
+async def test_nothing_is_sent_while_the_pace_cannot_be_booked(pg_url: str, fakebot: Any) -> None:
+    async with AsyncExitStack() as stack:
+        state = PostgresState(parse_postgres_url(pg_url))
+        courier = await stack.enter_async_context(Courier(TOKEN, fakebot.api_url, pace=PACE))
+        claims = PostgresClaims(state.database, InstanceId("i", "host", 1), claim_seconds=30)
+        sender = SharedPaceSender(courier, claims, PACE, "postgresql://relay@db/relay")
+        state.close()  # the state is gone (a server down answers so after its timeouts)
+        with pytest.raises(StateError, match=r"postgresql://relay@db/relay.*chat @news"):
+            await sender.send(OutgoingMessage(chat="@news", text="x"))
+    assert fakebot.messages == []

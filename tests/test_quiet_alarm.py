@@ -124,6 +124,26 @@ async def test_learning_boards_and_failing_polls_never_alarm_quiet(tmp_path: Pat
         state.close()
 
 
+def _parts(
+    config: Config,
+    state: SqliteState,
+    fetcher: Fetcher,
+    told: Told,
+    wall: Clock,
+    steady: list[float],
+) -> Parts:
+    """The service's parts with the admin chat recorded and both clocks in the test's hands."""
+    return Parts(
+        config=config,
+        state=state,
+        fetcher=fetcher,
+        sender=told,
+        clock=WallAndSteady(wall=wall, monotonic=lambda: steady[0]),
+        rng=random.Random(1),
+        dry_run=False,
+    )
+
+
 async def test_a_quiet_board_shows_on_the_page_in_healthz_detail_and_metrics(
     tmp_path: Path, sim: BoardSimulator
 ) -> None:
@@ -137,15 +157,7 @@ async def test_a_quiet_board_shows_on_the_page_in_healthz_detail_and_metrics(
     state = SqliteState(config.state)
     wall, steady = Clock(datetime.now(UTC)), [1000.0]
     async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
-        parts = Parts(
-            config=config,
-            state=state,
-            fetcher=fetcher,
-            sender=Told(),
-            clock=WallAndSteady(wall=wall, monotonic=lambda: steady[0]),
-            rng=random.Random(1),
-            dry_run=False,
-        )
+        parts = _parts(config, state, fetcher, Told(), wall, steady)
         service = Service(parts)
         service.prepare()
         await service.poll_job("b")
@@ -162,3 +174,42 @@ async def test_a_quiet_board_shows_on_the_page_in_healthz_detail_and_metrics(
     assert '<article class="board quiet" id="board-b"' in page
     assert 'relay_board_quiet{board="b"} 1.0' in metrics
     assert isinstance(parts.sender, Told) and len(parts.sender.messages) == 1
+
+
+async def _service_session(
+    config: Config, wall: Clock, polls: int, between: timedelta
+) -> list[str]:
+    """One run of the service on the state file: `polls` polls `between` apart (wall clock);
+    returns what the admin chat was told. The state is closed at the end, as at a stop."""
+    state = SqliteState(config.state)
+    told, steady = Told(), [1000.0]
+    try:
+        async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
+            service = Service(_parts(config, state, fetcher, told, wall, steady))
+            service.prepare()
+            for _ in range(polls):
+                await service.poll_job("b")
+                wall.now += between
+                steady[0] += between.total_seconds()
+    finally:
+        state.close()
+    return told.messages
+
+
+async def test_a_restart_does_not_alarm_a_still_quiet_board_again(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    board = sim.add_board("b", "rhymix")
+    board.add_post("하나", "x", "<p>본문</p>")
+    config = make_config(
+        tmp_path, [{"id": "b", "url": board.list_url, "quiet_after": "2h"}], admin_chat="@admin"
+    )
+    wall = Clock(datetime.now(UTC))
+    first = await _service_session(config, wall, polls=2, between=3 * HOUR)
+    assert len(first) == 1 and "b is quiet" in first[0]
+    # a new Service on the same state file: the board is still quiet, and it was told
+    assert await _service_session(config, wall, polls=2, between=HOUR) == []
+    board.add_post("둘", "x", "<p>본문</p>")
+    again = await _service_session(config, wall, polls=1, between=HOUR)
+    assert len(again) == 1 and "new posts again" in again[0]
+    assert await _service_session(config, wall, polls=1, between=HOUR) == []

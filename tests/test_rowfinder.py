@@ -18,6 +18,7 @@ import pytest
 
 from relay.core.decoding import decode_html
 from relay.core.engines import CUSTOM, Selectors
+from relay.core.parse import ListPage
 from relay.core.preview import preview_page
 from relay.core.rowfinder import RowCandidate, rank_row_selectors
 
@@ -29,7 +30,7 @@ WIDGET = [(900 + i, f"최신글 위젯 {i}") for i in range(15)]
 
 
 def rank(html: str, selectors: Selectors = CUSTOM) -> list[RowCandidate]:
-    return rank_row_selectors(html, url=URL, selectors=selectors, now=NOW, tz=SEOUL)
+    return rank_row_selectors(ListPage(html, URL, NOW, SEOUL), selectors)
 
 
 def board_table(posts: list[tuple[int, str]] = BOARD) -> str:
@@ -149,7 +150,7 @@ def test_no_candidate_when_no_link_carries_an_id() -> None:
 
 def test_preview_shows_the_top_three_with_their_rows() -> None:
     side = f'<div id="sidebar"><div class="widget latest">{link_list(WIDGET)}</div></div>'
-    lines = preview_page(layout(board_table(), side), url=URL, selectors=CUSTOM, now=NOW, tz=SEOUL)
+    lines = preview_page(ListPage(layout(board_table(), side), URL, NOW, SEOUL), CUSTOM)
     text = "\n".join(lines)
     assert "no post rows" in text and "links that carry a post id" in text
     assert "1. row = '#wrap table.tbl tbody > tr'" in text
@@ -174,11 +175,7 @@ def test_on_every_engine_page_the_best_candidate_gives_the_expected_rows(name: s
     expected = json.loads((CORPUS / f"{name}.expected.json").read_text("utf-8"))
     page = decode_html((CORPUS / f"{name}.html").read_bytes(), expected.get("content_type"))
     best = rank_row_selectors(
-        page.text,
-        url=expected["url"],
-        selectors=CUSTOM,
-        now=datetime.fromisoformat(expected["now"]),
-        tz=SEOUL,
+        ListPage(page.text, expected["url"], datetime.fromisoformat(expected["now"]), SEOUL), CUSTOM
     )[0]
     assert ids(best) == [post["id"] for post in expected["posts"]]
     assert not re.search(r"\d{3}", best.selector)  # no per-page generated id in it

@@ -56,9 +56,7 @@ async def wait_for_fires(fires: Fires, moment: float, count: int, timeout: float
 async def test_a_wall_clock_step_back_does_not_stop_the_polls(tmp_path: Path) -> None:
     (board,) = boards(tmp_path, 1, "1s")
     fires = Fires()
-    schedule = Schedule(
-        fires.job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(1)
-    )
+    schedule = Schedule(fires.job, clock=Clock(), rng=random.Random(1))
     schedule.start((board,))
     guard = asyncio.create_task(schedule.follow_clock_steps())
     try:
@@ -83,7 +81,7 @@ async def test_a_wall_clock_step_forward_causes_no_storm(tmp_path: Path) -> None
         if fires.spacing.admit(board):
             admitted.setdefault(board_id, []).append(time.monotonic())
 
-    schedule = Schedule(job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(2))
+    schedule = Schedule(job, clock=Clock(), rng=random.Random(2))
     schedule.start(many)
     guard = asyncio.create_task(schedule.follow_clock_steps())
     try:
@@ -115,9 +113,7 @@ def test_poll_spacing_refuses_a_poll_sooner_than_min_gap(tmp_path: Path) -> None
 
 async def test_shift_moves_every_job_by_the_step(tmp_path: Path) -> None:
     two = boards(tmp_path, 2, "1m")
-    schedule = Schedule(
-        Fires().job, wall=Clock().wall, monotonic=time.monotonic, rng=random.Random(3)
-    )
+    schedule = Schedule(Fires().job, clock=Clock(), rng=random.Random(3))
     schedule.start(two)
     schedule.pause()
     try:

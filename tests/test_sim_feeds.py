@@ -14,7 +14,7 @@ import pytest
 from relay.core.boardfeed import BoardFeedError, FeedEntry, feed_candidates, parse_board_feed
 from relay.core.decoding import decode_html
 from relay.core.engines import PRESETS
-from relay.core.parse import parse_list
+from relay.core.parse import ListPage, parse_list_page
 from relay.sim import BoardSimulator, SimBoard
 
 KST = ZoneInfo("Asia/Seoul")
@@ -62,13 +62,15 @@ def read_feed(client: httpx.Client, board: SimBoard) -> tuple[str, list[FeedEntr
 
 def list_posts(client: httpx.Client, board: SimBoard) -> dict[str, tuple[str, str]]:
     page = client.get(board.list_url)
-    posts = parse_list(
-        decode_html(page.content, page.headers.get("content-type")).text,
-        url=board.list_url,
-        selectors=PRESETS[board.engine],
-        now=NOW,
-        tz=KST,
-    )
+    posts = parse_list_page(
+        ListPage(
+            decode_html(page.content, page.headers.get("content-type")).text,
+            board.list_url,
+            NOW,
+            KST,
+        ),
+        PRESETS[board.engine],
+    ).posts
     return {p.id: (p.url, p.title) for p in posts}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -437,6 +438,22 @@ def test_the_alarmed_flag_is_kept(harness: Harness, tmp_path: Path) -> None:
         state.close()
 
 
+def test_the_quiet_alarm_told_is_kept_across_a_reopen(harness: Harness, tmp_path: Path) -> None:
+    state = harness.open(tmp_path)
+    state.apply_poll("b", poll(new(1)))
+    assert state.board_state("b").quiet_alarmed is None
+    state.set_quiet_alarmed("b", LATER)
+    state.close()
+    state = harness.open(tmp_path)
+    try:
+        assert state.board_state("b").quiet_alarmed == LATER
+        assert state.board_states(["b"])[0].quiet_alarmed == LATER
+        state.set_quiet_alarmed("b", None)
+        assert state.board_state("b").quiet_alarmed is None
+    finally:
+        state.close()
+
+
 def test_a_state_from_an_old_relay_is_migrated(harness: Harness, tmp_path: Path) -> None:
     harness.write_old_state(tmp_path)
     state = harness.open(tmp_path)
@@ -541,3 +558,41 @@ def test_a_digest_marks_its_deliveries_sent_together_and_retitles_skip_it(state:
     assert [e.tries for e in state.pending_edits()] == [1]
     state.mark_edited(edit.seq, "Bad Request: message to edit not found")
     assert state.pending_edits() == []
+
+
+def test_categories_are_known_edited_and_first_stored_without_an_edit(state: State) -> None:
+    def shown(pid: int, category: str, title: str = "") -> Post:
+        return replace(post(pid, title=title), category=category)
+
+    state.apply_poll("b", poll(NewPost(shown(1, "잡담"), True, True), new(2)))
+    for one in state.pending_deliveries():
+        state.mark_sent(one.seq, NOW, 40 + int(one.post_id))
+    assert {i: k.category for i, k in state.known("b", ["1", "2"]).items()} == {
+        "1": "잡담",
+        "2": "",
+    }
+    first = PageChanges(
+        Validators(body_hash="h2"), "1", chats=("@c",), categorized=(shown(2, "정보"),)
+    )
+    state.apply_poll("b", PollIntent(at=LATER, stamp=True, changes=first))
+    stored = state.posts("b", ["2"])["2"]
+    assert (stored.category, stored.updated) == ("정보", NOW)  # not an edit of the post
+    assert state.pending_edits() == [] and state.board_state("b").feed_dirty
+    # moved to another category; one whose page shows none keeps what was recorded
+    moved = (shown(1, "질문"), shown(2, "", title="t2 고침"))
+    state.apply_poll("b", poll(at=LATER, retitled=moved, body_hash="h3"))
+    assert {i: p.category for i, p in state.posts("b", ["1", "2"]).items()} == {
+        "1": "질문",
+        "2": "정보",
+    }
+    assert sorted(e.post_id for e in state.pending_edits()) == ["1", "2"]
+
+
+def test_chat_counts_tell_two_routes_to_one_chat_apart(state: State) -> None:
+    state.apply_poll("b", poll(new(1), new(2), chats=("@g#3", "@g#5")))
+    topic = {(d.post_id, d.route_key): d.seq for d in state.pending_deliveries()}
+    state.mark_failed(topic[("1", "@g#5")], "topic closed")
+    assert [(c.chat, c.route, c.pending, c.failed) for c in state.chat_counts("b")] == [
+        ("@g", "@g#3", 2, 0),
+        ("@g", "@g#5", 1, 1),
+    ]

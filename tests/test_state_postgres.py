@@ -2,17 +2,17 @@
 several relays starting on one empty database at once, the password (from the environment,
 a file or the URL) never shown, a server that goes away or was never there named in one
 line rather than a traceback, a restarted server costing nothing, SQL mistakes left loud, a
-board's cached state refreshed from what another instance wrote, and the fence that drops a
-poll made under a lease that is no longer held.
+board's cached state refreshed from what another instance wrote, the fence that drops a
+poll made under a lease that is no longer held, and sessions in UTC with the timeouts chosen
+(each server failure classified in words).
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -202,8 +202,10 @@ def test_a_server_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_a_server_that_goes_away_fails_calls_with_a_state_error_naming_it() -> None:
-    with postgres_server(Path(tempfile.mkdtemp(prefix="relay-pg-"))) as url:
+def test_a_server_that_goes_away_fails_calls_with_a_state_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    with postgres_server(tmp_path / "pg") as url:
         state = open_state(url, wait_timeout=1.0)
         state.apply_poll("b", poll(1))
     try:  # the server is stopped (immediate) and its folder removed
@@ -295,3 +297,81 @@ def test_a_poll_under_the_current_lease_is_recorded(state: PostgresState, pg_url
     unchanged = PollIntent(at=NOW + timedelta(minutes=1), stamp=True)
     assert state.apply_poll("b", unchanged, fence=lease()) == ()
     assert state.board_state("b").last_success == NOW + timedelta(minutes=1)
+
+
+def test_a_nul_from_a_page_is_stored_as_a_replacement_character(state: PostgresState) -> None:
+    nul = NewPost(Post("1", "http://b/1", "제목\x00끝", author="a\x00"), True, True)
+    state.apply_poll("b", PollIntent(NOW, True, PageChanges(Validators(), "1", (nul,))))
+    state.set_article("b", "1", Article("요약\x00", "본문\x00", body_html="<p>\x00</p>"))
+    stored = state.posts("b", ["1"])["1"]
+    assert (stored.title, stored.author, stored.excerpt) == (
+        "제목\ufffd끝",
+        "a\ufffd",
+        "요약\ufffd",
+    )
+    assert state.known("b", ["1"])["1"].title == "제목\ufffd끝"
+
+
+# --- sessions and their settings --------------------------------------------------------------
+
+
+def test_sessions_run_in_utc_with_the_timeouts_chosen(state: PostgresState) -> None:
+    [row] = state.database.query(
+        "SELECT current_setting('TimeZone') AS zone, current_setting('statement_timeout') AS st,"
+        " current_setting('lock_timeout') AS lt, current_setting('application_name') AS app"
+    )
+    assert (row["zone"], row["st"], row["lt"]) == ("UTC", "1min", "30s")
+    assert row["app"].startswith("board-relay@")
+    state.record_failure("b", NOW.astimezone(timezone(timedelta(hours=9))), "network", "reset")
+    stored = state.board_state("b").last_poll
+    assert stored == NOW and stored is not None and stored.utcoffset() == timedelta(0)
+
+
+def test_a_statement_that_runs_too_long_is_a_state_error(pg_url: str) -> None:
+    quick = open_state(pg_url, statement_timeout=0.2)
+    try:
+        with pytest.raises(StateError, match="a statement timed out \\(statement_timeout\\)"):
+            quick.database.query("SELECT pg_sleep(5)")
+    finally:
+        quick.close()
+
+
+def test_a_transaction_left_idle_gives_its_row_locks_back(pg_url: str) -> None:
+    """A paused instance (SIGSTOP mid-transaction) must not keep a board's row locked: the
+    server ends a session idle in a transaction, and another instance can write the row."""
+    paused = open_state(pg_url, idle_in_transaction_timeout=0.5)
+    other = open_state(pg_url, lock_timeout=5.0)
+    try:
+        other.record_failure("b", NOW, "network", "reset")  # the row exists
+        failures = None
+        with pytest.raises(StateError):
+            with paused.database.transaction() as conn:
+                conn.execute("SELECT 1 FROM boards WHERE id = 'b' FOR UPDATE")
+                time.sleep(1.5)  # "paused" with the row locked: the server ends the session
+                # Meanwhile the other instance writes the row (without the timeout it would
+                # wait for the lock, and fail after its lock_timeout).
+                failures = other.record_failure("b", NOW, "network", "reset again")
+                conn.execute("SELECT 1")  # the paused one resumes: its session is gone
+        assert failures == 2
+    finally:
+        paused.close()
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (psycopg.errors.SerializationFailure("could not serialize access"), "serialization"),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), "serialization"),
+        (psycopg.errors.DiskFull("could not extend file"), "out of room"),
+        (psycopg.errors.InvalidPassword("password authentication failed"), "authentication"),
+        (psycopg.errors.AdminShutdown("terminating connection"), "went away"),
+        (psycopg.OperationalError("connection failed: Connection refused"), "refused"),
+        (psycopg.OperationalError("connection failed: timeout expired"), "in time"),
+    ],
+)
+def test_each_server_failure_says_what_happened(error: psycopg.Error, kind: str) -> None:
+    from relay.adapters.postgres.db import describe
+
+    said = describe(error)
+    assert kind in said.split(":")[0] and str(error) in said

@@ -91,9 +91,44 @@ def test_board_dates(text: str, expected: datetime) -> None:
 
 
 def test_now_in_utc_is_read_in_the_board_zone() -> None:
-    # 2025-02-05 00:30 in Seoul is still the 4th in UTC: "15:32" means the 5th in Seoul.
+    # 2025-02-05 00:30 in Seoul is still the 4th in UTC: "today" is the 5th in Seoul, so
+    # "00:10" is the 5th; "15:32" would be in the future there, so it is the 4th's (Seoul).
     now_utc = datetime(2025, 2, 4, 15, 30, tzinfo=ZoneInfo("UTC"))
-    assert parse_board_date("15:32", now_utc, SEOUL) == datetime(2025, 2, 5, 15, 32, tzinfo=SEOUL)
+    assert parse_board_date("00:10", now_utc, SEOUL) == datetime(2025, 2, 5, 0, 10, tzinfo=SEOUL)
+    assert parse_board_date("15:32", now_utc, SEOUL) == datetime(2025, 2, 4, 15, 32, tzinfo=SEOUL)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        # a time or a day without its year: the latest one not after the poll
+        ("23:59", datetime(2026, 1, 1, 0, 5), datetime(2025, 12, 31, 23, 59)),
+        ("12-31", datetime(2026, 1, 1, 0, 5), datetime(2025, 12, 31)),
+        ("12.31 23:50", datetime(2026, 1, 1, 0, 5), datetime(2025, 12, 31, 23, 50)),
+        ("01-01", datetime(2026, 1, 1, 0, 5), datetime(2026, 1, 1)),
+        ("02-05 16:30", datetime(2025, 2, 5, 16, 0), datetime(2024, 2, 5, 16, 30)),
+        ("02-29", datetime(2025, 1, 15, 9, 0), datetime(2024, 2, 29)),  # none in 2025
+        # a board clock a few minutes ahead: the poll's own moment, not a day or a year earlier
+        ("16:04", datetime(2025, 2, 5, 16, 0), datetime(2025, 2, 5, 16, 0)),
+        ("02-06", datetime(2025, 2, 5, 23, 55), datetime(2025, 2, 5, 23, 55)),
+        # a form that names its day and is still ahead: the poll
+        ("오늘 23:00", datetime(2025, 2, 5, 16, 0), datetime(2025, 2, 5, 16, 0)),
+        ("2025.02.06", datetime(2025, 2, 5, 16, 0), datetime(2025, 2, 5, 16, 0)),
+        ("26.01.01", datetime(2025, 12, 31, 23, 0), datetime(2025, 12, 31, 23, 0)),
+        ("17 시간 전", datetime(2025, 2, 5, 16, 0), datetime(2025, 2, 4, 23, 0)),
+        ("어제", datetime(2025, 2, 5, 0, 1), datetime(2025, 2, 4)),
+    ],
+)
+def test_a_printed_date_never_lands_after_the_poll(
+    text: str, now: datetime, expected: datetime
+) -> None:
+    assert parse_board_date(text, now.replace(tzinfo=SEOUL), SEOUL) == expected.replace(
+        tzinfo=SEOUL
+    )
+
+
+def test_a_relative_date_before_year_one_is_no_date() -> None:
+    assert parse_board_date("99999999일 전", NOW, SEOUL) is None
 
 
 @pytest.mark.parametrize("text", ["", "랭크뉴스", "1234", "조회 99", "2025.13.45", "99:99"])

@@ -14,6 +14,7 @@ with the token inside) are avoided or left to relay.service.logs' redaction.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import deque
 from collections.abc import Callable
@@ -77,6 +78,13 @@ class _Window:
             return 0.0
         return self.stamps[0] + self.period - now
 
+    def answered(self, booked: float, now: float) -> None:
+        """The request booked at `booked` was answered at `now`: its event counts from then
+        (the stamps stay in time order, for `delay`)."""
+        if booked in self.stamps:
+            self.stamps.remove(booked)
+            bisect.insort(self.stamps, max(booked, now))
+
 
 class Pacer:
     """Waits until a message to `chat` fits every limit of `Pace`, then takes its slot."""
@@ -86,6 +94,7 @@ class Pacer:
         self._bot = _Window(pace.bot_max, pace.bot_period)
         self._chats: dict[str, _Window] = {}
         self._groups: dict[str, _Window] = {}
+        self._booked: dict[str, float] = {}  # chat -> when its request in flight was booked
 
     def _windows(self, chat: str) -> list[_Window]:
         pace = self._pace
@@ -107,12 +116,14 @@ class Pacer:
 
         The slot is booked when the request leaves; a request that is slow to arrive (a new
         connection, a busy loop) would otherwise reach Telegram closer to the next one than
-        the pace allows. Counting the chat's interval from the answer keeps the spacing as
-        Telegram sees it."""
+        the pace allows. Counting every window's event (the chat's, its group's and the
+        bot's) from the answer keeps the spacing as Telegram sees it."""
+        booked = self._booked.pop(chat, None)
+        if booked is None:
+            return
         now = self._clock()
-        for window in self._windows(chat)[1:]:  # the chat's own windows, not the bot's
-            if window.stamps:
-                window.stamps[-1] = max(window.stamps[-1], now)
+        for window in self._windows(chat):
+            window.answered(booked, now)
 
     async def acquire(self, chat: str) -> None:
         windows = self._windows(chat)
@@ -122,6 +133,7 @@ class Pacer:
             if wait <= 0:  # no await between the check and the booking: no other task interleaves
                 for window in windows:
                     window.stamps.append(now)
+                self._booked[chat] = now
                 return
             await asyncio.sleep(wait)
 
@@ -244,23 +256,19 @@ class Courier:
         """Replace the text (or a photo's caption) of a sent message with `msg`'s. Raises a
         DeliveryError like `send` (Telegram refuses edits of deleted or unchanged messages)."""
         await self._clear_to_send(msg.chat)
+        # The keys both edit methods take (Any: python-telegram-bot types each keyword).
+        same: dict[str, Any] = {
+            "chat_id": msg.chat,
+            "message_id": message_id,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": _keyboard(msg),
+        }
         try:
             if caption:
-                await self._bot.edit_message_caption(
-                    chat_id=msg.chat,
-                    message_id=message_id,
-                    caption=msg.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_keyboard(msg),
-                )
+                await self._bot.edit_message_caption(caption=msg.text, **same)
             else:
                 await self._bot.edit_message_text(
-                    chat_id=msg.chat,
-                    message_id=message_id,
-                    text=msg.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=_preview(msg),
-                    reply_markup=_keyboard(msg),
+                    text=msg.text, link_preview_options=_preview(msg), **same
                 )
         except Exception as e:  # every failure is classified: see classify()
             raise self._flood_noted(e, msg.chat) from _cause(e)

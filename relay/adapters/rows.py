@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from relay.core.state import Edit, Known
+from relay.core.state import Known
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -51,7 +51,7 @@ def record_from_row(
 
 
 def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[str, Known]:
-    """`known()`'s answer from the posts' rows (id, title, notice, counts) and their held
+    """`known()`'s answer from the posts' rows (id, title, notice, category, counts) and their held
     rows (post_id, route)."""
     routes: dict[str, set[str]] = {}
     for row in held:
@@ -61,26 +61,13 @@ def known_from_rows(rows: Iterable[RowLike], held: Iterable[RowLike]) -> dict[st
             title=r["title"],
             notice=bool(r["notice"]),
             held=frozenset(routes.get(r["id"], ())),
+            category=r["category"] or "",
             comments=r["comments"],
             views=r["views"],
             votes=r["votes"],
         )
         for r in rows
     }
-
-
-def edit_from_row(row: RowLike) -> Edit:
-    """A pending edit from its delivery's row (a photo's caption is edited, not its text)."""
-    return Edit(
-        seq=row["seq"],
-        board_id=row["board_id"],
-        post_id=row["post_id"],
-        chat=row["chat"],
-        route=row["route"],
-        message_id=row["message_id"],
-        caption=row["sent_as"] == "photo",
-        tries=row["edit_tries"],
-    )
 
 
 def by_board(pairs: Iterable[tuple[str, V]]) -> dict[str, list[V]]:

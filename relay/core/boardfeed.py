@@ -20,12 +20,12 @@ import calendar
 import html
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, parse_qs, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
@@ -73,19 +73,41 @@ class FeedEntry:
 # --- where the feed is -------------------------------------------------------------------
 
 
+_BOARD_PARAMS = {"rhymix": "mid", "xe": "mid", "gnuboard": "bo_table"}  # query key naming a board
+
+
 def board_key(url: str, engine: str) -> str | None:
     """The board's name in a list or post URL: the Rhymix/XE `mid` or the Gnuboard
     `bo_table`, from the query or from a short URL (`/{mid}`, `/{mid}/page/2`,
     `/{bo_table}/{wr_id}`); None when the URL does not show it."""
-    found = _query_board(url, engine)
-    if found is None:
+    return _board_name(url, engine, _board_in_path)
+
+
+def _named_board(post_url: str, engine: str) -> str | None:
+    """The board a post URL names without doubt: `mid=` / `bo_table=`, or `/{name}/{id}`.
+    `/{bo_table}/{slug}` (Gnuboard's SEO titles) could as well be `/{folder}/{bo_table}`."""
+    return _board_name(post_url, engine, _board_of_short_post)
+
+
+def _board_name(
+    url: str, engine: str, in_path: Callable[[str, dict[str, list[str]], str], str | None]
+) -> str | None:
+    """The board the query names (`mid=` / `bo_table=`), else what `in_path` reads from the
+    path; None for engines that name no board."""
+    param = _BOARD_PARAMS.get(engine)
+    if param is None:
         return None
-    parts, query, name = found
-    if query.get(name):
-        return query[name][0]
-    if parts.path.endswith(".php") or name in query or "document_srl" in query:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if query.get(param):
+        return query[param][0]
+    return in_path(parts.path, query, param)
+
+
+def _board_in_path(path: str, query: dict[str, list[str]], param: str) -> str | None:
+    if path.endswith(".php") or param in query or "document_srl" in query:
         return None
-    segments = [s for s in parts.path.split("/") if s]
+    segments = [s for s in path.split("/") if s]
     if len(segments) >= 2 and segments[-2] in ("page", "category") and segments[-1].isdigit():
         segments = segments[:-2]
     if segments and segments[-1].isdigit():
@@ -97,25 +119,8 @@ def board_key(url: str, engine: str) -> str | None:
     return None
 
 
-def _query_board(url: str, engine: str) -> tuple[SplitResult, dict[str, list[str]], str] | None:
-    """The split URL, its query, and the query key that names a board on this engine (`mid`
-    or `bo_table`); None for engines that name none."""
-    if engine not in ("rhymix", "xe", "gnuboard"):
-        return None
-    parts = urlsplit(url)
-    return parts, parse_qs(parts.query), "bo_table" if engine == "gnuboard" else "mid"
-
-
-def _named_board(post_url: str, engine: str) -> str | None:
-    """The board a post URL names without doubt: `mid=` / `bo_table=`, or `/{name}/{id}`.
-    `/{bo_table}/{slug}` (Gnuboard's SEO titles) could as well be `/{folder}/{bo_table}`."""
-    found = _query_board(post_url, engine)
-    if found is None:
-        return None
-    parts, query, name = found
-    if query.get(name):
-        return query[name][0]
-    match = _SHORT_POST.search(parts.path)
+def _board_of_short_post(path: str, _query: dict[str, list[str]], _param: str) -> str | None:
+    match = _SHORT_POST.search(path)
     return match.group(1) if match else None
 
 

@@ -11,10 +11,13 @@ the pace stays in the courier's memory. A shared state (PostgreSQL) implements
   (only one of them sends to it at a time), and a digest sees the chat's whole backlog;
 - a claim has an expiry of its own, judged by the state's clock; `claim` renews this
   instance's claims each time the worker reads its queue (also while it waits out a long
-  429), and `release` hands them back at a clean stop. A crashed instance's claims expire
+  429), booking a request to a chat renews the chat's (so a claim outlives the request it
+  covers), and `release` hands them back at a clean stop. A crashed instance's claims expire
   and another instance sends them: the one message that was in flight at the crash may go
   twice, which is the "at most one duplicate per crash" of a single process too;
-- marking a delivery sent, retried or failed releases its claim (the state's mark_* calls).
+- marking a delivery sent, retried or failed releases its claim (the state's mark_* calls);
+- an instance claims at most its share of the chats (those with pending deliveries divided
+  by the instances alive), so that several instances send side by side.
 
 `ChatPace` is the per-chat pace of Telegram kept where every instance reads it (a row per
 chat with the time its next message may go), so that a handover, an edit sent by another

@@ -84,17 +84,32 @@ def _span(cell: LexborNode) -> int:
 
 def count_beside(link: LexborNode) -> int:
     """A comment count printed right after the title link, "(17)" or "[3]", as legacy skins
-    (Gnuboard 4, Zeroboard) do without any class to select it by."""
+    (Gnuboard 4, Zeroboard) do without any class to select it by. Only what follows the link
+    is read: Gnuboard 4 prints the category before it as "[잡담]", which is no count."""
     cell = link.parent
     while cell is not None and cell.tag not in ("td", "li", "tr", "div"):
         cell = cell.parent
     if cell is None:
         return 0
-    rest = _text(cell).replace(_text(link), "", 1)
+    rest = _text_after(link, cell)
     for trackbacks in cell.css(".trackbackNum"):  # XE prints "[1]" trackbacks the same way
         rest = rest.replace(_text(trackbacks), "", 1)
     match = _LEADING_COUNT.match(rest)
     return int(match.group(1)) if match else 0
+
+
+def _text_after(node: LexborNode, cell: LexborNode) -> str:
+    """The text that follows `node` inside `cell`, in document order: its later siblings,
+    then those of each parent up to the cell."""
+    parts: list[str] = []
+    at: LexborNode | None = node
+    while at is not None and at.mem_id != cell.mem_id:
+        sibling = at.next
+        while sibling is not None:
+            parts.append(sibling.text(deep=True, separator=" ") or "")
+            sibling = sibling.next
+        at = at.parent
+    return fold_whitespace(" ".join(parts))
 
 
 def _text(node: LexborNode) -> str:

@@ -70,6 +70,11 @@ class InstanceInfo:
         return tuple(lease.board_id for lease in self.leases)
 
 
+# The held boards a lease round may give back, preferred first (not being polled, their last
+# poll recorded); None: any of them.
+Spare = Sequence[str] | None
+
+
 class LeaseLost(StateError):
     """The board's lease is no longer this instance's: the poll's result is dropped, nothing
     is recorded (another instance polls the board now)."""
@@ -91,13 +96,9 @@ class Coordination(Protocol):
         ...
 
     def take_leases(
-        self,
-        me: InstanceId,
-        board_ids: Sequence[str],
-        lease_seconds: float,
-        spare: Sequence[str] | None = None,
+        self, me: InstanceId, boards: Sequence[str], lease: float, spare: Spare = None
     ) -> dict[str, Lease]:
-        """Renew the leases `me` holds among `board_ids`, take free or expired ones up to a
+        """Renew the leases `me` holds among `boards`, take free or expired ones up to a
         fair share of the live instances, give back a few above that share, and return every
         lease `me` holds now. `spare`: the held boards the caller can give away right now,
         preferred first (not being polled, their last poll recorded); None: any."""

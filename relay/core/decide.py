@@ -124,6 +124,7 @@ def decide_poll(
         chats,
         released=freed,
         recounted=recounted(listing.pages, listing.known),
+        categorized=plan.categorized,
     )
     return PollIntent(
         at=now, stamp=True, changes=changes, pages=len(listing.pages), warnings=warnings

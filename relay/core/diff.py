@@ -12,7 +12,11 @@ Rules, each guarding against a trap of these boards:
   up from page 2 by deletions: recorded, never announced.
 - A pinned notice seen once is never announced again; with `notices = false` notices are
   left out entirely.
-- A known post whose title changed is an edit (the feed entry's `updated` moves), not news.
+- A known post whose title changed is an edit (the feed entry's `updated` moves, its sent
+  messages are edited), not news; so is one whose category changed from one value to
+  another. A category that appears where none was recorded (an older release did not read
+  categories, the board's feed gave none) is stored without an edit: reading categories
+  for the first time must not edit every message ever sent. One that vanishes is kept.
 - A burst between two polls pushes unseen posts onto page 2 and beyond: the next page is
   read while every post on this one is new, up to `max_pages`; a walk cut short there says
   how many posts may have been missed.
@@ -40,8 +44,9 @@ class Walk(Enum):
 class PollPlan:
     new: tuple[Post, ...]  # oldest first
     announce: frozenset[str]  # ids of new posts that get a delivery
-    retitled: tuple[Post, ...]
+    retitled: tuple[Post, ...]  # known posts edited on the board: title or category
     baseline: str | None  # the board's history boundary after this poll
+    categorized: tuple[Post, ...] = ()  # known posts recorded without a category, now shown
 
 
 def _wanted(posts: Sequence[Post], *, notices: bool) -> list[Post]:
@@ -80,7 +85,13 @@ def plan_poll(
         for post in _wanted(page, notices=notices):
             listed.setdefault(post.id, post)
     new = sorted((p for p in listed.values() if p.id not in known), key=lambda p: p.sort_key)
-    retitled = tuple(p for p in listed.values() if p.id in known and known[p.id].title != p.title)
+    retitled = tuple(p for p in listed.values() if p.id in known and _edited(p, known[p.id]))
+    edited = {p.id for p in retitled}
+    categorized = tuple(
+        p
+        for p in listed.values()
+        if p.id in known and p.category and not known[p.id].category and p.id not in edited
+    )
     if first_poll:
         regular = [p for p in new if not p.notice]
         baseline = min((p.id for p in regular), key=id_sort_key, default=None)
@@ -89,7 +100,14 @@ def plan_poll(
         )
     else:
         announce = frozenset(p.id for p in new if not _is_history(p.id, baseline))
-    return PollPlan(tuple(new), announce, retitled, baseline)
+    return PollPlan(tuple(new), announce, retitled, baseline, categorized)
+
+
+def _edited(post: Post, was: Known) -> bool:
+    """The title changed, or the category from one value to another (see the module's rules)."""
+    if post.title != was.title:
+        return True
+    return bool(post.category and was.category) and post.category != was.category
 
 
 def _is_history(post_id: str, baseline: str | None) -> bool:

@@ -62,6 +62,13 @@ HIDDEN = "script, style, noscript, template, .sound_only, .blind, .sv, .sv_nojs,
 _SHORT_URL_ID = r"(?<!/page)(?<!/category)/(\d+)/?(?:[?#]|$)"
 _SEO_SLUG = r"/[A-Za-z0-9_]+/([^/?#.]*[^\d/?#.][^/?#.]*)/(?:#.*)?$"
 
+
+def _cells(*names: str) -> tuple[str, ...]:
+    """Selectors of a field by its class names: table cells first (`td.author`), then any
+    element (`.author`, the list styles without a table): a td is the surer match."""
+    return tuple(f"td.{name}" for name in names) + tuple(f".{name}" for name in names)
+
+
 RHYMIX = Selectors(
     # Default skin: .board_list table; sketchbook5: table.bd_lst. Rows without a post link
     # (headers, "no posts" rows) are skipped by the parser.
@@ -79,16 +86,8 @@ RHYMIX = Selectors(
     # sketchbook5's webzine and card styles: the title is an <h3>, the only link "Read More"
     title=("h3.ngeb",),
     number=("td.no", "td.num", "td.notice", ".no", ".num"),
-    author=(
-        "td.author",
-        "td.nick",
-        "td.writer",
-        ".author",
-        ".nick",
-        ".writer",
-        "div.info a[class^=member_]",
-    ),
-    date=("td.time", "td.date", "td.regdate", ".time", ".date", ".regdate"),
+    author=(*_cells("author", "nick", "writer"), "div.info a[class^=member_]"),
+    date=_cells("time", "date", "regdate"),
     notice=(
         "tr.notice",
         "li.notice",
@@ -173,7 +172,9 @@ GNUBOARD = Selectors(
         "img[src*=notice]",
     ),
     comments=("span.cnt_cmt", "span.comment", ".cnt_cmt"),
-    category=("a.bo_cate_link", ".bo_cate_link"),
+    # Gnuboard 4's basic skin prints "[<a href='...&sca=잡담'>잡담</a>]" before the title, in a
+    # span.small; the title link itself may carry sca= too (a list filtered by category).
+    category=("a.bo_cate_link", ".bo_cate_link", "span.small a[href*='sca=']"),
     views=(".gall_view",),
     body=("#bo_v_con", "#writeContents", "div.view_content", "#view_content", "article"),
     strip=(".cnt_cmt", ".new_icon", ".hot_icon", ".fa", "i", "img", ".comment", ".sound_only"),

@@ -35,7 +35,7 @@ __all__ = [
     "canonical_post_url",
     "check_selectors",
     "parse_article",
-    "parse_list",
+    "ListPage",
     "parse_list_page",
     "post_id",
 ]
@@ -77,33 +77,25 @@ class ParsedList:
     row_selector: str = ""  # the preset's layout that matched: see engines.layout_name
 
 
-def parse_list(
-    html: str,
-    *,
-    url: str,
-    selectors: Selectors,
-    now: datetime,
-    tz: tzinfo,
-    max_rows: int = MAX_ROWS,
-) -> list[Post]:
-    """The posts of one list page, in page order (top first). Raises LayoutError on no rows.
-    The warnings are dropped: use `parse_list_page` to log them."""
-    parsed = parse_list_page(html, url=url, selectors=selectors, now=now, tz=tz, max_rows=max_rows)
-    return list(parsed.posts)
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """A list page to read: its decoded HTML, the URL it came from (relative links resolve
+    against it, warnings name it), and the poll's moment and the board's zone (a row that
+    shows only "15:32" or "3분 전" is dated against them)."""
+
+    html: str
+    url: str
+    now: datetime
+    tz: tzinfo
 
 
 def parse_list_page(
-    html: str,
-    *,
-    url: str,
-    selectors: Selectors,
-    now: datetime,
-    tz: tzinfo,
-    max_rows: int = MAX_ROWS,
+    page: ListPage, selectors: Selectors, *, max_rows: int = MAX_ROWS
 ) -> ParsedList:
     """The posts of one list page and the warnings about rows left out. At most `max_rows`
     rows (of the first row selector that gives posts) are read. Raises LayoutError when no
     row gives a post, ValueError for a `max_rows` below 1."""
+    html, url, now, tz = page.html, page.url, page.now, page.tz
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, not {max_rows}")
     if "sound_only" in html:  # Gnuboard's older skins: a count with no element of its own
@@ -124,9 +116,9 @@ def parse_list_page(
             for extra in rows[max_rows:]:
                 extra.decompose()
             del rows[max_rows:]
-        page = _Page(tree, base, selectors, now, tz, columns.header_columns(rows[0]))
-        posts = _merge_repeats(post for row in rows if (post := page.read_row(row)) is not None)
-        warnings = [_unsafe_warning(url, found, link) for found, link in page.unsafe]
+        reader = _Page(tree, base, selectors, now, tz, columns.header_columns(rows[0]))
+        posts = _merge_repeats(post for row in rows if (post := reader.read_row(row)) is not None)
+        warnings = [_unsafe_warning(url, found, link) for found, link in reader.unsafe]
         if posts:
             if listed > max_rows:
                 warnings.append(

@@ -11,13 +11,12 @@ row selector works it ranks the page's repeated elements whose links carry a pos
 from __future__ import annotations
 
 import shlex
-from datetime import datetime, tzinfo
 
 from selectolax.lexbor import LexborHTMLParser
 
 from relay.core.engines import HIDDEN, Selectors
 from relay.core.errors import LayoutError
-from relay.core.parse import parse_article, parse_list
+from relay.core.parse import ListPage, parse_article, parse_list_page
 from relay.core.report import clip, posts_table
 from relay.core.rowfinder import RowCandidate as RowCandidate
 from relay.core.rowfinder import rank_row_selectors as rank_row_selectors
@@ -66,24 +65,17 @@ def selector_help(keys: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def preview_page(
-    html: str,
-    *,
-    url: str,
-    selectors: Selectors,
-    now: datetime,
-    tz: tzinfo,
-    excerpt_chars: int = 200,
-) -> list[str]:
-    lines = [f"page: {url}"]
-    lines += _list_report(html, url, selectors, now, tz)
+def preview_page(page: ListPage, selectors: Selectors, *, excerpt_chars: int = 200) -> list[str]:
+    """What `relay preview` prints: the page read as a list (and as an article)."""
+    lines = [f"page: {page.url}"]
+    lines += _list_report(page, selectors)
     lines.append("")
-    lines += _article_report(html, url, selectors, excerpt_chars)
+    lines += _article_report(page.html, page.url, selectors, excerpt_chars)
     return lines
 
 
-def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: tzinfo) -> list[str]:
-    tree = LexborHTMLParser(html)
+def _list_report(page: ListPage, selectors: Selectors) -> list[str]:
+    tree = LexborHTMLParser(page.html)
     for node in tree.css(HIDDEN):
         node.decompose()
     lines = ["list rows:"]
@@ -94,10 +86,10 @@ def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: t
         if chosen is None and count:
             chosen = selector
     try:
-        posts = parse_list(html, url=url, selectors=selectors, now=now, tz=tz)
+        posts = parse_list_page(page, selectors).posts
     except LayoutError as e:
         lines.append(f"  no post rows: {e}")
-        lines += _row_candidates(html, url, selectors, now, tz)
+        lines += _row_candidates(page, selectors)
         return lines
     lines.append(f"  {len(posts)} posts parsed")
     rows = []
@@ -127,14 +119,12 @@ def _list_report(html: str, url: str, selectors: Selectors, now: datetime, tz: t
     if missing_dates:
         lines.append(f"  {missing_dates} posts without a readable date")
     lines.append("")
-    lines.append(posts_table("-", posts, tz))
+    lines.append(posts_table("-", posts, page.tz))
     return lines
 
 
-def _row_candidates(
-    html: str, url: str, selectors: Selectors, now: datetime, tz: tzinfo
-) -> list[str]:
-    candidates = rank_row_selectors(html, url=url, selectors=selectors, now=now, tz=tz)
+def _row_candidates(page: ListPage, selectors: Selectors) -> list[str]:
+    candidates = rank_row_selectors(page, selectors)
     if not candidates:
         patterns = " | ".join(selectors.id_pattern) or "(none)"
         return [f"  no link on this page matches id_pattern {patterns}: set id_pattern first"]

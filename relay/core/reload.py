@@ -11,6 +11,7 @@ from relay.core.config import Config
 # (table, key). Each is read once at start by something the reload does not rebuild:
 RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("relay", "state"),  # the open database and its lock
+    ("relay", "state_password_file"),  # read when the PostgreSQL state is opened
     ("relay", "user_agent"),  # the fetcher's client, built at start
     ("relay", "timeout"),  # ... same
     ("relay", "host_delay"),  # ... same

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from relay.core.models import Post
+from relay.core.models import PollOutcome, Post
 
 
 def width(text: str) -> int:
@@ -69,3 +69,15 @@ def posts_table(board_id: str, posts: Sequence[Post], tz: tzinfo) -> str:
 
 def _blank(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+def describe_outcome(outcome: PollOutcome) -> str:
+    """One line for people: "ok: 2 new, 1 page, 140 ms" or "failed (layout): ..."."""
+    if not outcome.ok:
+        return f"failed ({outcome.reason}): {outcome.error[:300]}"
+    if outcome.unchanged:
+        return f"ok: unchanged, {outcome.elapsed_ms} ms"
+    return (
+        f"ok: {len(outcome.new)} new, {outcome.updated} edited, {outcome.pages} page(s), "
+        f"{outcome.elapsed_ms} ms"
+    )

@@ -2,7 +2,8 @@
 
 Skins print only the day for older rows and put the time elsewhere: in the cell's `title`
 attribute (sketchbook5: `title="10:21"` under `2026.11.30`, or a full timestamp), or in a
-`<time datetime>`. Pure: a selectolax row in, an aware datetime in the board's zone out.
+`<time datetime>`. Pure: a selectolax row in, an aware datetime in the board's zone out,
+never after the poll (`now`): a refinement or a `<time datetime>` ahead of it is the poll.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ from datetime import datetime, time, tzinfo
 
 from selectolax.lexbor import LexborNode
 
-from relay.core.text import fold_whitespace, parse_board_date
+from relay.core.text import fold_whitespace, not_after, parse_board_date
 
 _CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
 
 
 def row_date(
+    row: LexborNode, date_selectors: tuple[str, ...], now: datetime, tz: tzinfo
+) -> datetime | None:
+    found = _row_date(row, date_selectors, now, tz)
+    return None if found is None else not_after(found, now.astimezone(tz))
+
+
+def _row_date(
     row: LexborNode, date_selectors: tuple[str, ...], now: datetime, tz: tzinfo
 ) -> datetime | None:
     node = _first(row, date_selectors)

@@ -22,14 +22,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from relay.core.engines import HIDDEN, Selectors
 from relay.core.errors import LayoutError
-from relay.core.parse import base_url, parse_list, post_id
+from relay.core.parse import ListPage, base_url, parse_list_page, post_id
 
 SIDE_WORDS = frozenset(
     {
@@ -61,7 +60,7 @@ _SIDE_FACTOR = 0.15
 _MAIN_FACTOR = 1.5
 _CONTAINER_FACTOR = {"tbody": 1.3, "table": 1.2, "ul": 1.1, "ol": 1.1}
 _MAX_DEPTH = 8
-_TRIED = 12  # candidates read with parse_list, best first, to find `limit` distinct ones
+_TRIED = 12  # candidates read with parse_list_page, best first, to find `limit` distinct ones
 _IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
 _GENERATED = re.compile(r"\d{3}")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -76,7 +75,7 @@ class RowCandidate:
     alike: int  # of those, rows whose id link sits at the same place
     score: float
     marks: tuple[str, ...] = ()  # why it was marked down or up: "inside <aside>", ...
-    posts: tuple[tuple[str, str], ...] = ()  # (id, title) of the posts parse_list reads
+    posts: tuple[tuple[str, str], ...] = ()  # (id, title) of the posts parse_list_page reads
 
 
 @dataclass
@@ -87,22 +86,16 @@ class _Group:
 
 
 def rank_row_selectors(
-    html: str,
-    *,
-    url: str,
-    selectors: Selectors,
-    now: datetime,
-    tz: tzinfo,
-    limit: int = 3,
+    page: ListPage, selectors: Selectors, *, limit: int = 3
 ) -> list[RowCandidate]:
     """The best `limit` row selectors for this page, best first; each with the posts it
     yields (its rows read with `selectors`' other keys). Candidates that yield no post are
     dropped."""
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(page.html)
     for node in tree.css(HIDDEN):
         node.decompose()
     patterns = [re.compile(p) for p in selectors.id_pattern]
-    groups, carriers = _groups(tree, base_url(tree, url), patterns)
+    groups, carriers = _groups(tree, base_url(tree, page.url), patterns)
     scored: dict[str, RowCandidate] = {}
     for group in groups:
         candidate = _score(tree, group, carriers)
@@ -114,13 +107,7 @@ def rank_row_selectors(
     yielded: set[tuple[str, ...]] = set()
     for candidate in sorted(scored.values(), key=lambda c: -c.score)[:_TRIED]:
         try:
-            posts = parse_list(
-                html,
-                url=url,
-                selectors=replace(selectors, row=(candidate.selector,)),
-                now=now,
-                tz=tz,
-            )
+            posts = parse_list_page(page, replace(selectors, row=(candidate.selector,))).posts
         except LayoutError:
             continue
         ids = tuple(p.id for p in posts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from relay.core.coordination import InstanceId, InstanceInfo, Lease
+from relay.core.coordination import InstanceId, InstanceInfo, Lease, Spare
 
 NEVER = datetime.max.replace(tzinfo=UTC)  # a Solo lease's expiry: it does not lapse
 
@@ -30,17 +30,13 @@ class Solo:
         """Nothing to record: the file lock already says this process is alive."""
 
     def take_leases(
-        self,
-        me: InstanceId,
-        board_ids: Sequence[str],
-        lease_seconds: float,
-        spare: Sequence[str] | None = None,
+        self, me: InstanceId, boards: Sequence[str], lease: float, spare: Spare = None
     ) -> dict[str, Lease]:
         now = self._now()
-        for board_id in board_ids:
+        for board_id in boards:
             self._taken.setdefault(board_id, now)
         # A board removed from the config is forgotten: added back later, it is held anew.
-        self._taken = {b: self._taken[b] for b in board_ids}
+        self._taken = {b: self._taken[b] for b in boards}
         return {b: Lease(b, me.name, 0, NEVER, taken) for b, taken in self._taken.items()}
 
     def release_leases(self, me: InstanceId) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from relay.core.coordination import Lease
 from relay.core.models import Article, Post, StoredPost
@@ -42,6 +42,9 @@ class BoardState:
     feed_dirty: bool = True  # the Atom file must be (re)written
     feed_changes: int = 0  # changes its feed has shown so far (what `feed_version` is made of)
     alarmed: bool = False  # the operator was told that this board is failing
+    # The operator was told that this board is quiet: the told silence's start (the quiet
+    # verdict's `since`); None when not told, or told that posts came again.
+    quiet_alarmed: datetime | None = None
     posts: int = 0  # counts: filled by `board_states` only
     pending: int = 0
     failed: int = 0
@@ -54,6 +57,7 @@ class Known:
     title: str
     notice: bool
     held: frozenset[str] = frozenset()  # route keys this post is held for (thresholds)
+    category: str = ""  # 말머리 as recorded; "" when none was read (an older release, a feed)
     comments: int | None = None  # the counts as last recorded (None: never shown or recorded)
     views: int | None = None
     votes: int | None = None
@@ -88,10 +92,11 @@ class PageChanges:
     validators: Validators
     baseline: str | None  # the board's history boundary after this poll
     new: tuple[NewPost, ...] = ()  # oldest first: deliveries are queued in this order
-    retitled: tuple[Post, ...] = ()  # known posts whose title changed (an edit, not news)
+    retitled: tuple[Post, ...] = ()  # known posts whose title or category changed: edited
     chats: tuple[str, ...] = ()  # where announced posts go (route keys)
     released: tuple[tuple[str, str], ...] = ()  # (post id, route key): held, now crossed
     recounted: tuple[Post, ...] = ()  # known posts whose counts changed: their new counts
+    categorized: tuple[Post, ...] = ()  # known posts recorded without a category: now stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,25 +162,6 @@ class Edit:
     tries: int = 0
 
 
-class _Row(Protocol):
-    def __getitem__(self, key: str) -> Any: ...
-
-
-def edit_of(row: _Row) -> Edit:
-    """An `Edit` from a deliveries row read with the columns seq, board_id, post_id, route,
-    chat, message_id, sent_as and edit_tries (every state reads them so)."""
-    return Edit(
-        seq=row["seq"],
-        board_id=row["board_id"],
-        post_id=row["post_id"],
-        chat=row["chat"],
-        route=row["route"],
-        message_id=row["message_id"],
-        caption=row["sent_as"] == "photo",
-        tries=row["edit_tries"],
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
     """Where one post's message to one chat stands, for the board's status page."""
@@ -190,12 +176,13 @@ class DeliveryStatus:
 
 @dataclass(frozen=True, slots=True)
 class ChatCounts:
-    """One board's deliveries to one chat that are not sent."""
+    """One board's deliveries to one chat on one route that are not sent."""
 
     board_id: str
     chat: str
     pending: int
     failed: int
+    route: str = ""  # the stored route key (relay.core.routes.route_key); "" reads as `chat`
 
 
 class BoardStates(Protocol):
@@ -232,6 +219,11 @@ class BoardStates(Protocol):
         ...
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None: ...
+
+    def set_quiet_alarmed(self, board_id: str, since: datetime | None) -> None:
+        """The operator was told the board is quiet since `since` (None: told that posts
+        came again), stored so that a restart does not tell it again."""
+        ...
 
     def mark_feed_written(self, board_id: str) -> None:
         """The Atom file is durably in place: clear the "feed needs writing" mark."""
@@ -331,8 +323,8 @@ class DeliveryQueue(Protocol):
         ...
 
     def chat_counts(self, board_id: str | None = None) -> list[ChatCounts]:
-        """Per board (or of one board) and chat, the deliveries pending or failed, in one
-        grouped query."""
+        """Per board (or of one board), route and chat, the deliveries pending or failed,
+        in one grouped query (a chat with two routes, two topics say, has two rows)."""
         ...
 
     def post_deliveries(self, board_id: str, post_ids: Iterable[str]) -> list[DeliveryStatus]:

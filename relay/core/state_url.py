@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -49,7 +49,8 @@ def parse_postgres_url(text: str) -> PostgresUrl:
     if not (hostport or "host=" in parts.query):
         raise ValueError("no server (host) in the state URL")
     netloc = f"{user}@{hostport}" if at and user else hostport
-    plain = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    # Not urlunsplit: it drops the "//" of a URL with no host (a socket folder in `?host=`).
+    plain = f"{parts.scheme}://{netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
     return PostgresUrl(plain, unquote(secret) if colon else None)
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from relay.core.compose import route_index
 from relay.core.config import Config
 from relay.core.pace import human_wait, pace_of, send_duration
 from relay.core.report import table, when
 
 if TYPE_CHECKING:
-    from relay.core.state import BoardState, Delivery
+    from relay.core.state import BoardState, ChatCounts, Delivery
 
 STALE_INTERVALS = 3
 # An unchanged poll writes its time only once the stored one is this many intervals old
@@ -125,3 +126,27 @@ def queue_report(pending: Sequence[Delivery], config: Config, now: datetime) -> 
         needs = wait + send_duration(len(queue), chat, pace)
         rows.append([chat, str(len(queue)), human_wait(needs) if needs else "now"])
     return table(["chat", "pending", "the pace needs"], rows)
+
+
+def route_report(config: Config, counts: Sequence[ChatCounts]) -> str:
+    """Per route of every board that has several: the deliveries pending and failed (a chat
+    table cannot tell two routes of one board to one chat apart, two forum topics, say).
+    Rows stored under a key from before routes count for the route it carried over to; a
+    route no longer in the config is shown as such. Empty when no board has several."""
+    rows = []
+    for board in config.boards:
+        if len(board.routes) < 2:
+            continue
+        index = route_index(board.routes)
+        totals = {route.key: [0, 0] for route in board.routes}
+        for count in counts:
+            if count.board_id != board.id:
+                continue
+            stored = count.route or count.chat
+            route = index.get(stored)
+            key = route.key if route is not None else f"{stored} (not in the config)"
+            total = totals.setdefault(key, [0, 0])
+            total[0] += count.pending
+            total[1] += count.failed
+        rows += [[board.id, key, str(p), str(f)] for key, (p, f) in totals.items()]
+    return table(["board", "route", "pending", "failed"], rows) if rows else ""

@@ -104,33 +104,50 @@ class PostRow:
     deliveries: tuple[DeliveryRow, ...] = ()
 
 
+# Each label as (Korean, English), one row per label: a label cannot be missing in one
+# of the two languages.
+_LABEL_ROWS: dict[str, tuple[str, str]] = {
+    "boards": ("게시판", "boards"),
+    "ok": ("정상", "ok"),
+    "failing": ("실패", "failing"),
+    "quiet": ("조용함", "quiet"),
+    "backoff": ("대기", "backing off"),
+    "until": ("까지 쉼", "until"),
+    "quiet since": ("부터 새 글 없음", "no new post since"),
+    "last poll": ("마지막 확인", "Last poll"),
+    "last success": ("마지막 성공", "Last success"),
+    "last new": ("마지막 새 글", "Last new post"),
+    "failures": ("연속 실패", "Failures in a row"),
+    "posts": ("저장된 글", "Posts known"),
+    "pending": ("전송 대기", "Pending"),
+    "source": ("소스", "Source"),
+    "board": ("게시판 열기", "Open board"),
+    "all boards": ("← 전체 게시판", "← All boards"),
+    "updated": ("갱신", "Updated"),
+    "never": ("없음", "never"),
+    "none": ("없음", "none"),
+    "failed": ("실패", "failed"),
+    "spark": ("최근 48시간 시간별 새 글", "New posts per hour, last 48 hours"),
+    "count": ("건", ""),
+    "id": ("번호", "Id"),
+    "title": ("제목", "Title"),
+    "first seen": ("처음 본 시각", "First seen"),
+    "deliveries": ("전송", "Deliveries"),
+    "sent": ("보냄", "sent"),
+    "waiting": ("대기", "pending"),
+    "last outcome": ("마지막 확인 결과", "Last poll's outcome"),
+    "no posts": ("저장된 글이 없습니다.", "No posts stored."),
+    "just now": ("방금", "just now"),
+    "ago": ("전", "ago"),
+    "later": ("후", "in"),
+    "min": ("분", " min"),
+    "h": ("시간", " h"),
+    "d": ("일", " d"),
+}
+LANGUAGES = ("ko", "en")
 LABELS: dict[str, dict[str, str]] = {
-    "ko": {
-        "boards": "게시판", "ok": "정상", "failing": "실패", "quiet": "조용함",
-        "backoff": "대기", "until": "까지 쉼", "quiet since": "부터 새 글 없음",
-        "last poll": "마지막 확인", "last success": "마지막 성공", "last new": "마지막 새 글",
-        "failures": "연속 실패", "posts": "저장된 글", "pending": "전송 대기",
-        "source": "소스", "board": "게시판 열기", "all boards": "← 전체 게시판",
-        "updated": "갱신", "never": "없음", "none": "없음", "failed": "실패",
-        "spark": "최근 48시간 시간별 새 글", "count": "건", "id": "번호", "title": "제목",
-        "first seen": "처음 본 시각", "deliveries": "전송", "sent": "보냄", "waiting": "대기",
-        "last outcome": "마지막 확인 결과", "no posts": "저장된 글이 없습니다.",
-        "just now": "방금", "ago": "전", "later": "후", "min": "분", "h": "시간", "d": "일",
-    },
-    "en": {
-        "boards": "boards", "ok": "ok", "failing": "failing", "quiet": "quiet",
-        "backoff": "backing off", "until": "until", "quiet since": "no new post since",
-        "last poll": "Last poll", "last success": "Last success", "last new": "Last new post",
-        "failures": "Failures in a row", "posts": "Posts known", "pending": "Pending",
-        "source": "Source", "board": "Open board", "all boards": "← All boards",
-        "updated": "Updated", "never": "never", "none": "none", "failed": "failed",
-        "spark": "New posts per hour, last 48 hours", "count": "", "id": "Id",
-        "title": "Title", "first seen": "First seen", "deliveries": "Deliveries",
-        "sent": "sent", "waiting": "pending", "last outcome": "Last poll's outcome",
-        "no posts": "No posts stored.", "just now": "just now", "ago": "ago", "later": "in",
-        "min": " min", "h": " h", "d": " d",
-    },
-}  # fmt: skip
+    lang: {key: row[i] for key, row in _LABEL_ROWS.items()} for i, lang in enumerate(LANGUAGES)
+}
 
 _CSS = (
     "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:40rem;padding:.5rem;"

@@ -6,7 +6,7 @@ Bytes to text (decode_html) lives in relay.core.decoding and is re-exported here
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 # Re-exported: callers written before decoding.py existed import these from here.
 from relay.core.decoding import Decoded as Decoded
@@ -104,17 +104,47 @@ _MONTH_DAY = re.compile(
 _CLOCK = re.compile(r"(?<![\d:])(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?![\d:])")
 
 
+# A board's clock (or its PHP time zone) may run a little ahead of ours: a printed moment at
+# most this far ahead of the poll is the poll's own moment. Reading "15:32" seen at 15:30 as
+# yesterday would date the post a day wrong; anything further ahead names an earlier day.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
 def parse_board_date(text: str, now: datetime, tz: tzinfo) -> datetime | None:
     """A date as boards print it, as an aware datetime in `tz`; None if it is not a date.
 
-    `2025.02.05`, `25.02.05`, `2025-02-05 15:32`, `2025년 2월 5일`, `02-05` (this year, or last
-    year if that would be in the future), `15:32` (today), `3분 전`, `방금`, `어제`, `어제 15:32`.
-    Patterns are explicit: dateutil reads `25.02.05` as 2005-02-25 and knows no `분 전`.
+    `2025.02.05`, `25.02.05`, `2025-02-05 15:32`, `2025년 2월 5일`, `02-05`, `15:32`, `3분 전`,
+    `방금`, `어제`, `어제 15:32`. Patterns are explicit: dateutil reads `25.02.05` as
+    2005-02-25 and knows no `분 전`.
+
+    A printed date never lands after `now` (the poll): forms without a year or a day (`02-05`,
+    `15:32`) are the latest moment they can name not after the poll (`15:32` seen at 00:30 is
+    yesterday's, `12-31` seen on Jan 1 last year's), within CLOCK_SKEW of it the poll itself;
+    a form that names its day (`2025.02.06`, `오늘 23:00`) and is still ahead is the poll.
     """
     text = fold_whitespace(text)
     if not text:
         return None
     local_now = now.astimezone(tz)
+    try:
+        when = _printed(text, local_now, tz)
+    except OverflowError:  # "99999999일 전": before year 1, not a date
+        return None
+    return None if when is None else not_after(when, local_now)
+
+
+def not_after(moment: datetime, now: datetime) -> datetime:
+    """`moment`, or `now` if it is later: what a board printed cannot have happened yet.
+    Compared as instants (two datetimes in one zone compare by wall time, wrong across DST)."""
+    return now if _ahead(moment, now) > timedelta(0) else moment
+
+
+def _ahead(moment: datetime, now: datetime) -> timedelta:
+    return moment.astimezone(UTC) - now.astimezone(UTC)
+
+
+def _printed(text: str, local_now: datetime, tz: tzinfo) -> datetime | None:
+    """The moment `text` names, resolved against the poll; it may still be ahead of it."""
     if text.startswith("방금") or text in ("now", "just now"):
         return local_now
     relative = _RELATIVE.search(text)
@@ -136,19 +166,21 @@ def parse_board_date(text: str, now: datetime, tz: tzinfo) -> datetime | None:
             year += 2000 if year <= local_now.year % 100 + 1 else 1900
         return _build(year, int(full.group("m")), int(full.group("d")), full, tz)
     month_day = _MONTH_DAY.fullmatch(text) or _MONTH_DAY.match(text)
-    if month_day:
+    if month_day:  # this year's, else last year's (02-29 may exist in only one of them)
         month, day = int(month_day.group("m")), int(month_day.group("d"))
-        when = _build(local_now.year, month, day, month_day, tz)
-        if when is not None and when.date() > local_now.date():
-            when = _build(local_now.year - 1, month, day, month_day, tz)
-        return when
+        for year in (local_now.year, local_now.year - 1):
+            when = _build(year, month, day, month_day, tz)
+            if when is not None and _ahead(when, local_now) <= CLOCK_SKEW:
+                return when
+        return None
     clock = _CLOCK.fullmatch(text)
-    if clock:
+    if clock:  # today's, else yesterday's
         at = _time(clock)
         if at is None:
             return None
         when = datetime.combine(local_now.date(), at, tzinfo=tz)
-        # A time printed "today" that is still ahead of us is from a clock skew: keep it today.
+        if _ahead(when, local_now) > CLOCK_SKEW:
+            when = datetime.combine(local_now.date() - timedelta(days=1), at, tzinfo=tz)
         return when
     return None
 

@@ -1,4 +1,4 @@
-"""Entry points: `relay check | preview | once | status | retry | opml | run | demo`.
+"""Entry points: `relay check | preview | once | status | retry | opml | state | run | demo`.
 
 The commands parse their arguments, load the config and get every part they use from the
 composition root (`relay.entry.wiring`). Exit codes: 0 all well, 1 a board or a delivery
@@ -27,7 +27,14 @@ from relay.core.errors import (
     StartError,
     StateError,
 )
-from relay.entry.wiring import assemble, coordination_of, make_fetcher, open_sender, open_state
+from relay.entry.wiring import (
+    assemble,
+    coordination_of,
+    make_fetcher,
+    open_sender,
+    open_state,
+    open_state_at,
+)
 from relay.service.logs import redact, setup_logging
 
 log = logging.getLogger("relay")
@@ -103,7 +110,7 @@ async def cmd_preview(args: argparse.Namespace) -> int:
     from relay import DEFAULT_USER_AGENT
     from relay.core.decoding import decode_html
     from relay.core.engines import PRESETS, SELECTOR_KEYS
-    from relay.core.parse import check_selectors
+    from relay.core.parse import ListPage, check_selectors
     from relay.core.preview import preview_page
 
     overrides: dict[str, str | tuple[str, ...]] = {}
@@ -136,9 +143,7 @@ async def cmd_preview(args: argparse.Namespace) -> int:
             f"{decoded.rescued} bytes read as {'cp949' if decoded.encoding == 'utf-8' else 'utf-8'}"
         )
     tz = ZoneInfo(args.timezone)
-    for line in preview_page(
-        decoded.text, url=page.url, selectors=selectors, now=Clock().wall(), tz=tz
-    ):
+    for line in preview_page(ListPage(decoded.text, page.url, Clock().wall(), tz), selectors):
         print(line)
     return EXIT_OK
 
@@ -182,6 +187,7 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 dry_run=parts.dry_run,
                 rng=parts.rng,
                 monotonic=parts.clock.monotonic,
+                claims=parts.claims,
             )
             loop = asyncio.get_running_loop()
             report = await deliverer.drain(deadline=loop.time() + config.drain_timeout)
@@ -189,14 +195,17 @@ async def cmd_once(args: argparse.Namespace) -> int:
                 print(
                     f"telegram: {report.sent} sent, {report.failed} failed, "
                     f"{report.deferred} pending"
+                    + (f", {report.edited} edited" if report.edited else "")
                 )
+            else:
+                print(f"telegram (dry run): nothing sent or edited, {report.edited} edits shown")
             failed = failed or report.failed > 0
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from relay.core.instances import instances_report
-    from relay.core.status import board_report, queue_report
+    from relay.core.status import board_report, queue_report, route_report
 
     config = _config(args)
     if isinstance(config.state, Path) and not config.state.exists():
@@ -208,13 +217,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         now = clock.wall()
         report, healthy = board_report(config, states, now)
         queue = queue_report(state.pending_deliveries(limit=1_000_000), config, now)
+        routes = route_report(config, state.chat_counts())
         coordination = coordination_of(state, clock)
         instances = coordination.instances(config.lease) if coordination.shared else []
     print(report)
-    if queue:
-        print("\n" + queue)
-    if instances:
-        print("\n" + instances_report(instances))
+    for part in (routes, queue, instances_report(instances)):
+        if part:
+            print("\n" + part)
     return EXIT_OK if healthy else EXIT_FAILED
 
 
@@ -239,6 +248,41 @@ def cmd_opml(args: argparse.Namespace) -> int:
             "[http] listen, or a feed_url on every board"
         )
     sys.stdout.buffer.write(opml_document(config.boards, base, Clock().wall()))
+    return EXIT_OK
+
+
+# --- state copy ----------------------------------------------------------------------------
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    """`relay state copy FROM TO [--replace]`: every row of one state into another."""
+    from relay.adapters.copy import copy_state
+    from relay.core.config import state_password
+    from relay.core.state_url import PostgresUrl, StateLocation, parse_state_location
+
+    def location(text: str, which: str) -> StateLocation:
+        try:
+            return parse_state_location(text, Path.cwd())
+        except ValueError as e:  # the message never shows a password
+            raise ConfigError(f"relay state copy: {which}: {e}") from None
+
+    source, target = location(args.source, "FROM"), location(args.target, "TO")
+    if str(source) == str(target):
+        raise ConfigError(f"relay state copy: FROM and TO are the same state ({source})")
+    if isinstance(source, Path) and not source.is_file():
+        raise StateError(f"{source}: no state file there to copy from")
+    passwords = [
+        state_password(w) if isinstance(w, PostgresUrl) else None for w in (source, target)
+    ]
+    with (
+        open_state_at(source, password=passwords[0]) as old,
+        open_state_at(target, password=passwords[1]) as new,
+    ):
+        counts = copy_state(old, new, replace=args.replace)
+        print(
+            f"copied {old.location} to {new.location}: "
+            + ", ".join(f"{count} {name}" for name, count in counts.items())
+        )
     return EXIT_OK
 
 
@@ -291,6 +335,19 @@ def build_parser() -> argparse.ArgumentParser:
     opml = with_config("opml", "print every board's feed as OPML (subscribe to all at once)")
     opml.add_argument(
         "--base-url", help="public root the feeds are served under (default: [http] listen)"
+    )
+    state = commands.add_parser("state", help="work on a state as a whole (copy)")
+    state_commands = state.add_subparsers(dest="state_command", required=True, metavar="COMMAND")
+    copy_help = (
+        "copy every board, post and delivery from one state to another: a SQLite file "
+        "(a path) or PostgreSQL (a postgresql:// URL; password in $RELAY_STATE_PASSWORD "
+        "or the URL). Stop the relays on both first."
+    )
+    copy = state_commands.add_parser("copy", help=copy_help, description=copy_help)
+    copy.add_argument("source", metavar="FROM", help="the state to copy (path or URL)")
+    copy.add_argument("target", metavar="TO", help="where to copy it: must hold no state")
+    copy.add_argument(
+        "--replace", action="store_true", help="empty TO first when it holds a state already"
     )
     run = with_config("run", "run the service: poll on a schedule, send, serve (systemd)")
     run.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
@@ -355,6 +412,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "retry": cmd_retry,
     "opml": cmd_opml,
+    "state": cmd_state,
     "run": cmd_run,
     "demo": cmd_demo,
 }

@@ -23,10 +23,12 @@ from relay.adapters.fetch import Fetcher
 from relay.adapters.lock import StateLock
 from relay.adapters.sqlite import SqliteState
 from relay.adapters.state_file import FileIdentity
+from relay.core.claims import DeliveryClaims
 from relay.core.clock import Clock
 from relay.core.config import Config, load_config, load_state_password, load_token
 from relay.core.coordination import Coordination, InstanceId
-from relay.core.errors import TransientDeliveryError
+from relay.core.errors import StateError, TransientDeliveryError
+from relay.core.pace import bot_spacing, pace_of
 from relay.core.solo import Solo
 from relay.core.state import State
 from relay.core.state_url import PostgresUrl, StateLocation
@@ -61,16 +63,11 @@ async def open_sender(
     if dry_run or not config.sends:
         yield DryRunSender()
         return
-    from relay.adapters.courier import Courier, Pace  # python-telegram-bot: loaded when sending
+    from relay.adapters.courier import Courier  # python-telegram-bot: loaded when sending
 
     token = load_token(config)
     add_secret(token)
-    pace = Pace(
-        per_chat_interval=config.per_chat_interval,
-        group_max=config.group_per_minute,
-        bot_max=config.bot_per_second,
-    )
-    async with Courier(token, config.api_url, pace=pace) as courier:
+    async with Courier(token, config.api_url, pace=pace_of(config)) as courier:
         try:
             name = await courier.check()
         except TransientDeliveryError as e:
@@ -128,14 +125,6 @@ def coordination_of(state: State, clock: Clock) -> Coordination:
     return Solo(clock.wall)  # a state of a test's own making: one process
 
 
-def instance_id(rng: random.Random) -> InstanceId:
-    """This process, as leases and the status page name it: host, pid and a random suffix,
-    so that a restarted process (even with a recycled pid) is a new owner."""
-    host = socket.gethostname()
-    pid = os.getpid()
-    return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
-
-
 def state_watch(config: Config) -> Callable[[], None]:
     """What the service calls now and then to see that its state is still the one it opened:
     a SQLite file deleted or replaced stops it; a PostgreSQL server has no file to swap (and
@@ -165,11 +154,15 @@ async def assemble(
             sender = await stack.enter_async_context(
                 open_sender(config, dry_run=dry_run, strict=strict_telegram, clock=clock)
             )
+            me = delivery_instance(rng)  # one identity for the claims and the leases
+            claims, paced = shared_sending(config, state, sender, clock, me)
+            if claims is not None:  # unwound after the worker stopped, before the state closes
+                stack.callback(_release, claims)
             yield Parts(
                 config=config,
                 state=state,
                 fetcher=fetcher,
-                sender=sender,
+                sender=paced,
                 clock=clock,
                 rng=rng,
                 dry_run=dry_run or isinstance(sender, DryRunSender),
@@ -177,9 +170,62 @@ async def assemble(
                 # A PostgreSQL state is shared: other instances poll some of the boards, so
                 # the listener serves every feed from the state (relay.service.statefeeds).
                 shared_state=isinstance(config.state, PostgresUrl),
+                claims=claims,
                 coordination=coordination_of(state, clock),
-                instance=instance_id(rng),
+                instance=me,
             )
+
+
+def shared_sending(
+    config: Config, state: State, sender: Sender, clock: Clock, me: InstanceId
+) -> tuple[DeliveryClaims | None, Sender]:
+    """On a shared (PostgreSQL) state: this instance's delivery claims, and the sender paced
+    through the state (relay.pipeline.shared_pace). On a state this process owns: no claims
+    (the delivery worker takes the whole queue) and the sender as it is (the pace stays in
+    the courier's memory), so a single relay sends exactly as it did before claims.
+
+    A dry run claims nothing either: it prints what is pending and leaves it so, and a
+    `relay run --dry-run` on a shared state must not hold chats away from the instances
+    that send."""
+    if not isinstance(config.state, PostgresUrl):
+        return None, sender
+    from relay.adapters.courier import Courier  # psycopg and PTB: loaded when used
+
+    if not isinstance(sender, Courier):
+        return None, sender
+    from relay.adapters.postgres import PostgresState
+    from relay.adapters.postgres.claims import PostgresClaims
+    from relay.pipeline.shared_pace import SharedPaceSender
+
+    assert isinstance(state, PostgresState)  # open_state opens one for a URL
+    pace = pace_of(config)
+    claims = PostgresClaims(
+        state.database,
+        me,
+        claim_seconds=config.claim,
+        bot_spacing=bot_spacing(pace),
+        monotonic=clock.monotonic,
+    )
+    return claims, SharedPaceSender(sender, claims, pace, state.location)
+
+
+def delivery_instance(rng: random.Random) -> InstanceId:
+    """This process, as its delivery claims name it: host, pid and a random suffix, so that
+    a restarted process (even with a recycled pid) is a new claimant. The board leases name
+    the process the same way: one identity should serve both, since the claims count the
+    instances alive by the leases' heartbeats (their fair share of chats)."""
+    host = socket.gethostname()
+    pid = os.getpid()
+    return InstanceId(f"{host}-{pid}-{rng.getrandbits(24):06x}", host, pid)
+
+
+def _release(claims: DeliveryClaims) -> None:
+    """A clean stop hands the claims back; a state that cannot take them now only delays
+    the other instances by the claim time."""
+    try:
+        claims.release()
+    except StateError as e:
+        log.warning("delivery claims not handed back (they expire by themselves): %s", e)
 
 
 async def run_service(

@@ -13,8 +13,11 @@ second (a `retry_after` of 0 must not spin), and a drain that waits on the pace 
 it is every few seconds.
 
 Per chat, order holds: while a chat waits out a flood limit or a backoff, its later posts wait
-too; other chats go on. A `retry_after` of hours (Telegram has answered 43,837 s) only keeps
-that chat's deliveries pending: nothing sleeps on it.
+too; other chats go on. On a state shared by several instances the worker sees only the
+deliveries its instance claimed (relay.core.claims: whole chats, so the order holds across
+instances too), and each instance has its one message in flight. A `retry_after` of hours
+(Telegram has answered 43,837 s) only keeps that chat's deliveries pending: nothing sleeps
+on it.
 """
 
 from __future__ import annotations
@@ -27,17 +30,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy, clamp_retry_after
+from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy
 from relay.core.claims import DeliveryClaims, OwnedQueue
 from relay.core.compose import compose, route_index
-from relay.core.config import Board, Config
-from relay.core.errors import DeliveryError, PermanentDeliveryError, StateError
+from relay.core.config import Config
 from relay.core.pace import human_wait, pace_of, queue_duration
 from relay.core.routes import Route
 from relay.core.state import Delivery, State
 from relay.pipeline.digests import DigestSending
 from relay.pipeline.edits import Editor, apply_edits
-from relay.pipeline.senders import CutOff, DrainReport, DryRunSender, Progress, Sender
+from relay.pipeline.outcomes import Outcomes
+from relay.pipeline.senders import DrainReport, DryRunSender, Progress, Sender
 
 __all__ = ["Deliverer", "DrainReport", "DryRunSender", "Sender"]
 
@@ -83,23 +86,26 @@ class Deliverer(DigestSending):
     ) -> None:
         self.config = config  # the setter also indexes the board ids
         self._monotonic = monotonic
-        self._retry_at: dict[int, float] = {}  # seq -> monotonic time its retry may go
         self._store = store
         self._claims = claims if claims is not None else OwnedQueue(store)
         self._sender = sender
         self._now = now
         self._dry_run = dry_run
-        self._on_sent = on_sent
-        self._on_failed = on_failed
-        self._rng = rng if rng is not None else random.Random()
-        self._policy = policy
+        self._outcomes = Outcomes(
+            store,
+            now=now,
+            monotonic=monotonic,
+            rng=rng if rng is not None else random.Random(),
+            policy=policy,
+            on_sent=on_sent,
+            on_failed=on_failed,
+        )
+        self._state = self._outcomes.state
         self._progress_every = progress_every
         self._printed: set[int] = set()  # dry run: seqs already shown by this process
+        self._printed_edits: set[int] = set()  # dry run: edits (by seq) already shown
         self._warned_boards: set[str] = set()
         self._warned_routes: set[tuple[str, str]] = set()
-        # Sent, but the state refused to record it: (sent at, message id, sent as) by seq.
-        # Marked before anything else is sent; never sent again by this process.
-        self._unmarked: dict[int, tuple[datetime, int, str]] = {}
 
     @property
     def config(self) -> Config:
@@ -128,7 +134,7 @@ class Deliverer(DigestSending):
         """
         report = DrainReport()
         loop = asyncio.get_running_loop()
-        await self._record_unmarked()
+        await self._outcomes.record_unmarked()
         progress = Progress(started=loop.time(), every=self._progress_every)
         tried: set[int] = set()  # without a deadline: tried once in this drain, not again
         moved: set[int] = set()  # followed to a supergroup once in this drain
@@ -152,8 +158,9 @@ class Deliverer(DigestSending):
                 self._log_progress(report, pending, deadline - loop.time())
             await asyncio.sleep(max(0.05, min(wait, self._progress_every)))
         report.deferred = len(pending)
-        if not self._dry_run and isinstance(self._sender, _CanEdit):
-            # After the new posts: an edit is never worth delaying news.
+        if isinstance(self._sender, _CanEdit):
+            # After the new posts: an edit is never worth delaying news. A dry run prints
+            # them (once per process) and leaves them queued.
             report.edited = await apply_edits(
                 self._config,
                 self._store,
@@ -161,6 +168,7 @@ class Deliverer(DigestSending):
                 self._state,
                 deadline,
                 self._claims.claim_edits,
+                shown=self._printed_edits if self._dry_run else None,
             )
         return report
 
@@ -216,7 +224,7 @@ class Deliverer(DigestSending):
         """Seconds before `delivery` may go: its backoff, and Telegram's pace for its chat
         (20 a minute per channel: that chat waits, the others are served)."""
         wait = 0.0
-        retry_at = self._retry_at.get(delivery.seq)
+        retry_at = self._outcomes.retry_at.get(delivery.seq)
         if retry_at is not None:
             wait = max(0.0, retry_at - self._monotonic())
         elif delivery.not_before is not None and delivery.not_before > now:
@@ -246,138 +254,21 @@ class Deliverer(DigestSending):
         )
         post = posts.get(delivery.post_id)
         if post is None:
-            await self._fail(delivery, "the post is missing from the state", report)
+            await self._outcomes.fail(delivery, "the post is missing from the state", report)
             return False
         try:
             composed = compose(post, chat=delivery.chat, board=board.message, route=route)
         except ValueError as e:
-            await self._fail(delivery, f"message cannot be built: {e}", report)
+            await self._outcomes.fail(delivery, f"message cannot be built: {e}", report)
             return False
         if self._dry_run:
             await self._sender.send(composed.photo or composed.text)
             self._printed.add(delivery.seq)
             return False
-        try:
-            message_id, sent_as = await self._send_composed(composed, deadline, where)
-        except CutOff:
-            return False
-        except PermanentDeliveryError as e:
-            if e.migrate_to_chat_id is not None:
-                await self._follow(delivery, str(e.migrate_to_chat_id), board.id)
-                return True
-            await self._fail(delivery, str(e), report)
-            return False
-        except DeliveryError as e:
-            await self._retry_later(delivery, e, report, where)
-            return False
-        await self._sent([delivery], board, message_id, sent_as, report, where)
-        return False
-
-    async def _sent(
-        self,
-        deliveries: list[Delivery],
-        board: Board,
-        message_id: int,
-        sent_as: str,
-        report: DrainReport,
-        where: str,
-    ) -> None:
-        """Record a send: every delivery it carried, in one transaction."""
-        sent_at = self._now()
-        report.sent += len(deliveries)
-        for delivery in deliveries:
-            self._on_sent(delivery.board_id)
-        log.info("%s sent message=%s", where, message_id)
-        seqs = [d.seq for d in deliveries]
-        what = f"mark {where} sent (it was, message={message_id}; it is not sent again)"
-        try:
-            if len(seqs) > 1 or sent_as == "digest":
-                await self._state(
-                    what, self._store.mark_sent_many, seqs, sent_at, message_id, sent_as
-                )
-            else:
-                await self._mark_sent(what, seqs[0], sent_at, message_id, sent_as)
-        except StateError:
-            for seq in seqs:
-                self._unmarked[seq] = (sent_at, message_id, sent_as)
-            raise
-
-    async def _mark_sent(
-        self, what: str, seq: int, sent_at: datetime, message_id: int, sent_as: str
-    ) -> None:
-        # A plain text message is marked with mark_sent's first three arguments only: states
-        # written before `sent_as` existed (and tests' subclasses) keep working.
-        if sent_as == "text":
-            await self._state(what, self._store.mark_sent, seq, sent_at, message_id)
-        else:
-            await self._state(what, self._store.mark_sent, seq, sent_at, message_id, sent_as)
-
-    async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
-        moved = await self._state(
-            f"move chat {delivery.chat}'s deliveries to {new_chat}",
-            self._store.move_chat,
-            delivery.chat,
-            new_chat,
+        answer = await self._outcomes.send_and_record(
+            lambda: self._send_composed(composed, deadline, where), [delivery], report, where
         )
-        log.warning(
-            "board=%s chat=%s became supergroup %s: %d pending deliveries "
-            "follow it; update the config's chat to %s",
-            board_id,
-            delivery.chat,
-            new_chat,
-            moved,
-            new_chat,
-        )
-
-    async def _retry_later(
-        self, delivery: Delivery, error: DeliveryError, report: DrainReport, where: str
-    ) -> None:
-        """Keep it pending until Telegram's wait (believed within [1 s, 24 h]) or the backoff's."""
-        delay = clamp_retry_after(error.retry_after, FLOOD_WAIT_CAP)
-        if delay is None:
-            delay = self._policy.delay(delivery.attempts, self._rng)
-        not_before = self._now() + timedelta(seconds=delay)
-        self._retry_at[delivery.seq] = self._monotonic() + delay
-        await self._state(
-            f"record the retry of {where}",
-            self._store.mark_retry,
-            delivery.seq,
-            str(error),
-            not_before,
-        )
-        log.warning("%s not sent (%s): retry in %.0fs", where, error.reason, delay)
-        report.errors.append(str(error))
-
-    async def _fail(self, delivery: Delivery, error: str, report: DrainReport) -> None:
-        await self._state(
-            f"mark delivery {delivery.seq} failed", self._store.mark_failed, delivery.seq, error
-        )
-        report.failed += 1
-        report.errors.append(error)
-        self._on_failed(delivery.board_id)
-        log.error(
-            "board=%s chat=%s post=%s delivery failed: %s (relay retry puts it back)",
-            delivery.board_id,
-            delivery.chat,
-            delivery.post_id,
-            error,
-        )
-
-    async def _record_unmarked(self) -> None:
-        """Record the sends the state refused before; raises StateError while it still does."""
-        for seq, (sent_at, message_id, sent_as) in list(self._unmarked.items()):
-            what = f"mark delivery {seq} sent (it was, message={message_id}; it is not sent again)"
-            await self._mark_sent(what, seq, sent_at, message_id, sent_as)
-            del self._unmarked[seq]
-
-    async def _state(self, what: str, call: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        """Run one state call in a thread; any failure becomes a StateError saying what."""
-        try:
-            return await asyncio.to_thread(call, *args, **kw)
-        except Exception as e:  # sqlite3's errors, or another state's: the pipeline knows none
-            raise StateError(
-                f"state {self._store.location}: cannot {what}: {type(e).__name__}: {e}"
-            ) from e
+        return answer == "moved"
 
     def _log_progress(self, report: DrainReport, pending: list[Delivery], left: float) -> None:
         now = self._now()

@@ -3,23 +3,24 @@ message (or as few as Telegram's limits allow), titles with links, newest last.
 
 Each digest message marks the deliveries it carries sent in ONE transaction after Telegram
 answered, so a crash repeats at most the one message in flight, like any other send. A mixin
-of `relay.pipeline.deliver.Deliverer`, whose failing and recording it uses; it holds the
-send primitives both share (a send cut off at the deadline, a photo with its text fallback).
+of `relay.pipeline.deliver.Deliverer`; answers are recorded by `relay.pipeline.outcomes`, as
+for single messages. It holds the send primitives both share (a send cut off at the
+deadline, a photo with its text fallback).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from relay.core.compose import Composed, compose_digest, digest_header
-from relay.core.config import Board, Config
-from relay.core.errors import DeliveryError, PermanentDeliveryError
+from relay.core.config import Config
+from relay.core.errors import PermanentDeliveryError
 from relay.core.models import OutgoingMessage
 from relay.core.routes import Route
 from relay.core.state import Delivery, State
+from relay.pipeline.outcomes import Outcomes
 from relay.pipeline.senders import CutOff, DrainReport, Sender
 
 log = logging.getLogger("relay.pipeline.deliver")
@@ -34,7 +35,7 @@ class DigestSending:
     _printed: set[int]
     _sender: Sender
     _store: State
-    _state: Callable[..., Any]
+    _outcomes: Outcomes
 
     def _digest_group(
         self, first: Delivery, route: Route, pending: list[Delivery]
@@ -62,14 +63,16 @@ class DigestSending:
         posts = []
         for board_id in dict.fromkeys(d.board_id for d in group):
             mine = [d for d in group if d.board_id == board_id]
-            found = await self._state(
+            found = await self._outcomes.state(
                 f"read posts {where}", self._store.posts, board_id, [d.post_id for d in mine]
             )
             for delivery in mine:
                 if delivery.post_id in found:
                     posts.append((delivery, found[delivery.post_id]))
                 else:
-                    await self._fail(delivery, "the post is missing from the state", report)
+                    await self._outcomes.fail(
+                        delivery, "the post is missing from the state", report
+                    )
         posts.sort(key=lambda pair: pair[0].seq)
         if not posts:
             return False
@@ -84,24 +87,22 @@ class DigestSending:
                 self._printed.update(d.seq for d in carried)
                 start += count
                 continue
-            try:
-                message_id = await self._send(message, deadline, where)
-            except CutOff:
-                return False
-            except PermanentDeliveryError as e:
-                if e.migrate_to_chat_id is not None:
-                    await self._follow(first, str(e.migrate_to_chat_id), first.board_id)
-                    return True
-                for delivery in carried:
-                    await self._fail(delivery, f"digest: {e}", report)
-                return False
-            except DeliveryError as e:
-                await self._retry_later(carried[0], e, report, where)
-                return False
-            board = self.config.board(carried[0].board_id)
-            await self._sent(carried, board, message_id, "digest", report, where)
+            answer = await self._outcomes.send_and_record(
+                functools.partial(self._send_as, message, deadline, where, "digest"),
+                carried,
+                report,
+                where,
+                failure="digest: ",
+            )
+            if answer != "sent":
+                return answer == "moved"
             start += count
         return False
+
+    async def _send_as(
+        self, message: OutgoingMessage, deadline: float | None, where: str, sent_as: str
+    ) -> tuple[int, str]:
+        return await self._send(message, deadline, where), sent_as
 
     async def _send(self, message: OutgoingMessage, deadline: float | None, where: str) -> int:
         """One send, cut off at the drain's deadline (then `CutOff`: it stays pending)."""
@@ -132,27 +133,3 @@ class DigestSending:
                     raise
                 log.info("%s photo refused (%s): the text message instead", where, e)
         return await self._send(composed.text, deadline, where), "text"
-
-    # Provided by the Deliverer.
-
-    async def _fail(self, delivery: Delivery, error: str, report: DrainReport) -> None:
-        raise NotImplementedError
-
-    async def _follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
-        raise NotImplementedError
-
-    async def _retry_later(
-        self, delivery: Delivery, error: DeliveryError, report: DrainReport, where: str
-    ) -> None:
-        raise NotImplementedError
-
-    async def _sent(
-        self,
-        deliveries: list[Delivery],
-        board: Board,
-        message_id: int,
-        sent_as: str,
-        report: DrainReport,
-        where: str,
-    ) -> None:
-        raise NotImplementedError

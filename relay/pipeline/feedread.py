@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from relay.adapters.fetch import Fetcher, Page
@@ -49,7 +50,7 @@ async def read_board(
     """The board's listing from its feed when it has a usable one, else from its list."""
     page1 = None
     if sources.worth_trying(board.id, board.url, board.source, now()):
-        listing = await _read_from_feed(board, fetcher, state, stored, now, sources)
+        listing = await _read_from_feed(_Reading(board, fetcher, state, stored, now), sources)
         if isinstance(listing, Listing):
             return listing
         page1 = listing  # the list page this poll read already, if it did
@@ -90,15 +91,20 @@ def _entries(board: Board, page: Page, url: str) -> list[FeedEntry]:
     )
 
 
-async def _read_from_feed(
-    board: Board,
-    fetcher: Fetcher,
-    state: Posts,
-    stored: BoardState,
-    now: Callable[[], datetime],
-    sources: FeedSources,
-) -> Listing | Page:
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What every step of reading one board from its feed works with."""
+
+    board: Board
+    fetcher: Fetcher
+    state: Posts
+    stored: BoardState
+    now: Callable[[], datetime]
+
+
+async def _read_from_feed(reading: _Reading, sources: FeedSources) -> Listing | Page:
     """The listing; or, when the feed cannot be used, the list page read meanwhile."""
+    board, fetcher, now = reading.board, reading.fetcher, reading.now
     memory = sources.memory(board.id, board.url)
     # The list page too: a feed lists a pinned notice like any post, only the list marks it
     # (and the feed is found through it the first time).
@@ -117,27 +123,21 @@ async def _read_from_feed(
     digest = hashlib.sha256(feed_page.body)
     digest.update(b"\0" + list_page.body)
     answer = Validators(body_hash=digest.hexdigest())  # of both: no HTTP validator covers them
-    if page_unchanged(stored, answer, not_modified=False):
+    if page_unchanged(reading.stored, answer, not_modified=False):
         return Listing(answer, unchanged=True, source="feed")
-    return await _walk(board, fetcher, state, stored, now, answer, entries, list_page)
+    return await _walk(reading, answer, entries, list_page)
 
 
 async def _walk(
-    board: Board,
-    fetcher: Fetcher,
-    state: Posts,
-    stored: BoardState,
-    now: Callable[[], datetime],
-    answer: Validators,
-    entries: list[FeedEntry],
-    list_page: Page,
+    reading: _Reading, answer: Validators, entries: list[FeedEntry], list_page: Page
 ) -> Listing:
     """Page 1 from the feed merged with the list's (which marks notices and goes on where a
     short feed ends), then the list pages a burst needs."""
+    board, fetcher, state, now = reading.board, reading.fetcher, reading.state, reading.now
     feed_posts = [entry_post(e, board.timezone) for e in entries]
     pages = [merge_feed(feed_posts, _parse(board, list_page, now))]
     known = await asyncio.to_thread(state.known, board.id, [p.id for p in pages[0]])
-    first_poll = stored.first_poll is None
+    first_poll = reading.stored.first_poll is None
     while (
         walk := next_page(pages, known, first_poll=first_poll, max_pages=board.max_pages)
     ) is Walk.NEXT:

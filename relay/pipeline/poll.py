@@ -161,7 +161,13 @@ def _log_poll(board: Board, intent: PollIntent, outcome: PollOutcome) -> None:
     for warning in intent.warnings:
         log.warning("board=%s %s", board.id, warning)
     for post in intent.retitled:
-        log.info("board=%s retitled id=%s title=%r", board.id, post.id, post.title)
+        log.info(
+            "board=%s edited id=%s title=%r category=%r",
+            board.id,
+            post.id,
+            post.title,
+            post.category,
+        )
     # A poll with nothing for a reader is not worth a journal line at 10,000 boards a minute.
     log.log(
         logging.DEBUG if outcome.quiet else logging.INFO,

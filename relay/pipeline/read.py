@@ -21,7 +21,7 @@ from relay.core.diff import Walk, next_page
 from relay.core.engines import page_url
 from relay.core.errors import FetchError, LayoutError
 from relay.core.models import Article, Post, StoredPost
-from relay.core.parse import ParsedList, parse_article, parse_list_page
+from relay.core.parse import ListPage, ParsedList, parse_article, parse_list_page
 from relay.core.sanitize import sanitize_page
 from relay.core.state import BoardState, Posts, Validators
 from relay.core.text import decode_html
@@ -77,11 +77,8 @@ def parse_page_read(
     decoded = decode_html(body, content_type)
     try:
         parsed = parse_list_page(
-            decoded.text,
-            url=url,
-            selectors=board.selectors,
-            now=now,
-            tz=board.timezone,
+            ListPage(decoded.text, url, now, board.timezone),
+            board.selectors,
             max_rows=board.max_rows,
         )
     except LayoutError as e:

@@ -20,7 +20,8 @@ class Sender(Protocol):
 
 
 class DryRunSender:
-    """Prints each message instead of sending it; deliveries stay pending (nothing was sent)."""
+    """Prints each message (and each edit) instead of sending it; deliveries and edits stay
+    queued (nothing was sent)."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
@@ -40,7 +41,12 @@ class DryRunSender:
 
     async def edit(self, msg: OutgoingMessage, message_id: int, *, caption: bool) -> None:
         out = self._out or sys.stdout
-        print(f"--- dry run: edit {msg.chat} message {message_id} ---\n{msg.text}\n", file=out)
+        what = "caption of" if caption else "message"
+        print(
+            f"--- dry run: edit {msg.chat} {what} {message_id} ---\n{msg.text}\n",
+            file=out,
+            flush=True,
+        )
 
 
 @dataclass

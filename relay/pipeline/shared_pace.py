@@ -6,9 +6,10 @@ the bot's (relay.core.claims.ChatPace); after Telegram answered it writes when t
 next message may go, counted from the answer (relay.core.pace.shared_spacing); a 429 writes
 its `retry_after`, so every instance waits it out, not only the one that was told.
 
-A chat booked by another instance (an edit, an alarm, a takeover) is not slept on: the send
-fails at once as a flood wait of that length, and the delivery waits like after a 429. Only
-the bot-wide spacing (a fraction of a second) is slept.
+A wait as short as the chat's own pace (the spacing after the last answer) is slept, as the
+courier sleeps its own pace; a longer one (a request of another instance under way, a 429's
+retry_after) is not: the send fails at once as a flood wait of that length, and the
+delivery waits like after a 429.
 
 A state that cannot book fails the send with a StateError (nothing is sent while the pace
 is unknown); one that cannot record the answer only logs it: the message went, and its mark
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, Protocol, TypeVar
 
-from relay.core.backoff import FLOOD_WAIT_CAP, clamp_retry_after
+from relay.core.backoff import FLOOD_WAIT_CAP, MIN_WAIT, clamp_retry_after
 from relay.core.claims import ChatPace
 from relay.core.errors import DeliveryError, StateError, TransientDeliveryError
 from relay.core.models import OutgoingMessage
@@ -32,7 +33,7 @@ from relay.pipeline.senders import Sender
 
 log = logging.getLogger("relay.pipeline.deliver")
 
-IN_FLIGHT_HOLD = 30.0  # seconds a booked chat is held while its request is under way (the
+IN_FLIGHT_HOLD = 20.0  # seconds a booked chat is held while its request is under way (the
 # courier's timeout is 15 s): a crash mid-request frees the chat after this
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -76,28 +77,35 @@ class SharedPaceSender:
                 await self._note("record the answer for", chat, self._pace.answered, chat, spacing)
             raise
         except BaseException:
-            # Cut off (the drain's deadline, a stop): the request may have arrived. Written
-            # here and now, without awaiting, because the task is being cancelled.
-            self._note_now(chat, spacing)
+            # Cut off (the drain's deadline, a stop): the request may have arrived.
+            self._note_later(chat, spacing)
             raise
         await self._note("record the answer for", chat, self._pace.answered, chat, spacing)
         return result
 
     async def _book(self, chat: str) -> None:
-        try:
-            slot = await asyncio.to_thread(self._pace.book, chat, IN_FLIGHT_HOLD)
-        except Exception as e:  # the state's own errors: the pipeline knows none
-            raise StateError(
-                f"state {self._location}: cannot book chat {chat}'s pace: {type(e).__name__}: {e}"
-            ) from e
-        if not slot.booked:
-            raise TransientDeliveryError(
-                f"chat {chat} is paced by another instance: free in {slot.wait:.1f} s",
-                reason="flood",
-                retry_after=slot.wait,
-            )
-        if slot.wait > 0:
-            await asyncio.sleep(slot.wait)  # the bot-wide spacing: a fraction of a second
+        """Book the chat's slot, sleeping out a wait as short as the chat's own pace (the
+        courier sleeps those too); a longer one is a flood wait for the caller."""
+        short = max(shared_spacing(chat, self._limits), MIN_WAIT)
+        while True:
+            try:
+                slot = await asyncio.to_thread(self._pace.book, chat, IN_FLIGHT_HOLD)
+            except Exception as e:  # the state's own errors: the pipeline knows none
+                raise StateError(
+                    f"state {self._location}: cannot book chat {chat}'s pace: "
+                    f"{type(e).__name__}: {e}"
+                ) from e
+            if slot.booked:
+                if slot.wait > 0:
+                    await asyncio.sleep(slot.wait)  # the bot-wide spacing: a fraction of a second
+                return
+            if slot.wait > short:
+                raise TransientDeliveryError(
+                    f"chat {chat} is paced by another instance: free in {slot.wait:.1f} s",
+                    reason="flood",
+                    retry_after=slot.wait,
+                )
+            await asyncio.sleep(slot.wait)
 
     async def _note(
         self, what: str, chat: str, call: Callable[P, None], *args: P.args, **kw: P.kwargs
@@ -114,8 +122,23 @@ class SharedPaceSender:
                 e,
             )
 
-    def _note_now(self, chat: str, spacing: float) -> None:
+    def _note_later(self, chat: str, spacing: float) -> None:
+        """Record the answer from a worker thread without waiting for it: the task is being
+        cancelled, and a state call must not block the event loop meanwhile."""
         try:
-            self._pace.answered(chat, spacing)
-        except Exception as e:
-            log.warning("state %s: cannot record chat %s's pace (%s)", self._location, chat, e)
+            future = asyncio.get_running_loop().run_in_executor(
+                None, self._pace.answered, chat, spacing
+            )
+        except RuntimeError:  # the loop's executor is shut down: the process is ending
+            return
+
+        def logged(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.warning(
+                    "state %s: cannot record chat %s's pace (%s)",
+                    self._location,
+                    chat,
+                    done.exception(),
+                )
+
+        future.add_done_callback(logged)

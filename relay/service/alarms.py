@@ -7,8 +7,9 @@ Without `[relay] admin_chat` the same facts go to the log only.
 
 A board can also die quietly: it answers every poll, but no new post comes for much longer
 than usual (`quiet_after`, relay.core.quiet). That is one alarm when the silence passes the
-limit and one message when posts come again. The quiet state is kept in memory only: after a
-restart a board still quiet is announced once more.
+limit and one message when posts come again. That the operator was told is stored (the told
+silence's start, `BoardState.quiet_alarmed`), set only after the message went, so a restart
+neither repeats the alarm for a board still quiet nor forgets to say that posts came again.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ class Alarms:
         self._now = now
         self._alarmed: dict[str, bool] = {}
         self._quiet: dict[str, datetime] = {}  # board -> quiet since (aware UTC)
-        self._quiet_told: set[str] = set()
         self._history: dict[str, tuple[datetime | None, list[datetime]]] = {}
 
     def quiet_since(self, board_id: str) -> datetime | None:
@@ -98,7 +98,6 @@ class Alarms:
         """A board removed by a reload: nothing of it stays."""
         for table in (self._alarmed, self._quiet, self._history):
             table.pop(board_id, None)
-        self._quiet_told.discard(board_id)
 
     async def after_poll(self, board: Board, outcome: PollOutcome, failures: int) -> None:
         if board.id not in self._alarmed:
@@ -126,25 +125,28 @@ class Alarms:
             await self.check_quiet(board)
 
     async def check_quiet(self, board: Board) -> QuietVerdict:
-        """Judge the silence of a board whose page answers; alarm once, tell once it ends."""
-        last_new = self._store.board_state(board.id).last_new
+        """Judge the silence of a board whose page answers; alarm once, tell once it ends.
+        A told silence has ended when a post came after it began (a post before would have
+        kept the board from being quiet): a new silence is a new alarm."""
+        stored = self._store.board_state(board.id)
+        last_new, told = stored.last_new, stored.quiet_alarmed
         history = await self._arrivals(board, last_new)
         verdict = quiet_state(last_new, self._now(), board.quiet_after, history=history)
         if verdict.quiet and verdict.since is not None:
             self._quiet[board.id] = verdict.since
-            if board.id not in self._quiet_told:
+            if told is None or (last_new is not None and last_new > told):
                 log.error("board=%s alarm: quiet since %s", board.id, verdict.since.isoformat())
                 if await self._tell(quiet_text(board, verdict)):
-                    self._quiet_told.add(board.id)
+                    await self._set_quiet(board.id, verdict.since)
             return verdict
         self._quiet.pop(board.id, None)
-        if board.id in self._quiet_told:  # told it was quiet: tell it is not (until sent)
+        if told is not None:  # told it was quiet: tell it is not (until sent)
             if verdict.basis == "off":  # switched off by a reload: nothing came back
-                self._quiet_told.discard(board.id)
+                await self._set_quiet(board.id, None)
                 return verdict
             log.warning("board=%s has new posts again", board.id)
             if await self._tell(unquiet_text(board)):
-                self._quiet_told.discard(board.id)
+                await self._set_quiet(board.id, None)
         return verdict
 
     async def _arrivals(self, board: Board, last_new: datetime | None) -> Sequence[datetime]:
@@ -171,6 +173,9 @@ class Alarms:
             log.error("admin_chat=%s alarm not sent (tried again next poll): %s", chat, e)
             return False
         return True
+
+    async def _set_quiet(self, board_id: str, since: datetime | None) -> None:
+        await asyncio.to_thread(self._store.set_quiet_alarmed, board_id, since)
 
     async def _set(self, board_id: str, alarmed: bool) -> None:
         self._alarmed[board_id] = alarmed

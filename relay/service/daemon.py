@@ -34,6 +34,7 @@ from relay.core.coordination import LeaseLost
 from relay.core.errors import ConfigError, StateError
 from relay.core.models import PollOutcome
 from relay.core.reload import restart_only_changes
+from relay.core.report import describe_outcome
 from relay.core.solo import Solo
 from relay.core.status import BoardHealth, board_health
 from relay.pipeline.deliver import Deliverer
@@ -67,18 +68,6 @@ class BoardLive:
     quiet_since: datetime | None = None  # aware UTC: quiet (no new post for too long) since
 
 
-def describe_outcome(outcome: PollOutcome) -> str:
-    """One line for people: "ok: 2 new, 1 page, 140 ms" or "failed (layout): ..."."""
-    if not outcome.ok:
-        return f"failed ({outcome.reason}): {outcome.error[:300]}"
-    if outcome.unchanged:
-        return f"ok: unchanged, {outcome.elapsed_ms} ms"
-    return (
-        f"ok: {len(outcome.new)} new, {outcome.updated} edited, {outcome.pages} page(s), "
-        f"{outcome.elapsed_ms} ms"
-    )
-
-
 class Service:
     """Everything `relay run` holds while it runs, built from the composition root's parts."""
 
@@ -97,11 +86,10 @@ class Service:
             on_failed=self.metrics.delivery_failed,
             rng=parts.rng,
             monotonic=parts.clock.monotonic,
+            claims=parts.claims,
         )
         self.alarms = Alarms(lambda: self.config, parts.state, parts.sender, now=parts.clock.wall)
-        self.schedule = Schedule(
-            self.poll_job, wall=parts.clock.wall, monotonic=parts.clock.monotonic, rng=parts.rng
-        )
+        self.schedule = Schedule(self.poll_job, clock=parts.clock, rng=parts.rng)
         self.spacing = PollSpacing(parts.clock.monotonic)
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(

@@ -10,7 +10,9 @@ poll already under way is caught by the fence instead (`apply_poll(fence=lease)`
 While a round is in flight, the boards it may give back (`spare`) count as not held: a poll
 started in that window could otherwise hit the board just before its new owner does.
 
-For a state one process owns (`Solo`), leases never lapse and rounds run inline (no I/O).
+For a state one process owns (`Solo`), leases never lapse and rounds run inline (no I/O). A
+shared state's rounds run in a thread of their own: queued behind polls' state calls in the
+service's two I/O threads, a renewal could come too late and lapse leases that are alive.
 Runs under the service's Supervisor; a failed round is a warning, and `problem()` turns
 `/healthz` red once no round succeeded for a whole lease.
 """
@@ -22,11 +24,14 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from relay.core.coordination import Coordination, InstanceId, Lease
 from relay.core.errors import StateError
 
 log = logging.getLogger("relay.leases")
+T = TypeVar("T")
 
 ROUNDS_PER_LEASE = 3  # a lease is renewed this many times before it would lapse
 MARGIN = 0.15  # of a lease: local validity ends this much before the database's expiry
@@ -61,6 +66,7 @@ class LeaseKeeper:
         self.wake = asyncio.Event()
         self._turn = asyncio.Lock()  # one round or release at a time
         self._released = False  # after a clean stop's release, no round takes anything again
+        self._thread: ThreadPoolExecutor | None = None  # made on first use, shared states only
 
     @property
     def shared(self) -> bool:
@@ -107,7 +113,7 @@ class LeaseKeeper:
             self._giving = frozenset(spare)
             try:
                 if self.shared:
-                    leases = await asyncio.to_thread(self._take, boards, spare)
+                    leases = await self._in_thread(self._take, boards, spare)
                 else:
                     leases = self._take(boards, spare)
             finally:
@@ -163,8 +169,15 @@ class LeaseKeeper:
             self.held = {}
             try:
                 if self.shared:
-                    await asyncio.to_thread(self.coordination.release_leases, self.me)
+                    await self._in_thread(self.coordination.release_leases, self.me)
                 else:
                     self.coordination.release_leases(self.me)
             except StateError as e:
                 log.warning("leases not released (they expire by themselves): %s", e)
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+
+    async def _in_thread(self, call: Callable[..., T], *args: object) -> T:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-leases")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from relay.adapters.fetch import Fetcher
+from relay.core.claims import DeliveryClaims
 from relay.core.clock import Clock
 from relay.core.config import Config
 from relay.core.coordination import Coordination, InstanceId
@@ -48,3 +49,6 @@ class Parts:
     # Who shares the state: None is a state this process owns (relay.core.solo.Solo).
     coordination: Coordination | None = None
     instance: InstanceId = InstanceId("solo", "localhost", 0)  # this process, for leases
+    # Which deliveries are this instance's: on a shared state, the chats it claimed; None,
+    # the whole queue of a state this process owns (relay.core.claims).
+    claims: DeliveryClaims | None = None

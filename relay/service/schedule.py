@@ -22,12 +22,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
+from relay.core.clock import Clock
 from relay.core.config import Board
 
 log = logging.getLogger("relay.schedule")
@@ -81,17 +82,10 @@ class _SteadyScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler h
 class Schedule:
     """The scheduler and its jobs; `job(board_id)` is called for each fire."""
 
-    def __init__(
-        self,
-        job: PollJob,
-        *,
-        wall: Callable[[], datetime],
-        monotonic: Callable[[], float],
-        rng: random.Random,
-    ) -> None:
+    def __init__(self, job: PollJob, *, clock: Clock, rng: random.Random) -> None:
         self._job = job
-        self._wall = wall
-        self._monotonic = monotonic
+        self._wall = clock.wall
+        self._monotonic = clock.monotonic
         self._rng = rng
         self.scheduler = _SteadyScheduler(self.check_clock, timezone=UTC)
         self._offset_seen = self._offset()

@@ -63,6 +63,7 @@ class SimBoard:
     article_list_size: int = 0  # rows of the list under an article; 0: page_size
     list_under_article: bool = True  # Gnuboard's bo_use_list_view (Rhymix always lists)
     sideview: bool = True  # Gnuboard's bo_use_sideview: the pop-up member menu around names
+    use_category: bool = True  # Gnuboard's bo_use_category: off, no list shows a 말머리
     feed: Literal["off", "on", "broken", "gone"] = "off"  # its own RSS/Atom: see feeds.py
     feed_entries: int = 0  # entries in that feed; 0: the engine's (Rhymix 15, Gnuboard page_size)
     base_url: str = ""  # set by the simulator
@@ -106,6 +107,7 @@ class SimBoard:
         notice: bool = False,
         post_id: int | None = None,
         link: str | None = None,
+        category: str = "",
     ) -> SimPost:
         """Add a post with a new id above every id ever used (with a gap, like document_srl).
         `link` replaces the href its row prints (a hostile page's javascript:alert(1)//102)."""
@@ -127,6 +129,7 @@ class SimBoard:
                 notice=notice,
                 image=image,
                 link=link,
+                category=category,
             )
             self._posts[post_id] = post
             self._max_id = max(self._max_id, post_id)
@@ -171,18 +174,29 @@ class SimBoard:
             self._touch()
 
     def edit_title(self, post_id: int, title: str) -> None:
+        self._change(post_id, title=title)
+
+    def set_category(self, post_id: int, category: str) -> None:
+        self._change(post_id, category=category)
+
+    def set_use_category(self, on: bool) -> None:
+        """Turn the board's categories on or off (every list page changes)."""
         with self.lock:
-            self._get(post_id).title = title
+            self.use_category = on
             self._touch()
 
     def set_notice(self, post_id: int, notice: bool = True) -> None:
-        with self.lock:
-            self._get(post_id).notice = notice
-            self._touch()
+        self._change(post_id, notice=notice)
 
     def set_comments(self, post_id: int, comments: int) -> None:
+        self._change(post_id, comments=comments)
+
+    def _change(self, post_id: int, **fields: object) -> None:
+        """Set fields of one post (its page changes: ETag and Last-Modified move)."""
         with self.lock:
-            self._get(post_id).comments = comments
+            post = self._get(post_id)
+            for name, value in fields.items():
+                setattr(post, name, value)
             self._touch()
 
     def get(self, post_id: int) -> SimPost:

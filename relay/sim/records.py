@@ -24,6 +24,7 @@ class SimPost:
     notice: bool = False
     image: str | None = None  # site path ("/files/...") of the first image in the body
     link: str | None = None  # the href list pages print for it instead of its article path
+    category: str = ""  # 말머리 (ca_name); Gnuboard list pages print it when the board uses them
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,12 @@
 Structure follows gnuboard5 skin/board/basic/list.skin.php and view.skin.php and lib's
 get_list()/get_sideview()/get_paging(): #bo_list table rows, tr.bo_notice (notices on page 1
 only), td.td_num2 (number, "공지", or "열람중" for the open post), td.td_subject > div.bo_tit
-(post link, then a "N새글" new icon and span.cnt_cmt *outside* the link), td.td_name holding
-the sideview pop-up menu (the name plus hidden menu text), td.td_num (hits, a number too),
-td.td_datetime (HH:MM today, MM-DD otherwise, in the board's zone). Links are absolute
-(G5_URL) with &amp;. The aside holds latest posts of *another* board. Article pages are in
-render_gnuboard_view; they reuse this module's layout, list and sideview.
+(a.bo_cate_link with the 말머리 when the board uses categories, the post link, then a "N새글"
+new icon and span.cnt_cmt *outside* the link), td.td_name holding the sideview pop-up menu
+(the name plus hidden menu text), td.td_num (hits, a number too), td.td_datetime (HH:MM
+today, MM-DD otherwise, in the board's zone). Links are absolute (G5_URL) with &amp;. The
+aside holds latest posts of *another* board. Article pages are in render_gnuboard_view; they
+reuse this module's layout, list and sideview.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ def row_href(board: SimBoard, host: str, post: SimPost, link_page: int | None) -
     return attr(path if post.link is not None else host + path)
 
 
+def _category_link(board: SimBoard, host: str, post: SimPost) -> str:
+    """The basic skin's a.bo_cate_link before the title, when the board uses categories."""
+    if not (board.use_category and post.category):
+        return ""
+    href = attr(f"{host}/bbs/board.php?bo_table={board.name}&sca={quote(post.category)}")
+    return f'<a href="{href}" class="bo_cate_link">{g5_text(post.category)}</a>'
+
+
 def _datetime2(board: SimBoard, post: SimPost) -> str:
     when, today = local(board, post.published), local(board, board.now()).date()
     return f"{when:%H:%M}" if when.date() == today else f"{when:%m-%d}"
@@ -114,6 +123,7 @@ def _row(board: SimBoard, host: str, i: int, number: int | None, post: SimPost,
 
             <td class="td_subject" style="padding-left:0px">
                                 <div class="bo_tit">
+                    {_category_link(board, host, post)}
                     <a href="{row_href(board, host, post, link_page)}">
                                                                         {g5_text(post.title)}                    </a>
                     {new}{hot}{file_icon}                    {cmt}                </div>

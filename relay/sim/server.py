@@ -57,6 +57,9 @@ class BoardSimulator:
         self.now = now or utc_now
         self.boards: dict[str, SimBoard] = {}
         self.requests: list[SimRequest] = []  # every request, assets and 404s included
+        # (path, User-Agent) of each request as it arrives, before any answer (a slow one
+        # is logged in `requests` only once answered): to act while a client waits.
+        self.arrivals: list[tuple[str, str]] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -163,6 +166,7 @@ class BoardSimulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = self.now()
+        self.arrivals.append((request.path_qs, request.headers.get("User-Agent", "")))
         if (fed := feeds.answer(self.boards, request, arrived, self.requests)) is not None:
             return fed
         target = self._resolve(request)

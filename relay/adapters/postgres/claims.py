@@ -9,8 +9,9 @@ Claiming is per chat. The chat's `chat_pace` row is its lock: a claimer takes th
 the candidate chats `FOR UPDATE SKIP LOCKED` (two claimers never wait on each other and
 never both take one chat), then, under that lock, claims the chat's pending deliveries
 (`FOR UPDATE SKIP LOCKED` too) unless a live claim of another instance holds one of them.
-The check is repeated after the lock, in a new statement (READ COMMITTED: it sees a claim
-committed while this one waited for nothing).
+Both statements check that again (READ COMMITTED: each sees the claims committed before it
+began). A pass renews a claim only past half its time and claims only rows not yet its own,
+so that a pass per message reads its queue without rewriting it.
 
 Expiry and pace use `now()` / `clock_timestamp()` of the database only, and pace times come
 back as seconds from now, so the instances' clocks never meet.
@@ -19,43 +20,56 @@ back as seconds from now, so the instances' clocks never meet.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
+from relay.adapters.postgres.db import Connection, Database
+from relay.adapters.rows import record_from_row
 from relay.core.claims import Slot
 from relay.core.coordination import InstanceId
-from relay.core.errors import StateError
-from relay.core.state import Delivery, Edit, edit_of
+from relay.core.state import Delivery, Edit
 
 BOT_ROW = "*bot"  # chat_pace's row of the bot-wide spacing: no chat is spelled so
 CLAIM_LIMIT = 1000  # pending deliveries read per pass, as the single-owner queue reads
 EDIT_LIMIT = 100
 
-Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 
-_LIVE_OTHER = (
-    "SELECT 1 FROM deliveries o WHERE o.chat = d.chat AND o.status = 'pending' "
-    "AND o.claimed_by IS NOT NULL AND o.claimed_by <> %(me)s AND o.claim_until > now()"
+def _live_other(chat: str) -> str:
+    """A pending delivery of `chat` (a column) under a live claim of another instance."""
+    return (
+        f"SELECT 1 FROM deliveries o WHERE o.chat = {chat} AND o.status = 'pending' "
+        "AND o.claimed_by IS NOT NULL AND o.claimed_by <> %(me)s AND o.claim_until > now()"
+    )
+
+
+_LIVE_OTHER = _live_other("d.chat")
+_CANDIDATES = (  # the chats no other instance holds, oldest first, and which are mine
+    "SELECT d.chat, bool_or(d.claimed_by IS NOT DISTINCT FROM %(me)s) AS mine "
+    f"FROM deliveries d WHERE d.status = 'pending' AND NOT EXISTS ({_LIVE_OTHER}) "
+    "GROUP BY d.chat ORDER BY min(d.seq)"
 )
-_CANDIDATES = (
-    f"SELECT DISTINCT d.chat FROM deliveries d WHERE d.status = 'pending' "
-    f"AND NOT EXISTS ({_LIVE_OTHER})"
+_LOCK = (  # chats still free in this statement's snapshot, in the order given
+    "SELECT p.chat FROM chat_pace p WHERE p.chat = ANY(%(chats)s) "
+    f"AND NOT EXISTS ({_live_other('p.chat')}) ORDER BY array_position(%(chats)s, p.chat) "
+    "LIMIT %(limit)s FOR UPDATE OF p SKIP LOCKED"
+)
+_SHARE = (  # chats with pending deliveries, and the other instances alive (pg2a's heartbeats)
+    "SELECT (SELECT count(DISTINCT chat) FROM deliveries WHERE status = 'pending') AS chats, "
+    "(SELECT count(*) FROM instances WHERE name <> %(me)s AND seen > now() - %(ttl)s) AS others"
 )
 _CLAIM = (
     "UPDATE deliveries SET claimed_by = %(me)s, claim_until = now() + %(ttl)s "
     "WHERE seq IN (SELECT d.seq FROM deliveries d WHERE d.status = 'pending' "
-    f"AND d.chat = ANY(%(chats)s) AND NOT EXISTS ({_LIVE_OTHER}) "
+    "AND d.chat = ANY(%(chats)s) AND NOT EXISTS (" + _LIVE_OTHER + ") "
+    "AND (d.claimed_by IS DISTINCT FROM %(me)s OR d.claim_until <= now()) "
     "ORDER BY d.seq LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED)"
 )
 _MINE = (
     "SELECT seq, board_id, post_id, route, chat, attempts, not_before FROM deliveries "
-    "WHERE claimed_by = %(me)s AND status = 'pending' ORDER BY seq LIMIT %(limit)s"
+    "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
+    "ORDER BY seq LIMIT %(limit)s"
 )
 _CLAIM_EDITS = (
     "UPDATE deliveries SET claimed_by = %(me)s, claim_until = now() + %(ttl)s "
@@ -64,7 +78,8 @@ _CLAIM_EDITS = (
     "ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
 _MY_EDITS = (
-    "SELECT seq, board_id, post_id, route, chat, message_id, sent_as, edit_tries "
+    "SELECT seq, board_id, post_id, route, chat, message_id, "
+    "sent_as = 'photo' AS caption, edit_tries AS tries "
     "FROM deliveries WHERE edit_pending AND claimed_by = %(me)s ORDER BY seq LIMIT %(limit)s"
 )
 _WAITS = (
@@ -74,24 +89,21 @@ _WAITS = (
 
 
 class PostgresClaims:
-    """This instance's claims and its view of the shared pace. `connect()` gives a pooled
-    connection (psycopg_pool's `pool.connection`); `claim_seconds` is how long a claim lives
-    unrenewed; `bot_spacing` the seconds between two messages of the bot (0: off);
-    `monotonic` times the pace remembered between two reads. Errors become StateError
-    naming `where` (the state's location, without its password)."""
+    """This instance's claims and its view of the shared pace, on the state's pool `db`
+    (which classifies errors into StateError naming the state); `claim_seconds` is how
+    long a claim lives unrenewed; `bot_spacing` the seconds between two messages of the bot
+    (0: off); `monotonic` times the pace remembered between two reads."""
 
     def __init__(
         self,
-        connect: Connect,
+        db: Database,
         me: InstanceId,
         *,
         claim_seconds: float,
         bot_spacing: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
-        where: str = "postgresql",
     ) -> None:
-        self._connect = connect
-        self._where = where  # the state's location, for error messages (no password)
+        self._db = db
         self._me = me.name
         self._ttl = _seconds(claim_seconds)
         self._bot_spacing = bot_spacing
@@ -103,38 +115,60 @@ class PostgresClaims:
     def claim(self) -> list[Delivery]:
         args = {"me": self._me, "ttl": self._ttl, "limit": CLAIM_LIMIT}
         with self._transaction() as db:
+            # Only live claims are renewed, and only past half their time (a pass per send
+            # must not rewrite every claimed row): one that lapsed (a long pause) is claimed
+            # again under the chat's lock like any free chat, as another may take it now.
             db.execute(
                 "UPDATE deliveries SET claim_until = now() + %(ttl)s "
-                "WHERE claimed_by = %(me)s AND status = 'pending'",
+                "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
+                "AND claim_until < now() + %(ttl)s / 2",
                 args,
             )
-            chats = [r["chat"] for r in db.execute(_CANDIDATES, args)]
-            if chats:
-                db.execute(
-                    "INSERT INTO chat_pace (chat, next_at) SELECT c, now() FROM unnest(%s::text[]) "
-                    "AS c ON CONFLICT (chat) DO NOTHING",
-                    (chats,),
-                )
-                locked = db.execute(
-                    "SELECT chat FROM chat_pace WHERE chat = ANY(%s) ORDER BY chat "
-                    "FOR UPDATE SKIP LOCKED",
-                    (chats,),
-                )
-                mine = [r["chat"] for r in locked]
-                if mine:
-                    db.execute(_CLAIM, args | {"chats": mine})
+            mine = self._lock_share(db, args)
+            if mine:
+                db.execute(_CLAIM, args | {"chats": mine})
             rows = db.execute(_MINE, args).fetchall()
             held = sorted({r["chat"] for r in rows})
             waits = db.execute(_WAITS, (held,)).fetchall() if held else []
         self._remember({r["chat"]: r["wait"] for r in waits})
-        return [Delivery(**r) for r in rows]
+        return [record_from_row(Delivery, r) for r in rows]
+
+    @staticmethod
+    def _lock_share(db: Connection, args: dict[str, object]) -> list[str]:
+        """Lock the chats to claim (their chat_pace rows, SKIP LOCKED: another claimer's are
+        passed over): those this instance holds, and free ones, oldest first, up to its share
+        of all chats with pending deliveries among the instances alive (a lone instance takes
+        them all), and one free chat at least. A chat held is kept until it has nothing
+        pending; only free ones are left to the others."""
+        candidates = db.execute(_CANDIDATES, args).fetchall()
+        if not candidates:
+            return []
+        share = db.execute(_SHARE, args).fetchone()
+        assert share is not None
+        target = math.ceil(share["chats"] / (share["others"] + 1))
+        held = [r["chat"] for r in candidates if r["mine"]]
+        free = [r["chat"] for r in candidates if not r["mine"]]
+        db.execute(
+            "INSERT INTO chat_pace (chat, next_at) SELECT c, now() FROM unnest(%s::text[]) AS c "
+            "ON CONFLICT (chat) DO NOTHING",
+            (held + free,),
+        )
+        # At least one free chat per pass, whatever the share says: an instance alive but
+        # not claiming (or this one, counted twice under another name) must not leave a chat
+        # to wait for nobody.
+        locked = []
+        for chats, limit in ((held, None), (free, max(1, target - len(held)))):
+            if chats and limit != 0:
+                rows = db.execute(_LOCK, args | {"chats": chats, "limit": limit})
+                locked += [r["chat"] for r in rows]
+        return locked
 
     def claim_edits(self) -> list[Edit]:
         args = {"me": self._me, "ttl": self._ttl, "limit": EDIT_LIMIT}
         with self._transaction() as db:
             db.execute(_CLAIM_EDITS, args)
             rows = db.execute(_MY_EDITS, args).fetchall()
-        return [edit_of(r) for r in rows]
+        return [record_from_row(Edit, r) for r in rows]
 
     def release(self) -> None:
         with self._transaction() as db:
@@ -154,6 +188,13 @@ class PostgresClaims:
             db.execute(
                 "UPDATE chat_pace SET next_at = clock_timestamp() + %s WHERE chat = %s",
                 (_seconds(hold), chat),
+            )
+            # The request about to go renews this instance's live claim on the chat, so that
+            # a claim outlives the request it covers whatever the last pass renewed.
+            db.execute(
+                "UPDATE deliveries SET claim_until = now() + %(ttl)s WHERE claimed_by = %(me)s "
+                "AND chat = %(chat)s AND status = 'pending' AND claim_until > now()",
+                {"me": self._me, "ttl": self._ttl, "chat": chat},
             )
             bot_wait = 0.0
             if self._bot_spacing > 0:
@@ -192,7 +233,7 @@ class PostgresClaims:
         self._remember({chat: seconds})
 
     @staticmethod
-    def _locked_wait(db: psycopg.Cursor[dict[str, Any]], chat: str) -> float:
+    def _locked_wait(db: Connection, chat: str) -> float:
         """Seconds before `chat`'s row is free, its row locked (made when missing)."""
         db.execute(
             "INSERT INTO chat_pace (chat, next_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
@@ -211,17 +252,8 @@ class PostgresClaims:
         for chat, wait in waits.items():
             self._free_at[chat] = now + max(0.0, float(wait))
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-        """One transaction on a pooled connection, through a dict-row cursor."""
-        try:
-            with self._connect() as conn, conn.transaction():
-                with conn.cursor(row_factory=dict_row) as cursor:
-                    yield cursor
-        except psycopg.Error as e:
-            raise StateError(
-                f"state {self._where}: claims of instance {self._me}: {type(e).__name__}: {e}"
-            ) from e
+    def _transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        return self._db.transaction()
 
 
 def _seconds(value: float) -> timedelta:

@@ -26,6 +26,10 @@ The settings (`PoolSettings`) and why they are what they are:
   100,000-row first page is one pipelined batch); one that runs a minute is stuck.
 - `lock_timeout` 30 s: as SQLite's busy timeout, a write blocked that long by another
   session (a long `relay state copy --replace`, an operator's open transaction) fails.
+- `idle_in_transaction_session_timeout` 10 s: relay's transactions run their statements back to
+  back, so one idle that long belongs to a process that was paused (SIGSTOP, a VM frozen) or
+  starved: the server ends that session, and the row locks it held (a board's lease row, a
+  chat's pace row) no longer keep the other instances from taking the board or the chat over.
 - a connection is checked (an empty query) as it leaves the pool: after a server restart the
   broken connections are replaced instead of failing one call each.
 
@@ -42,8 +46,10 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.abc import Buffer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from relay.adapters.postgres.migrations import migrate
@@ -64,6 +70,7 @@ class PoolSettings:
     wait_timeout: float = 10.0  # a call waiting for a connection from the pool
     statement_timeout: float = 60.0
     lock_timeout: float = 30.0
+    idle_in_transaction_timeout: float = 10.0
     tcp_timeout: int = 30  # keepalive probes and unacknowledged data on the socket
 
 
@@ -135,9 +142,13 @@ class Database:
 
     def _configure(self, conn: Connection) -> None:
         s = self.settings
+        conn.adapters.register_dumper(str, _TextDumper)
+        conn.adapters.register_dumper(str, _BinaryTextDumper)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(f"SET statement_timeout = {int(s.statement_timeout * 1000)}")
         conn.execute(f"SET lock_timeout = {int(s.lock_timeout * 1000)}")
+        idle = int(s.idle_in_transaction_timeout * 1000)
+        conn.execute(f"SET idle_in_transaction_session_timeout = {idle}")
 
     @contextlib.contextmanager
     def _classified(self, what: str) -> Iterator[None]:
@@ -161,6 +172,21 @@ class Database:
             f"no free connection within {self.settings.wait_timeout:g} s "
             f"(all {self.settings.max_size} of the pool are busy)"
         )
+
+
+class _TextDumper(StrDumperUnknown):
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a NUL that came from a page or a
+    feed becomes U+FFFD, as an HTML parser makes it, rather than failing the poll's write."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
+class _BinaryTextDumper(StrBinaryDumper):
+    """The same, for parameters sent in binary."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
 
 
 def describe(error: psycopg.Error) -> str:

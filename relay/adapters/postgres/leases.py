@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from psycopg import Cursor
+
 from relay.adapters.postgres.db import Database, Row
-from relay.core.coordination import InstanceId, InstanceInfo, Lease, fair_share, to_release
+from relay.core.coordination import InstanceId, InstanceInfo, Lease, Spare, fair_share, to_release
 
 FORGET_AFTER = 86400.0  # seconds: an instance unseen this long leaves the table
 
@@ -52,14 +54,11 @@ class PostgresLeases:
             )
 
     def take_leases(
-        self,
-        me: InstanceId,
-        board_ids: Sequence[str],
-        lease_seconds: float,
-        spare: Sequence[str] | None = None,
+        self, me: InstanceId, boards: Sequence[str], lease: float, spare: Spare = None
     ) -> dict[str, Lease]:
-        ids = sorted(set(board_ids))
+        ids = sorted(set(boards))
         with self._db.transaction() as conn, conn.cursor() as cur:
+            _bounded(cur, lease)
             cur.execute(
                 "INSERT INTO leases (board_id, owner, token, expires, taken) "
                 "SELECT b, NULL, 0, NULL, NULL FROM unnest(%s::text[]) AS b "
@@ -71,13 +70,13 @@ class PostgresLeases:
             cur.execute(
                 "UPDATE leases SET expires = now() + make_interval(secs => %s) "
                 "WHERE owner = %s AND board_id = ANY(%s) RETURNING board_id",
-                (lease_seconds, me.name, ids),
+                (lease, me.name, ids),
             )
             held = sorted(row["board_id"] for row in cur.fetchall())
             row = cur.execute(
                 "SELECT count(*) AS others FROM instances "
                 "WHERE name <> %s AND seen > now() - make_interval(secs => %s)",
-                (me.name, lease_seconds),
+                (me.name, lease),
             ).fetchone()
             share = fair_share(len(ids), 1 + (int(row["others"]) if row else 0))
             give = to_release(held, share, spare)
@@ -103,7 +102,7 @@ class PostgresLeases:
                     cur.execute(
                         "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
                         "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
-                        (me.name, lease_seconds, free),
+                        (me.name, lease, free),
                     )
             cur.execute(
                 f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner = %s AND board_id = ANY(%s)",
@@ -146,6 +145,14 @@ class PostgresLeases:
             )
             for r in rows
         ]
+
+
+def _bounded(cur: Cursor[Row], lease_seconds: float) -> None:
+    """A round that stalls mid-transaction (a paused process, a frozen VM) is ended by the
+    server after half a lease: else the rows it locked could not be taken by the others,
+    SKIP LOCKED passing over them, for as long as the stall lasts."""
+    limit = max(1000, int(lease_seconds * 500))  # milliseconds
+    cur.execute(f"SET LOCAL idle_in_transaction_session_timeout = {limit}")
 
 
 def _lease(row: Row) -> Lease:

@@ -126,7 +126,12 @@ MIGRATIONS: tuple[str, ...] = (
         next_at timestamptz NOT NULL
     );
     """,
-    # 2 (as SQLite's 6): a counter of the changes a board's feed shows (new posts, retitles,
+    # 2: the quiet-board alarm told, kept across restarts (the told silence's start; NULL
+    # when none was told or posts came again), as SQLite's migration 6
+    """
+    ALTER TABLE boards ADD COLUMN quiet_alarmed timestamptz
+    """,
+    # 3 (as SQLite's 7): a counter of the changes a board's feed shows (new posts, retitles,
     # late articles), so that every instance's listener knows from one row when to re-render
     """
     ALTER TABLE boards ADD COLUMN feed_changes bigint NOT NULL DEFAULT 0;
@@ -143,6 +148,11 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> int:
     """Bring the schema to the newest version in one transaction; returns that version.
     A schema newer than this relay knows is refused (StateError), nothing changed."""
     with conn.transaction():
+        # A migration may rebuild a large table, and a second relay waits for the first's:
+        # neither is a stuck statement (systemd's start timeout still bounds the wait).
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+        conn.execute("SET LOCAL lock_timeout = 0")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(SCHEMA_TABLE)
         conn.execute("INSERT INTO relay_schema (version) VALUES (0) ON CONFLICT DO NOTHING")

@@ -1,17 +1,20 @@
 """The durable state in one SQLite file: `SqliteState` implements `relay.core.state.State`.
 
-Knows nothing of HTTP, HTML or Telegram. Split by job, one module per table, sharing one
-connection and its transactions (`db`):
+Knows nothing of HTTP, HTML or Telegram. The tables' statements and `apply_poll` are written
+once for both databases in `relay.adapters.sql`; this package holds what is SQLite's own,
+sharing one connection and its transactions (`db`):
 
     db.py           connection, lock, transactions, error classification, chunked IN lists
+    driver.py       the shared modules' Driver on that connection (ISO text times, 0/1 flags)
     migrations.py   the schema as numbered forward migrations (PRAGMA user_version)
-    boards.py       each board's poll state, also held in memory (read on every poll)
-    posts.py        posts: known ids, feeds, late articles
-    deliveries.py   the queue of messages to send
+    boards.py       the shared boards table as it is (one process writes the file)
+    posts.py        the hourly arrivals, counted on ISO text
+    deliveries.py   the shared queue as it is (no claims)
+    export.py       every row out and in, for `relay state copy`
 
-What one poll learns is applied in ONE transaction (`apply_poll`): the posts, the deliveries
-they cause, the board's validators and the "feed needs writing" mark, so a crash at any point
-leaves either all of it or none of it.
+What one poll learns is applied in ONE transaction (`apply_poll`, `relay.adapters.sql.poll`):
+the posts, the deliveries they cause, the board's validators and the "feed needs writing"
+mark, so a crash at any point leaves either all of it or none of it.
 """
 
 from __future__ import annotations
@@ -19,17 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from relay.adapters.sqlite import boards, deliveries, posts
+from relay.adapters.sql.poll import SqlPolls
 from relay.adapters.sqlite.boards import BoardTable, SqliteBoards
-from relay.adapters.sqlite.db import Database, iso
+from relay.adapters.sqlite.db import Database
 from relay.adapters.sqlite.deliveries import SqliteDeliveries
+from relay.adapters.sqlite.driver import SqliteDriver
+from relay.adapters.sqlite.export import SqliteRows
 from relay.adapters.sqlite.posts import SqlitePosts
-from relay.core.coordination import Lease
-from relay.core.models import StoredPost
-from relay.core.state import PollIntent
 
 
-class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
+class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries, SqliteRows, SqlPolls):
     """All reads and writes of the state file. Methods are synchronous and short: async
     callers run them in a worker thread, except `board_state` (answered from memory)."""
 
@@ -37,7 +39,8 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
         self.path = path
         self._db = Database(path, busy_timeout=busy_timeout)
         try:
-            self._boards = BoardTable(self._db)
+            self._sql = SqliteDriver(self._db)
+            self._boards = BoardTable(self._sql)
         except BaseException:
             self._db.close()
             raise
@@ -51,29 +54,6 @@ class SqliteState(SqliteBoards, SqlitePosts, SqliteDeliveries):
 
     def refresh_boards(self, board_ids: Iterable[str]) -> None:
         """Nothing to re-read: this process is the file's only writer."""
-
-    def apply_poll(
-        self, board_id: str, intent: PollIntent, *, fence: Lease | None = None
-    ) -> tuple[StoredPost, ...]:
-        # `fence` is not checked: one process owns the file (StateLock), so no other
-        # instance can have taken the board over.
-        if not intent.stamp:
-            return ()  # an unchanged page, and the stored time is recent enough
-        stamp = iso(intent.at)
-        changes = intent.changes
-        with self._boards.write(board_id) as db:
-            if changes is None:
-                boards.record_unchanged(db, board_id, stamp)
-                return ()
-            new_ids = [n.post.id for n in changes.new]
-            posts.insert_new(db, board_id, changes.new, stamp)
-            deliveries.apply_routes(db, board_id, changes, stamp)
-            posts.retitle(db, board_id, changes.retitled, stamp)
-            deliveries.queue_edits(db, board_id, [p.id for p in changes.retitled])
-            posts.recount(db, board_id, changes.recounted)
-            boards.record_success(db, board_id, changes, stamp)
-            recorded = posts.read_posts(db, board_id, new_ids)
-        return tuple(recorded[i] for i in new_ids if i in recorded)
 
 
 __all__ = ["SqliteState"]

@@ -89,6 +89,19 @@ class Database:
                         db.execute("ROLLBACK")
                 raise
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the file as of the first one (WAL),
+        whatever another connection commits meanwhile."""
+        with self._lock, self._classified("cannot read"):
+            db = self._conn
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+
     def write(self, sql: str, args: Sequence[object] = ()) -> int:
         """One statement in its own transaction; returns the number of rows it changed."""
         with self.transaction() as db:

@@ -127,7 +127,12 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (board_id, post_id) REFERENCES posts(board_id, id) ON DELETE CASCADE
     ) WITHOUT ROWID;
     """,
-    # 6: a counter of the changes a board's feed shows (new posts, retitles, late articles),
+    # 6: the quiet-board alarm told, kept across restarts: the told silence's start (UTC
+    # ISO, the quiet verdict's `since`), NULL when none was told or posts came again
+    """
+    ALTER TABLE boards ADD COLUMN quiet_alarmed TEXT;
+    """,
+    # 7: a counter of the changes a board's feed shows (new posts, retitles, late articles),
     # so that a listener serving feeds from the state knows, from one row, when to re-render
     """
     ALTER TABLE boards ADD COLUMN feed_changes INTEGER NOT NULL DEFAULT 0;
