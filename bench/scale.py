@@ -65,6 +65,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from statebackend import open_backend, per_poll
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "scale_results.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -197,21 +199,23 @@ def machine_busy() -> tuple[float, float]:
 @dataclass
 class Sample:
     at: float  # monotonic
-    cpu: float  # seconds, whole relay process
-    cpu_main: float  # seconds, the event-loop thread (TID == PID)
-    rss_kb: int
+    cpu: float  # seconds, whole relay processes (summed over the instances)
+    cpu_main: float  # seconds, their event-loop threads (TID == PID)
+    rss_kb: int  # summed over the instances
     sim_cpu: float
     machine: tuple[float, float]
+    server_cpu: float = 0.0  # seconds, the PostgreSQL server (0 with SQLite)
 
 
-def take_sample(pid: int, sim_pids: list[int]) -> Sample:
+def take_sample(pids: list[int], sim_pids: list[int], server_cpu: float = 0.0) -> Sample:
     return Sample(
         at=time.monotonic(),
-        cpu=cpu_seconds(f"/proc/{pid}/stat"),
-        cpu_main=cpu_seconds(f"/proc/{pid}/task/{pid}/stat"),
-        rss_kb=status_kb(pid, "VmRSS"),
+        cpu=sum(cpu_seconds(f"/proc/{pid}/stat") for pid in pids),
+        cpu_main=sum(cpu_seconds(f"/proc/{pid}/task/{pid}/stat") for pid in pids),
+        rss_kb=sum(status_kb(pid, "VmRSS") for pid in pids),
         sim_cpu=sum(cpu_seconds(f"/proc/{p}/stat") for p in sim_pids),
         machine=machine_busy(),
+        server_cpu=server_cpu,
     )
 
 
@@ -317,10 +321,11 @@ def write_config(
     name: str = "config.toml",
     host_delay: float | None = None,
     extra: tuple[str, ...] = (),
+    state: str = "state.db",
 ) -> Path:
     lines = [
         "[relay]",
-        'state = "state.db"',
+        f'state = "{state}"',
         'feeds_dir = "feeds"',
         f"interval = {args.interval}",
         f"host_delay = {args.host_delay if host_delay is None else host_delay}",
@@ -367,52 +372,80 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
     bot = FakeBot(chats=tuple(f"@scale_b{i}" for i in range(n))).start()
     result: dict[str, Any] = {"boards": n, "hosts": hosts, "boards_per_host": per_host,
                               "interval_s": args.interval, "host_delay_s": args.host_delay,
-                              "window_s": args.window}  # fmt: skip
+                              "window_s": args.window, "state": args.state,
+                              "instances": args.instances, "load_before": _load()}  # fmt: skip
     t0 = time.monotonic()
+    stack = contextlib.ExitStack()
     try:
+        backend = stack.enter_context(open_backend(args.state, folder))
         sims = _start_sims(n, args, children)
         boards = {k: v for s in sims for k, v in s.boards.items()}
         result["sim_start_s"] = round(time.monotonic() - t0, 1)
-        config = write_config(folder, boards, args, bot.api_url)
+        configs = []
+        for k in range(args.instances):  # each instance its own folder (feeds), like a machine
+            where = folder if args.instances == 1 else folder / f"i{k}"
+            where.mkdir(exist_ok=True)
+            configs.append(write_config(where, boards, args, bot.api_url, state=backend.setting))
         env = dict(os.environ, RELAY_TELEGRAM_TOKEN=DEFAULT_TOKEN, PYTHONUNBUFFERED="1")
         if not args.cold:
-            result["prewarm_s"] = _prewarm(folder, boards, args, bot.api_url, env, children)
+            result["prewarm_s"] = _prewarm(
+                folder, boards, args, bot.api_url, env, children, backend.setting
+            )
             print(
                 f"  N={n}: state prewarmed by `relay once` in {result['prewarm_s']} s", flush=True
             )
-        command = [sys.executable, str(Path(__file__).resolve()), "_relay", str(config)]
-        if args.profile:
-            command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
-        log = RelayLog()
+        relays: list[subprocess.Popen[str]] = []
+        logs: list[RelayLog] = []
         t_relay = time.monotonic()
-        relay = children.start(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               env=env, cwd=folder)  # fmt: skip
-        threading.Thread(target=read_relay_log, args=(relay.stderr, log), daemon=True).start()
+        for config in configs:
+            command = [sys.executable, str(Path(__file__).resolve()), "_relay", str(config)]
+            if args.profile:
+                command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
+            log = RelayLog()
+            relay = children.start(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   env=env, cwd=config.parent)  # fmt: skip
+            threading.Thread(target=read_relay_log, args=(relay.stderr, log), daemon=True).start()
+            relays.append(relay)
+            logs.append(log)
+        pids = [relay.pid for relay in relays]
         sim_pids = [s.proc.pid for s in sims]
         samples: list[Sample] = []
 
+        def running() -> bool:
+            return all(relay.poll() is None for relay in relays)
+
+        def sample() -> Sample:
+            return take_sample(pids, sim_pids, backend.server_cpu())
+
         def sample_until(deadline: float, stop: Any = lambda: False) -> None:
-            while time.monotonic() < deadline and relay.poll() is None and not stop():
-                samples.append(take_sample(relay.pid, sim_pids))
+            while time.monotonic() < deadline and running() and not stop():
+                samples.append(sample())
                 time.sleep(1.0)
 
-        sample_until(t_relay + args.startup_timeout, log.ready.is_set)
-        if not log.ready.is_set():
-            raise RuntimeError("relay did not start:\n" + "\n".join(log.tail))
+        def ready() -> bool:
+            return all(log.ready.is_set() for log in logs)
+
+        def polled() -> int:
+            return len(merged(logs).first_polled)
+
+        sample_until(t_relay + args.startup_timeout, ready)
+        if not ready():
+            tails = "\n".join(line for log in logs for line in log.tail)
+            raise RuntimeError("relay did not start:\n" + tails)
         result["relay_start_s"] = round(time.monotonic() - t_relay, 1)
         print(f"  N={n}: relay up in {result['relay_start_s']} s", flush=True)
 
         warm_limit = time.monotonic() + args.warmup_timeout + 0.06 * n
-        sample_until(warm_limit, lambda: len(log.first_polled) >= n)
+        sample_until(warm_limit, lambda: polled() >= n)
         result["first_round_s"] = round(time.monotonic() - t_relay, 1)
         # the window starts once every board was polled and the first interval is over
         sample_until(min(warm_limit, t_relay + args.interval + 5))
-        result["first_round_complete"] = len(log.first_polled) >= n
+        result["first_round_complete"] = polled() >= n
         result["startup_rss_peak_mb"] = round(max((s.rss_kb for s in samples), default=0) / 1024, 1)
         result["startup_cpu_pct"] = _cpu_pct(samples, samples[0].at if samples else 0)
         print(
             f"  N={n}: all boards polled in {result['first_round_s']} s "
-            f"({len(log.first_polled)}/{n} boards); window {args.window:g} s...",
+            f"({polled()}/{n} boards); window {args.window:g} s...",
             flush=True,
         )
 
@@ -421,10 +454,11 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
         rng = random.Random(n)
         names = list(boards)
         owner = {name: s for s in sims for name in s.boards}
+        backend.reset_statements()
         w_start = time.monotonic()
         w_end = w_start + args.window
         next_add, number = w_start, 0
-        while time.monotonic() < w_end and relay.poll() is None:
+        while time.monotonic() < w_end and running():
             now = time.monotonic()
             if now >= next_add:
                 number += 1
@@ -435,10 +469,11 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
                 stdin.flush()
                 next_add += 1 / rate
             if not samples or now - samples[-1].at >= 1.0:
-                samples.append(take_sample(relay.pid, sim_pids))
+                samples.append(sample())
             time.sleep(max(0.0, min(next_add, samples[-1].at + 1.0) - time.monotonic()))
         window = [s for s in samples if s.at >= w_start]
-        hwm = status_kb(relay.pid, "VmHWM")
+        statements = backend.statements()
+        hwm = sum(status_kb(pid, "VmHWM") for pid in pids)
 
         # --- messages still on their way ----------------------------------------------------
         def delivered() -> set[int]:
@@ -447,21 +482,104 @@ def run_one(n: int, args: argparse.Namespace, children: Children) -> dict[str, A
         drain_end = time.monotonic() + args.interval * 1.1 + 15
         while time.monotonic() < drain_end and len(delivered()) < number:
             time.sleep(1.0)
-        result.update(_window_figures(n, args, window, hwm, log, w_start, w_end))
+        result.update(_window_figures(n, args, window, hwm, merged(logs), w_start, w_end))
         result["e2e"] = _latency(sims, bot.messages, number)
+        if args.state != "sqlite":
+            result["postgres"] = per_poll(statements, result["polls_in_window"])
+            result["instances_spread"] = _spread(backend.leases(), logs, w_start, w_end)
+        if args.instances > 1 and args.kill:
+            result["kill"] = _kill_one(relays, logs, backend, args)
         result["relay_exit"] = None
-        children.stop(relay)
-        result["relay_exit"] = relay.returncode
+        for relay in relays:
+            children.stop(relay)
+        result["relay_exit"] = [relay.returncode for relay in relays]
         if args.profile:
             result["profile"] = str(Path(args.profile).resolve())
         return result
     finally:
         children.stop_all()
         bot.stop()
+        stack.close()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
             result["folder"] = str(folder)
+
+
+def merged(logs: list[RelayLog]) -> RelayLog:
+    """The instances' logs as one (a copy): every poll, start, failure of any of them."""
+    if len(logs) == 1:
+        return logs[0]
+    out = RelayLog()
+    for log in logs:
+        with log.lock:
+            out.first_polled |= log.first_polled
+            out.starts += log.starts
+            out.polls += log.polls
+            out.failures += log.failures
+            out.missed += log.missed
+    return out
+
+
+def _spread(
+    leases: dict[str, int], logs: list[RelayLog], w_start: float, w_end: float
+) -> dict[str, Any]:
+    """How evenly the boards are shared: leases held per owner (from the state), and boards
+    polled per instance in the window (from each one's log)."""
+    polled = []
+    for log in logs:
+        with log.lock:
+            polled.append(len({p[1] for p in log.polls if w_start <= p[0] <= w_end}))
+    return {"leases_per_owner": sorted(leases.values()), "boards_polled_per_instance": polled}
+
+
+def _kill_one(
+    relays: list[subprocess.Popen[str]],
+    logs: list[RelayLog],
+    backend: Any,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """kill -9 the last instance; how long until the others hold all the boards' leases (the
+    state's lease table) and have polled every board the killed one was polling."""
+    victim, victim_log = relays[-1], logs[-1]
+    survivors = logs[:-1]
+    with victim_log.lock:
+        cutoff = time.monotonic() - 2 * args.interval
+        orphans = {p[1] for p in victim_log.polls if p[0] >= cutoff}
+    leases_before = backend.leases()
+    victim.kill()
+    victim.wait(10)
+    killed = time.monotonic()
+    out: dict[str, Any] = {"boards_of_killed": len(orphans), "leases_before": leases_before,
+                           "bound_s": args.kill_timeout}  # fmt: skip
+    deadline = killed + args.kill_timeout
+    total = sum(leases_before.values())
+    mark = f"-{victim.pid}-"  # an owner is named host-pid-suffix (relay.entry.wiring)
+
+    def survivors_hold() -> int:
+        return sum(n for owner, n in backend.leases().items() if mark not in owner)
+
+    while time.monotonic() < deadline:
+        if "leases_moved_s" not in out and survivors_hold() >= total:
+            out["leases_moved_s"] = round(time.monotonic() - killed, 1)
+        taken = set()
+        for log in survivors:
+            with log.lock:
+                taken |= {p[1] for p in log.polls if p[0] >= killed}
+        left = orphans - taken
+        if not left:
+            out["all_polled_again_s"] = round(time.monotonic() - killed, 1)
+            break
+        time.sleep(0.5)
+    else:
+        out["left_unpolled"] = len(left)
+    out["leases_after"] = sorted(backend.leases().values())
+    return out
+
+
+def _load() -> str:
+    """The load averages (1, 5, 15 min) before a run: other work on the shared machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _prewarm(
@@ -471,6 +589,7 @@ def _prewarm(
     api: str,
     env: dict[str, str],
     children: Children,
+    state: str = "state.db",
 ) -> float:
     """Bring the state to what a running relay holds: `relay once` over every board.
 
@@ -480,7 +599,7 @@ def _prewarm(
     concurrency; no politeness delay is needed against the local simulator.
     """
     config = write_config(folder, boards, args, api, name="prewarm.toml", host_delay=0.001,
-                          extra=("concurrency = 32",))  # fmt: skip
+                          extra=("concurrency = 32",), state=state)  # fmt: skip
     started = time.monotonic()
     proc = children.start(
         [sys.executable, "-m", "relay", "--log-level", "WARNING", "once", "-c", str(config)],
@@ -552,6 +671,8 @@ def _window_figures(
     out["cpu_max_10s_pct"] = _r(max(peaks, default=None), 1) if peaks else None
     if span:
         out["simulator_cpu_pct"] = round(100 * (window[-1].sim_cpu - window[0].sim_cpu) / span, 1)
+        server = window[-1].server_cpu - window[0].server_cpu
+        out["state_server_cpu_pct"] = round(100 * server / span, 1)
         busy = window[-1].machine[0] - window[0].machine[0]
         total = window[-1].machine[1] - window[0].machine[1]
         out["machine_cpu_pct_of_all_cores"] = round(100 * busy / total, 1) if total else None
@@ -655,6 +776,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--prewarm-timeout", type=float, default=900.0)
     parser.add_argument(
+        "--state",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="a SQLite file, or a throwaway durable PostgreSQL on loopback",
+    )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="relays sharing the boards (postgresql); each its own folder",
+    )
+    kill_help = "after the window, kill -9 one instance; time the others taking over"
+    parser.add_argument("--kill", action="store_true", help=kill_help)
+    parser.add_argument("--kill-timeout", type=float, default=300.0)
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="run the relay under cProfile, writing FILE (use with one N)",
@@ -675,6 +811,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.window = args.window or 3 * args.interval
     args.warmup_timeout = args.warmup_timeout or 3 * args.interval
     args.counts = [int(x) for x in args.boards.split(",") if x.strip()]
+    if args.instances > 1 and args.state == "sqlite":
+        parser.error("--instances > 1 needs --state postgresql (a SQLite state has one relay)")
+    if args.profile and args.instances > 1:
+        parser.error("--profile profiles one relay: use it with --instances 1")
     return args
 
 

@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -46,8 +46,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
+def postgres_server(folder: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """Start a server with its data in `folder`; yield a connection URL; stop and clean up.
+    The tests' server does not fsync (speed, nothing outlives the test); `settings` override
+    that and add others (the benchmarks: `fsync=on`, pg_stat_statements).
 
     As root the server runs as `postgres`, which must reach its folder: then the folder is a
     fresh one directly under /tmp (pytest's own temp root is private to root, and every
@@ -95,7 +97,7 @@ def postgres_server(folder: Path) -> Iterator[str]:
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    ) + "".join(f" -c {key}={value}" for key, value in (settings or {}).items())
     log = folder / "server.log"
     run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
     try:

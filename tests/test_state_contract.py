@@ -331,6 +331,30 @@ def test_the_feed_mark_is_cleared_once_written(state: State) -> None:
     assert state.board_state("b").feed_dirty
 
 
+def test_the_feed_version_moves_with_what_the_feed_shows_and_only_then(state: State) -> None:
+    assert state.feed_version("b") is None  # no first poll: no feed
+    state.record_failure("b", NOW, "network", "reset")
+    assert state.feed_version("b") is None
+    state.apply_poll("b", poll(new(1), new(2, article=False)))
+    seen = [state.feed_version("b")]
+    assert seen[0] is not None
+    state.mark_feed_written("b")  # this instance's file is written: the feed did not change
+    state.record_failure("b", LATER, "http 503", "HTTP 503")
+    state.apply_poll("b", PollIntent(at=LATER, stamp=True))  # unchanged page 1
+    state.apply_poll("b", poll(at=LATER, body_hash="h2"))  # changed page, nothing for the feed
+    state.set_alarmed("b", True)
+    assert state.feed_version("b") == seen[-1]
+    state.apply_poll("b", poll(new(3), at=LATER))  # a new post
+    seen.append(state.feed_version("b"))
+    state.apply_poll("b", poll(at=LATER, retitled=(post(1, title="고침"),)))
+    seen.append(state.feed_version("b"))
+    state.set_article("b", "2", Article("늦은 요약", "본문"))  # a late article
+    seen.append(state.feed_version("b"))
+    assert len(set(seen)) == len(seen) == 4
+    state.apply_poll("other", poll(new(9)))  # another board's change is not this board's
+    assert state.feed_version("b") == seen[-1]
+
+
 def test_deliveries_go_oldest_first_and_leave_the_queue_when_done(state: State) -> None:
     state.apply_poll("b", poll(new(1), new(2), chats=("@a", "@b")))
     state.apply_poll("c", poll(new(3), at=LATER))

@@ -1,8 +1,8 @@
 """The state's tables as both implementations hold them, column for column: what
 `relay state copy` moves. Pure data.
 
-Both schemas have these tables with these columns (PostgreSQL's migrations 1-2 mirror SQLite's
-1-6); only the stored forms differ: SQLite keeps times as UTC ISO text and flags as 0/1,
+Both schemas have these tables with these columns (PostgreSQL's migrations 1-3 mirror SQLite's
+1-7); only the stored forms differ: SQLite keeps times as UTC ISO text and flags as 0/1,
 PostgreSQL as timestamptz and boolean. A row crosses between them in neutral form — times as
 aware datetimes, flags as bools — and each adapter converts to and from its own.
 
@@ -46,6 +46,7 @@ BOARDS = Table(
         "feed_dirty",
         "alarmed",
         "quiet_alarmed",
+        "feed_changes",
     ),
     order="id",
     times=frozenset({"first_poll", "last_poll", "last_success", "last_new", "quiet_alarmed"}),

@@ -40,6 +40,7 @@ class BoardState:
     last_modified: str | None = None
     body_hash: str | None = None  # sha256 of page 1, for boards that send no validators
     feed_dirty: bool = True  # the Atom file must be (re)written
+    feed_changes: int = 0  # changes its feed has shown so far (what `feed_version` is made of)
     alarmed: bool = False  # the operator was told that this board is failing
     # The operator was told that this board is quiet: the told silence's start (the quiet
     # verdict's `since`); None when not told, or told that posts came again.
@@ -226,6 +227,14 @@ class BoardStates(Protocol):
 
     def mark_feed_written(self, board_id: str) -> None:
         """The Atom file is durably in place: clear the "feed needs writing" mark."""
+        ...
+
+    def feed_version(self, board_id: str) -> str | None:
+        """None while the board has no feed (no successful poll yet); else an opaque text
+        that changes whenever anything its feed shows changes (a new post, a retitle, a late
+        article) and only then. One cheap read of the board's row: a listener asks it on
+        every feed request, to re-render only a feed that changed (relay.service.statefeeds).
+        """
         ...
 
 

@@ -160,7 +160,13 @@ async def cmd_once(args: argparse.Namespace) -> int:
     dry_run = args.dry_run or config.dry_run
     async with assemble(config, dry_run=dry_run, strict_telegram=True) as parts:
         outcomes = await poll_boards(
-            boards, parts.fetcher, parts.state, parts.clock.wall, config.concurrency, parts.sources
+            boards,
+            parts.fetcher,
+            parts.state,
+            parts.clock.wall,
+            config.concurrency,
+            parts.sources,
+            written=parts.feeds_written,
         )
         for outcome in outcomes:
             if outcome.ok:

@@ -167,6 +167,9 @@ async def assemble(
                 rng=rng,
                 dry_run=dry_run or isinstance(sender, DryRunSender),
                 check_state=state_watch(config),
+                # A PostgreSQL state is shared: other instances poll some of the boards, so
+                # the listener serves every feed from the state (relay.service.statefeeds).
+                shared_state=isinstance(config.state, PostgresUrl),
                 claims=claims,
                 coordination=coordination_of(state, clock),
                 instance=me,

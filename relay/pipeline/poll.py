@@ -33,7 +33,7 @@ from relay.core.models import PollOutcome
 from relay.core.records import projected
 from relay.core.source import FeedSources
 from relay.core.state import PollIntent, State
-from relay.pipeline.feed import write_feed
+from relay.pipeline.feed import WrittenFeeds, write_feed
 from relay.pipeline.feedread import read_board
 from relay.pipeline.read import read_articles, read_articles_tried
 
@@ -55,6 +55,7 @@ async def poll_board(
     *,
     fence: Lease | None = None,
     stamp_always: bool = False,
+    written: WrittenFeeds | None = None,
 ) -> PollOutcome:
     """Poll one board. Never raises for a board's own failure (a page, its layout, the state,
     the feed file): the outcome says what failed. `sources` is the process's memory of the
@@ -63,7 +64,7 @@ async def poll_board(
     With a `fence` (the board's lease), the result is applied only while that lease is
     current; else `LeaseLost` is raised — not a board failure: the board is another
     instance's now, nothing is recorded, counted or written. `stamp_always`: see
-    `PollSettings` (a shared state)."""
+    `PollSettings` (a shared state); `written`: see `write_feed` (a shared state)."""
     sources = sources if sources is not None else PROCESS_SOURCES
     started = time.monotonic()
     try:
@@ -77,7 +78,7 @@ async def poll_board(
         intent = with_excerpts(intent, board.routes)
         recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence=fence)
         await retry_articles(board, fetcher, state)
-        await write_feed(board, state)
+        await write_feed(board, state, written=written)
     except LeaseLost:
         raise
     except BoardFailure as e:
@@ -94,6 +95,7 @@ async def poll_boards(
     now: Clock,
     concurrency: int,
     sources: FeedSources | None = None,
+    written: WrittenFeeds | None = None,
 ) -> list[PollOutcome]:
     """Poll boards concurrently (bounded); one board's failure never stops the others."""
     gate = asyncio.Semaphore(concurrency)
@@ -101,7 +103,7 @@ async def poll_boards(
 
     async def one(board: Board) -> PollOutcome:
         async with gate:
-            return await poll_board(board, fetcher, state, now, sources)
+            return await poll_board(board, fetcher, state, now, sources, written=written)
 
     return list(await asyncio.gather(*(one(b) for b in boards)))
 

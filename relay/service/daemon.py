@@ -164,6 +164,7 @@ class Service:
                     self.parts.sources,
                     fence=lease,
                     stamp_always=self.leases.shared,
+                    written=self.parts.feeds_written,
                 )
             )
             self._inflight.add(task)

@@ -71,7 +71,7 @@ class ListenerStats:
     accept_failures: int
 
 
-class _Throttle:
+class Throttle:
     """True at most once per `period` (loop time): one log line per period for a lasting state."""
 
     def __init__(self, period: float) -> None:
@@ -165,8 +165,8 @@ class Listener:
         self._open: dict[asyncio.BaseTransport, _Connection] = {}
         self._peak = self._expired = self._evicted = self._refused = 0
         self._accept_failures = self._failing = 0
-        self._throttle = _Throttle(LOG_EVERY)
-        self._full_throttle = _Throttle(LOG_EVERY)
+        self._throttle = Throttle(LOG_EVERY)
+        self._full_throttle = Throttle(LOG_EVERY)
 
     async def start(self, host: str, port: int) -> None:
         """Bind and listen on every address of host:port. OSError names both on failure."""

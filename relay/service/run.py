@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from relay.core.errors import StartError
@@ -19,6 +20,7 @@ from relay.pipeline.feed import write_feed
 from relay.service import notify
 from relay.service.daemon import Service
 from relay.service.parts import Parts
+from relay.service.served import FeedSource
 
 log = logging.getLogger("relay.daemon")
 
@@ -37,12 +39,14 @@ async def serve(
     config = parts.config
     if parts.dry_run:
         log.info("dry run: messages are printed, not sent")
-    for board in config.boards:  # a feed lost from disk, or dirty after a crash, is rewritten
+    # A feed lost from disk, or dirty after a crash, is rewritten. With a shared state only
+    # the boards this instance polls have their file here, each written by its own polls.
+    for board in () if parts.shared_state else config.boards:
         await write_feed(board, parts.state)
     web = None
     if config.listen:
         from relay.service.pages import StatusPages
-        from relay.service.web import feeds_of, start_web  # aiohttp: ~10 MB, only when serving
+        from relay.service.web import start_web  # aiohttp: ~10 MB, only when serving
 
         host, port = split_listen(config.listen)
         pages = StatusPages(service)
@@ -50,7 +54,7 @@ async def serve(
             web = await start_web(
                 host,
                 port,
-                feeds=lambda: feeds_of(service.config.boards),  # the boards of the latest reload
+                feeds=served_feeds(service),
                 health=service.health,
                 metrics=service.metrics,
                 pages=pages,
@@ -69,6 +73,20 @@ async def serve(
     finally:
         if web is not None:
             await web.close()
+
+
+def served_feeds(service: Service) -> FeedSource | Callable[[], Mapping[str, Path]]:
+    """What /feeds/ serves, for the boards of the latest reload. A state this instance alone
+    writes (SQLite): the feed files it writes, as they are on disk. A shared state: every
+    board's feed rendered from the state, since other instances poll some of the boards (the
+    same bytes as their files, see relay.service.statefeeds)."""
+    from relay.service.web import feeds_of
+
+    if service.parts.shared_state:
+        from relay.service.statefeeds import StateFeeds
+
+        return StateFeeds(lambda: service.config.boards, service.parts.state, service.clock)
+    return lambda: feeds_of(service.config.boards)
 
 
 async def _run(service: Service, config_path: Path, started: asyncio.Event | None) -> int:

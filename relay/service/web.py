@@ -11,6 +11,10 @@ feeds always have one link. Each request reads the file whole through that one d
 the bytes, size and mtime belong to one version. The strong ETag is a hash of those bytes,
 cached per (path, inode, mtime_ns, size) so a large feed is not re-hashed for every poll.
 
+That is the feed source of a state this instance alone writes. With a shared state the
+caller passes a `FeedSource` instead (relay.service.statefeeds: every board's feed rendered
+from the state); the routes and the 304 logic are the same for both (relay.service.served).
+
 The TCP side is relay.service.listener (a connection cap, a request deadline, a paused accept
 on EMFILE); an aiohttp middleware tells it when a request is in progress, so that only idle or
 half-sent connections are ever timed out or evicted. aiohttp's own AppRunner serves the
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -39,8 +42,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from relay.core.config import Board
-from relay.service.listener import Listener, ListenerLimits, ListenerStats
+from relay.core.errors import StateError
+from relay.pipeline.feed import feed_names
+from relay.service.listener import LOG_EVERY, Listener, ListenerLimits, ListenerStats, Throttle
 from relay.service.metrics import Metrics
+from relay.service.served import FeedSource, ServedFeed, etag_of
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,10 @@ FeedFiles = Callable[[], Mapping[str, Path]]  # served name -> its file, as conf
 def feeds_of(boards: Iterable[Board]) -> dict[str, Path]:
     """The served mapping for these boards: each board's feed file under its bare name, and its
     JSON Feed beside it when the board writes one."""
-    served = {board.feed_path.name: board.feed_path for board in boards}
-    served |= {b.json_path.name: b.json_path for b in boards if b.json_feed}
-    return served
+    return {
+        name: board.json_path if is_json else board.feed_path
+        for name, (board, is_json) in feed_names(boards).items()
+    }
 
 
 class Pages(Protocol):
@@ -87,21 +94,15 @@ class Health:
     detail: Mapping[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Feed:
-    data: bytes
-    etag: str  # unquoted
-    mtime: int  # whole Unix seconds, as Last-Modified carries it
-
-
 class _FeedFiles:
-    """Reads the configured feed files (in a worker thread) and remembers their hashes."""
+    """Reads the configured feed files (in a worker thread) and remembers their hashes: the
+    `FeedSource` of a state that this instance alone writes (SQLite)."""
 
     def __init__(self, served: FeedFiles) -> None:
         self._served = served
         self._etags: dict[str, tuple[tuple[str, int, int, int], str]] = {}
 
-    def load(self, name: str) -> _Feed | None:
+    def load(self, name: str) -> ServedFeed | None:
         """The feed served as `name`, or None when it is not a configured feed's own file."""
         path = self._served().get(name)
         if path is None:
@@ -128,9 +129,9 @@ class _FeedFiles:
         if cached is not None and cached[0] == key:
             etag = cached[1]
         else:
-            etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+            etag = etag_of(data)
             self._etags[name] = (key, etag)
-        return _Feed(data, etag, st.st_mtime_ns // 1_000_000_000)
+        return ServedFeed(data, etag, st.st_mtime_ns // 1_000_000_000)
 
     def names(self) -> list[str]:
         """The served feeds whose file is there (a regular file, not a link), sorted."""
@@ -172,7 +173,7 @@ async def start_web(
     host: str,
     port: int,
     *,
-    feeds: FeedFiles,
+    feeds: FeedFiles | FeedSource,
     health: Callable[[], Health],
     metrics: Metrics,
     limits: ListenerLimits = DEFAULT_LIMITS,
@@ -180,13 +181,15 @@ async def start_web(
 ) -> WebServer:
     """Listen on host:port. Raises OSError (address in use, no such address) naming both.
 
-    `feeds()` is asked on every request: the served name -> file mapping (see `feeds_of`).
+    `feeds` is the feed files' mapping, asked on every request (the served name -> file, see
+    `feeds_of`), or a `FeedSource` (the feeds rendered from a shared state).
     `limits.max_connections` is lowered to a quarter of the process's descriptor limit.
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY:
         limits = limits.fitted(soft)
-    routes = _Routes(_FeedFiles(feeds), health, metrics, pages)
+    source = _FeedFiles(feeds) if callable(feeds) else feeds
+    routes = _Routes(source, health, metrics, pages)
 
     def protocol() -> asyncio.Protocol:  # aiohttp's, once runner.setup() has made its server
         assert runner.server is not None
@@ -234,18 +237,27 @@ class _Routes:
 
     def __init__(
         self,
-        files: _FeedFiles,
+        files: FeedSource,
         health: Callable[[], Health],
         metrics: Metrics,
         pages: Pages | None,
     ) -> None:
         self._files = files
+        self._state_throttle = Throttle(LOG_EVERY)
         self._health = health
         self._metrics = metrics
         self._pages = pages
 
     async def feed(self, request: web.Request) -> web.StreamResponse:
-        feed = await asyncio.to_thread(self._files.load, request.match_info["name"])
+        name = request.match_info["name"]
+        try:
+            feed = await asyncio.to_thread(self._files.load, name)
+        except StateError as e:  # a shared state's server is down: the feeds come back with it
+            if self._state_throttle.allow(asyncio.get_running_loop().time()):
+                log.warning("feed %s not served: %s (logged at most once a minute)", name, e)
+            raise web.HTTPServiceUnavailable(
+                text="the state cannot be read now\n", headers={"Retry-After": "30"}
+            ) from None
         if feed is None:
             raise web.HTTPNotFound(text="no such feed\n")
         if _not_modified(request, feed):
@@ -316,7 +328,7 @@ class _Routes:
         return web.Response(text="\n".join(lines) + "\n")
 
 
-def _not_modified(request: web.Request, feed: _Feed) -> bool:
+def _not_modified(request: web.Request, feed: ServedFeed) -> bool:
     """RFC 9110 §13.2.2: If-None-Match (weak comparison) decides; else If-Modified-Since."""
     tags = request.if_none_match
     if tags is not None:

@@ -131,6 +131,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE boards ADD COLUMN quiet_alarmed timestamptz
     """,
+    # 3 (as SQLite's 7): a counter of the changes a board's feed shows (new posts, retitles,
+    # late articles), so that every instance's listener knows from one row when to re-render
+    """
+    ALTER TABLE boards ADD COLUMN feed_changes bigint NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS relay_schema (

@@ -80,6 +80,16 @@ class BoardTable:
             if rows:
                 self._states[board_id] = self.state(rows[0])
 
+    def feed_version(self, board_id: str) -> str | None:
+        """The board's feed version: its change counter, once it has a first poll. Read from
+        the database, not the copy in memory: another instance may have polled the board."""
+        rows = self._driver.query(
+            "SELECT first_poll, feed_changes FROM boards WHERE id = ?", (board_id,)
+        )
+        if not rows or rows[0]["first_poll"] is None:
+            return None
+        return str(rows[0]["feed_changes"])
+
     def state(self, row: RowLike) -> BoardState:
         return from_row(
             self._driver,
@@ -107,7 +117,8 @@ def record_success(tx: Tx, board_id: str, changes: PageChanges, stamp: object) -
             last_new = CASE WHEN :has_new THEN :now ELSE last_new END,
             failures = 0, last_reason = '', last_error = '',
             etag = :etag, last_modified = :last_modified, body_hash = :hash,
-            feed_dirty = feed_dirty OR :changed
+            feed_dirty = feed_dirty OR :changed,
+            feed_changes = feed_changes + CASE WHEN :changed THEN 1 ELSE 0 END
         WHERE id = :id""",
         {
             "now": stamp,
@@ -169,3 +180,6 @@ class SqlBoards:
     def mark_feed_written(self, board_id: str) -> None:
         with self._boards.write(board_id) as tx:
             tx.execute("UPDATE boards SET feed_dirty = {false} WHERE id = ?", (board_id,))
+
+    def feed_version(self, board_id: str) -> str | None:
+        return self._boards.feed_version(board_id)

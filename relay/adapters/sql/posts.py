@@ -164,7 +164,11 @@ class SqlPosts:
                 (article.excerpt, article.text, article.image, article.body_html)
                 + (board_id, post_id),
             )
-            tx.execute("UPDATE boards SET feed_dirty = {true} WHERE id = ?", (board_id,))
+            tx.execute(
+                "UPDATE boards SET feed_dirty = {true}, feed_changes = feed_changes + 1 "
+                "WHERE id = ?",
+                (board_id,),
+            )
 
     def first_seen_since(
         self, since: datetime, board_id: str | None = None

@@ -132,4 +132,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE boards ADD COLUMN quiet_alarmed TEXT;
     """,
+    # 7: a counter of the changes a board's feed shows (new posts, retitles, late articles),
+    # so that a listener serving feeds from the state knows, from one row, when to re-render
+    """
+    ALTER TABLE boards ADD COLUMN feed_changes INTEGER NOT NULL DEFAULT 0;
+    """,
 )
