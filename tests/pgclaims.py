@@ -8,20 +8,20 @@ from typing import Any
 import psycopg
 
 
-def queue(url: str, rows: list[tuple[str, str]]) -> None:
-    """Pending deliveries (chat, post id) of board "b", in this order."""
+def queue(url: str, rows: list[tuple[str, str]], board: str = "b") -> None:
+    """Pending deliveries (chat, post id) of `board`, in this order."""
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO boards (id) VALUES ('b') ON CONFLICT DO NOTHING")
+        conn.execute("INSERT INTO boards (id) VALUES (%s) ON CONFLICT DO NOTHING", (board,))
         for chat, post_id in rows:
             conn.execute(
                 "INSERT INTO posts (board_id, id, sort_key, url, title, first_seen, updated) "
-                "VALUES ('b', %s, 0, 'http://x/', %s, now(), now()) ON CONFLICT DO NOTHING",
-                (post_id, post_id),
+                "VALUES (%s, %s, 0, 'http://x/', %s, now(), now()) ON CONFLICT DO NOTHING",
+                (board, post_id, post_id),
             )
             conn.execute(
                 "INSERT INTO deliveries (board_id, post_id, route, chat, created) "
-                "VALUES ('b', %s, %s, %s, now())",
-                (post_id, chat, chat),
+                "VALUES (%s, %s, %s, %s, now())",
+                (board, post_id, chat, chat),
             )
 
 

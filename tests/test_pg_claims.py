@@ -67,6 +67,22 @@ def test_a_chat_held_by_one_instance_is_not_given_to_another(url: str) -> None:
     assert [d.post_id for d in first.claim()] == ["1", "2", "3"]  # the held chat's new post
 
 
+def test_instances_with_different_boards_each_send_their_own_to_a_shared_chat(
+    url: str,
+) -> None:
+    """A has board b0, B has b1, both post to @news. The instance holding the chat claims only
+    its own boards' deliveries (it could not build the others' messages); once they are
+    sent, the chat passes to the other instance for its board's."""
+    queue(url, [("@news", "1"), ("@news", "2")], board="b0")
+    queue(url, [("@news", "3")], board="b1")
+    a, b = claims(url, 1), claims(url, 2)
+    assert [(d.board_id, d.post_id) for d in a.claim({"b0"})] == [("b0", "1"), ("b0", "2")]
+    assert b.claim({"b1"}) == []  # the chat is A's while its posts are pending
+    sql(url, "UPDATE deliveries SET status = 'sent', claimed_by = NULL WHERE board_id = 'b0'")
+    assert [(d.board_id, d.post_id) for d in b.claim({"b1"})] == [("b1", "3")]
+    assert a.claim({"b0"}) == []
+
+
 def test_two_claimants_at_once_never_share_a_chat(url: str) -> None:
     chats = [f"@c{i}" for i in range(12)]
     queue(url, [(chat, f"{i}-{chat}") for i in range(3) for chat in chats])

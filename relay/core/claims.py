@@ -28,22 +28,29 @@ clock step out of the pace.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from relay.core.state import Delivery, DeliveryQueue, Edit
+
+Boards = Collection[str] | None  # the boards whose deliveries to claim; None: every board
 
 
 class DeliveryClaims(Protocol):
     """What the delivery worker may send. Every call is one short transaction (run it in a
     worker thread)."""
 
-    def claim(self) -> list[Delivery]:
+    def claim(self, boards: Boards = None) -> list[Delivery]:
         """The pending deliveries this instance holds, oldest first: its claims renewed, and
-        the chats no live claim of another instance holds claimed."""
+        the chats no live claim of another instance holds claimed. Only deliveries of
+        `boards` (None: any), the boards this instance has in its config: instances with
+        different board lists each send their own boards' posts, a chat passing between
+        them as each one's pending deliveries are sent, rather than one holding a chat whose
+        posts it cannot build."""
         ...
 
-    def claim_edits(self) -> list[Edit]:
+    def claim_edits(self, boards: Boards = None) -> list[Edit]:
         """The queued edits this instance holds (claimed the same way), oldest first."""
         ...
 
@@ -92,10 +99,10 @@ class OwnedQueue:
     def __init__(self, queue: DeliveryQueue) -> None:
         self._queue = queue
 
-    def claim(self) -> list[Delivery]:
-        return self._queue.pending_deliveries()
+    def claim(self, boards: Boards = None) -> list[Delivery]:
+        return self._queue.pending_deliveries()  # all: the worker waits out unknown boards
 
-    def claim_edits(self) -> list[Edit]:
+    def claim_edits(self, boards: Boards = None) -> list[Edit]:
         return self._queue.pending_edits()
 
     def release(self) -> None:

@@ -23,6 +23,7 @@ on it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -167,13 +168,13 @@ class Deliverer(DigestSending):
                 self._sender,
                 self._state,
                 deadline,
-                self._claims.claim_edits,
+                functools.partial(self._claims.claim_edits, self._board_ids),
                 shown=self._printed_edits if self._dry_run else None,
             )
         return report
 
     async def _pending(self) -> list[Delivery]:
-        pending = await self._state("read the delivery queue", self._claims.claim)
+        pending = await self._state("read the delivery queue", self._claims.claim, self._board_ids)
         if self._dry_run:
             pending = [d for d in pending if d.seq not in self._printed]
         return pending

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from relay.adapters.postgres.db import Connection, Database
 from relay.adapters.rows import record_from_row
-from relay.core.claims import Slot
+from relay.core.claims import Boards, Slot
 from relay.core.coordination import InstanceId
 from relay.core.state import Delivery, Edit
 
@@ -45,10 +45,12 @@ def _live_other(chat: str) -> str:
 
 
 _LIVE_OTHER = _live_other("d.chat")
+# Only the boards this instance has (NULL: all): it cannot build another board's messages.
+_OF_MY_BOARDS = "AND (%(boards)s::text[] IS NULL OR d.board_id = ANY(%(boards)s))"
 _CANDIDATES = (  # the chats no other instance holds, oldest first, and which are mine
     "SELECT d.chat, bool_or(d.claimed_by IS NOT DISTINCT FROM %(me)s) AS mine "
     f"FROM deliveries d WHERE d.status = 'pending' AND NOT EXISTS ({_LIVE_OTHER}) "
-    "GROUP BY d.chat ORDER BY min(d.seq)"
+    f"{_OF_MY_BOARDS} GROUP BY d.chat ORDER BY min(d.seq)"
 )
 _LOCK = (  # chats still free in this statement's snapshot, in the order given
     "SELECT p.chat FROM chat_pace p WHERE p.chat = ANY(%(chats)s) "
@@ -64,18 +66,18 @@ _CLAIM = (
     "WHERE seq IN (SELECT d.seq FROM deliveries d WHERE d.status = 'pending' "
     "AND d.chat = ANY(%(chats)s) AND NOT EXISTS (" + _LIVE_OTHER + ") "
     "AND (d.claimed_by IS DISTINCT FROM %(me)s OR d.claim_until <= now()) "
-    "ORDER BY d.seq LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED)"
+    f"{_OF_MY_BOARDS} ORDER BY d.seq LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED)"
 )
 _MINE = (
-    "SELECT seq, board_id, post_id, route, chat, attempts, not_before FROM deliveries "
+    "SELECT seq, board_id, post_id, route, chat, attempts, not_before FROM deliveries d "
     "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
-    "ORDER BY seq LIMIT %(limit)s"
+    f"{_OF_MY_BOARDS} ORDER BY seq LIMIT %(limit)s"
 )
 _CLAIM_EDITS = (
     "UPDATE deliveries SET claimed_by = %(me)s, claim_until = now() + %(ttl)s "
-    "WHERE seq IN (SELECT seq FROM deliveries WHERE edit_pending "
-    "AND (claimed_by IS NULL OR claimed_by = %(me)s OR claim_until <= now()) "
-    "ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    "WHERE seq IN (SELECT d.seq FROM deliveries d WHERE d.edit_pending "
+    "AND (d.claimed_by IS NULL OR d.claimed_by = %(me)s OR d.claim_until <= now()) "
+    f"{_OF_MY_BOARDS} ORDER BY d.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
 )
 _MY_EDITS = (
     "SELECT seq, board_id, post_id, route, chat, message_id, "
@@ -112,16 +114,16 @@ class PostgresClaims:
 
     # --- DeliveryClaims ---------------------------------------------------------------
 
-    def claim(self) -> list[Delivery]:
-        args = {"me": self._me, "ttl": self._ttl, "limit": CLAIM_LIMIT}
+    def claim(self, boards: Boards = None) -> list[Delivery]:
+        args = {"me": self._me, "ttl": self._ttl, "limit": CLAIM_LIMIT, "boards": _ids(boards)}
         with self._transaction() as db:
             # Only live claims are renewed, and only past half their time (a pass per send
             # must not rewrite every claimed row): one that lapsed (a long pause) is claimed
             # again under the chat's lock like any free chat, as another may take it now.
             db.execute(
-                "UPDATE deliveries SET claim_until = now() + %(ttl)s "
+                "UPDATE deliveries d SET claim_until = now() + %(ttl)s "
                 "WHERE claimed_by = %(me)s AND status = 'pending' AND claim_until > now() "
-                "AND claim_until < now() + %(ttl)s / 2",
+                f"AND claim_until < now() + %(ttl)s / 2 {_OF_MY_BOARDS}",
                 args,
             )
             mine = self._lock_share(db, args)
@@ -163,8 +165,8 @@ class PostgresClaims:
                 locked += [r["chat"] for r in rows]
         return locked
 
-    def claim_edits(self) -> list[Edit]:
-        args = {"me": self._me, "ttl": self._ttl, "limit": EDIT_LIMIT}
+    def claim_edits(self, boards: Boards = None) -> list[Edit]:
+        args = {"me": self._me, "ttl": self._ttl, "limit": EDIT_LIMIT, "boards": _ids(boards)}
         with self._transaction() as db:
             db.execute(_CLAIM_EDITS, args)
             rows = db.execute(_MY_EDITS, args).fetchall()
@@ -262,3 +264,7 @@ def _seconds(value: float) -> timedelta:
 
 
 __all__ = ["BOT_ROW", "PostgresClaims"]
+
+
+def _ids(boards: Boards) -> list[str] | None:
+    return None if boards is None else sorted(boards)

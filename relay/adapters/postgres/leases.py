@@ -103,13 +103,7 @@ class PostgresLeases:
                     "ORDER BY random() LIMIT %s FOR UPDATE SKIP LOCKED",
                     (ids, me.name, want),
                 )
-                free = [r["board_id"] for r in cur.fetchall()]
-                if free:
-                    cur.execute(
-                        "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
-                        "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
-                        (me.name, lease, free),
-                    )
+                _take(cur, me, lease, [r["board_id"] for r in cur.fetchall()])
             # A board left free for a whole lease is one no other live instance takes: all
             # are at their share, or none has it in its config (instances with different
             # board lists, a reload on one of them). It is taken whatever the share says, or
@@ -121,13 +115,8 @@ class PostgresLeases:
                 (ids, me.name, lease),
             )
             orphans = [r["board_id"] for r in cur.fetchall()]
-            if orphans:
-                cur.execute(
-                    "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
-                    "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
-                    (me.name, lease, orphans),
-                )
-                self._orphans.update(orphans)
+            _take(cur, me, lease, orphans)
+            self._orphans.update(orphans)
             cur.execute(
                 f"SELECT {_LEASE_COLUMNS} FROM leases WHERE owner = %s AND board_id = ANY(%s)",
                 (me.name, ids),
@@ -169,6 +158,16 @@ class PostgresLeases:
             )
             for r in rows
         ]
+
+
+def _take(cur: Cursor[Row], me: InstanceId, lease: float, boards: list[str]) -> None:
+    """`me` becomes the owner of `boards` (locked by the caller): a new token each."""
+    if boards:
+        cur.execute(
+            "UPDATE leases SET owner = %s, token = token + 1, taken = now(), "
+            "expires = now() + make_interval(secs => %s) WHERE board_id = ANY(%s)",
+            (me.name, lease, boards),
+        )
 
 
 def _bounded(cur: Cursor[Row], lease_seconds: float) -> None:
