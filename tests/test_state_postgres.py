@@ -24,7 +24,7 @@ from relay.adapters.postgres import PoolSettings, PostgresState
 from relay.adapters.postgres.migrations import MIGRATIONS
 from relay.core.config import load_config
 from relay.core.coordination import Lease, LeaseLost
-from relay.core.errors import StateError
+from relay.core.errors import ConfigError, StateError
 from relay.core.models import Article, Post
 from relay.core.state import BoardState, NewPost, PageChanges, PollIntent, Validators
 from relay.core.state_url import parse_postgres_url
@@ -375,3 +375,12 @@ def test_each_server_failure_says_what_happened(error: psycopg.Error, kind: str)
 
     said = describe(error)
     assert kind in said.split(":")[0] and str(error) in said
+
+
+def test_a_url_libpq_refuses_is_a_config_error_naming_the_key() -> None:
+    """An unknown URL parameter is the config's fault (exit 2), not a traceback; no password."""
+    with pytest.raises(ConfigError, match=r"\[relay\] state: .*nosuchparam") as caught:
+        PostgresState(
+            parse_postgres_url(f"postgresql://relay:{SECRET}@127.0.0.1:1/r?nosuchparam=1")
+        )
+    assert SECRET not in str(caught.value)

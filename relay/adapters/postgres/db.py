@@ -53,7 +53,7 @@ from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from relay.adapters.postgres.migrations import migrate
-from relay.core.errors import StateError
+from relay.core.errors import ConfigError, StateError
 from relay.core.state_url import PostgresUrl
 
 Row = DictRow
@@ -233,7 +233,10 @@ def _connection_kwargs(conninfo: str, password: str | None, s: PoolSettings) -> 
         "keepalives_count": 3,
         "tcp_user_timeout": s.tcp_timeout * 1000,
     }
-    given = conninfo_to_dict(conninfo)
+    try:
+        given = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as e:  # libpq refuses the URL itself: the config is wrong
+        raise ConfigError(f"[relay] state: {conninfo}: {e}") from None
     kwargs = {k: v for k, v in defaults.items() if k not in given}
     if password is not None:
         kwargs["password"] = password
