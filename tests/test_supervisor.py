@@ -11,6 +11,7 @@ import logging
 
 import pytest
 
+from relay.core.errors import StateError
 from relay.service import supervisor as supervision
 from relay.service.supervisor import Supervisor
 
@@ -46,6 +47,30 @@ async def test_a_task_that_raises_is_logged_counted_and_restarted(
     assert len(deaths) == 2 and all(r.exc_info for r in deaths)
     assert "odd answer" in deaths[0].getMessage()
     assert not boss.gave_up.is_set() and boss.failed == {}
+
+
+async def test_a_fault_relay_named_is_one_line_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The state's server down kills the delivery worker each pass: one line each, the
+    message naming the state, not sixty lines of traceback."""
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    async def outage() -> None:
+        runs.append(1)
+        if len(runs) < 2:
+            raise StateError("state postgresql://***@db/relay: cannot read: server went away")
+        done.set()
+        await asyncio.Event().wait()
+
+    boss = Supervisor(monotonic=asyncio.get_running_loop().time)
+    with caplog.at_level(logging.ERROR, logger="relay.supervisor"):
+        boss.start("deliveries", outage)
+        await asyncio.wait_for(done.wait(), 5)
+    await boss.stop(1.0)
+    [death] = [r for r in caplog.records if "died" in r.getMessage()]
+    assert death.exc_info is None and "server went away" in death.getMessage()
 
 
 async def test_a_task_that_returns_while_running_counts_as_dead() -> None:

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from relay.core.errors import RelayError
+
 log = logging.getLogger("relay.supervisor")
 
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
@@ -63,7 +65,10 @@ class Supervisor:
             except Exception as e:  # the point of a supervisor: any failure, seen and handled
                 if self._stopping:
                     return
-                log.exception("task %s died: %s", name, e)
+                if isinstance(e, RelayError):  # a fault relay named (the state's server
+                    log.error("task %s died: %s", name, e)  # down): its message says it all
+                else:  # a bug: the traceback is what finds it
+                    log.exception("task %s died: %s", name, e)
                 why = f"{type(e).__name__}: {e}"
             else:
                 if self._stopping or name in self.failed:  # stopped, or escalated itself
