@@ -119,6 +119,26 @@ def test_a_target_that_holds_a_state_is_refused_unless_replace(
     assert into_sqlite.returncode == 1 and f"{source}: already holds a state" in into_sqlite.stderr
 
 
+def test_a_copy_into_a_state_relays_are_running_on_is_refused(
+    tmp_path: Path, sim: BoardSimulator, pg_url: str
+) -> None:
+    """Even with --replace: a running relay would go on from what it holds in memory."""
+    config = write_config(tmp_path, boards(sim)[1:], telegram={"dry_run": True})
+    assert run_relay("once", "-c", str(config)).returncode == 0
+    source = str(tmp_path / "state.db")
+    opened = PostgresState(parse_postgres_url(pg_url))  # migrated: the instances table exists
+    try:
+        opened.database.query(
+            "INSERT INTO instances (name, host, pid, started, seen) "
+            "VALUES ('web-1-77-x', 'web-1', 77, now(), now()) RETURNING name"
+        )
+    finally:
+        opened.close()
+    refused = run_relay("state", "copy", source, pg_url, "--replace")
+    assert refused.returncode == 1
+    assert "relay instances are running on it (web-1:77)" in refused.stderr
+
+
 def test_copy_arguments_are_checked_before_anything_is_opened(tmp_path: Path) -> None:
     missing = run_relay("state", "copy", str(tmp_path / "none.db"), str(tmp_path / "to.db"))
     assert missing.returncode == 1 and "no state file there to copy from" in missing.stderr

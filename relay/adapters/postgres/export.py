@@ -21,6 +21,7 @@ from relay.adapters.copy import Reader, Row, Writer, refuse_unless_empty
 from relay.adapters.postgres.db import Database
 from relay.adapters.sql.boards import BoardTable
 from relay.adapters.tables import TABLES, Table
+from relay.core.errors import StateError
 
 _BATCH = 2000  # rows fetched per round trip by the export's cursor
 
@@ -66,6 +67,18 @@ class PostgresRows:
                 refuse_unless_empty(
                     self._db.location, counts["boards"], counts["posts"], replace=replace
                 )
+                # A relay running on it would go on from what it holds in memory (board
+                # states, claims): the copy is for a stopped relay, so say so, and copy nothing.
+                running = conn.execute(
+                    "SELECT host, pid FROM instances WHERE seen > now() - interval '2 minutes' "
+                    "ORDER BY started"
+                ).fetchall()
+                if running:
+                    who = ", ".join(f"{r['host']}:{r['pid']}" for r in running)
+                    raise StateError(
+                        f"{self._db.location}: relay instances are running on it ({who}): "
+                        "stop them before copying a state into it"
+                    )
                 conn.execute(f"TRUNCATE {names}")
 
                 def write(table: Table, rows: Iterable[Row]) -> int:
