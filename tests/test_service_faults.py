@@ -73,9 +73,11 @@ def test_polling_survives_a_real_wall_clock_step(
         offset_file.write_text(f"{step}\n")
         wait_for(lambda: "wall clock stepped" in running.log, timeout=10, what="the step")
         stepped = time.monotonic()
-        time.sleep(4.0)
+        time.sleep(5.0)
         polls = list_polls(board, stepped)
-        assert 3 <= polls <= 6, polls  # about one a second: neither stalled nor a storm
+        # About one a second: neither stalled (0 or 1 in 5 s) nor a storm. A loaded machine
+        # (three test workers on two cores) may delay a poll or two.
+        assert 3 <= polls <= 7, polls
         board.add_post("시계가 바뀐 뒤의 글", "x", "<p>x</p>")
         wait_for(
             lambda: any("시계가 바뀐 뒤의 글" in m.text for m in fakebot.messages),
