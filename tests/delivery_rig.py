@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from relay.adapters.fetch import Fetcher
 from relay.adapters.sqlite import SqliteState
 from relay.core.config import Config
 from relay.pipeline.deliver import Deliverer, DrainReport
-from relay.pipeline.poll import poll_boards
+from relay.pipeline.poll import poll_board, poll_boards
 from relay.sim import BoardSimulator, SimBoard
 
 FAST = Pace(per_chat_interval=0, group_max=0, bot_max=0)
@@ -57,7 +58,8 @@ class Rig:
 
     async def poll(self) -> None:
         async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
-            outcomes = await poll_boards(self.config.boards, fetcher, self.store, self.clock, 4)
+            poll = functools.partial(poll_board, fetcher=fetcher, state=self.store, now=self.clock)
+            outcomes = await poll_boards(self.config.boards, poll, concurrency=4)
         assert all(o.ok for o in outcomes), outcomes
 
     async def drain(self, deadline: float | None = None, pace: Pace = FAST) -> DrainReport:

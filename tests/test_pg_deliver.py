@@ -9,6 +9,7 @@ Simulator -> PostgreSQL state -> two deliverers -> fake Bot API, all over loopba
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import re
 from collections import Counter
@@ -33,7 +34,7 @@ from relay.core.coordination import InstanceId
 from relay.core.pace import Pace, bot_spacing
 from relay.core.state_url import parse_postgres_url
 from relay.pipeline.deliver import Deliverer, DrainReport
-from relay.pipeline.poll import poll_boards
+from relay.pipeline.poll import poll_board, poll_boards
 from relay.pipeline.shared_pace import SharedPaceSender
 from relay.sim import BoardSimulator, SimBoard
 
@@ -85,7 +86,8 @@ class Cluster:
     async def poll(self) -> None:
         state = self.instances[0].state
         async with Fetcher(user_agent="test", host_delay=0, timeout=5) as fetcher:
-            outcomes = await poll_boards(self.config.boards, fetcher, state, self.clock, 4)
+            poll = functools.partial(poll_board, fetcher=fetcher, state=state, now=self.clock)
+            outcomes = await poll_boards(self.config.boards, poll, concurrency=4)
         assert all(o.ok for o in outcomes), outcomes
 
     async def drain_all(self, seconds: float) -> list[DrainReport]:

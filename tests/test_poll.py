@@ -5,6 +5,7 @@ Scenario names read like the traps they guard against.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,11 @@ async def test_two_boards_on_one_host_never_overlap(tmp_path: Path, sim: BoardSi
     fill(second, 5)
     rig = Rig(tmp_path, [first, second], source="list")  # no feed look-ups in the count
     async with Fetcher(user_agent="test", host_delay=0.2, timeout=5) as fetcher:
-        outcomes = await poll_boards(rig.config.boards, fetcher, rig.store, now, concurrency=4)
+        outcomes = await poll_boards(
+            rig.config.boards,
+            functools.partial(poll_board, fetcher=fetcher, state=rig.store, now=now),
+            concurrency=4,
+        )
     assert all(o.ok for o in outcomes)
     starts = sorted(r.at.timestamp() for r in first.requests + second.requests)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]

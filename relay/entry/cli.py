@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -153,21 +154,21 @@ async def cmd_preview(args: argparse.Namespace) -> int:
 
 async def cmd_once(args: argparse.Namespace) -> int:
     from relay.pipeline.deliver import Deliverer
-    from relay.pipeline.poll import poll_boards
+    from relay.pipeline.poll import poll_board, poll_boards
 
     config = _config(args)
     boards = [config.board(args.board)] if args.board else list(config.boards)
     dry_run = args.dry_run or config.dry_run
     async with assemble(config, dry_run=dry_run, strict_telegram=True) as parts:
-        outcomes = await poll_boards(
-            boards,
-            parts.fetcher,
-            parts.state,
-            parts.clock.wall,
-            config.concurrency,
-            parts.sources,
+        poll = functools.partial(
+            poll_board,
+            fetcher=parts.fetcher,
+            state=parts.state,
+            now=parts.clock.wall,
+            sources=parts.sources,
             written=parts.feeds_written,
         )
+        outcomes = await poll_boards(boards, poll, concurrency=config.concurrency)
         for outcome in outcomes:
             if outcome.ok:
                 print(

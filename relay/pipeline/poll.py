@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -89,21 +89,15 @@ async def poll_board(
 
 
 async def poll_boards(
-    boards: Sequence[Board],
-    fetcher: Fetcher,
-    state: State,
-    now: Clock,
-    concurrency: int,
-    sources: FeedSources | None = None,
-    written: WrittenFeeds | None = None,
+    boards: Sequence[Board], poll: Callable[[Board], Awaitable[PollOutcome]], *, concurrency: int
 ) -> list[PollOutcome]:
-    """Poll boards concurrently (bounded); one board's failure never stops the others."""
+    """`poll` each board, at most `concurrency` at once (`relay once`: `poll` is `poll_board`
+    with the run's parts); one board's failure never stops the others."""
     gate = asyncio.Semaphore(concurrency)
-    sources = sources if sources is not None else PROCESS_SOURCES
 
     async def one(board: Board) -> PollOutcome:
         async with gate:
-            return await poll_board(board, fetcher, state, now, sources, written=written)
+            return await poll(board)
 
     return list(await asyncio.gather(*(one(b) for b in boards)))
 
