@@ -262,3 +262,16 @@ def test_booking_a_chat_renews_this_instance_s_claim_on_it(url: str) -> None:
     assert holder.book("@a", hold=0.0).booked  # the request about to go
     time.sleep(0.5)  # past the claim's first expiry, within the renewed one
     assert other.claim() == []
+
+
+def test_a_chat_claimed_by_another_cannot_be_booked_by_one_whose_claim_lapsed(url: str) -> None:
+    """The fence of a send: A's claim lapsed (it was starved or paused), B claimed the chat and
+    sends its deliveries; A, still holding them in memory, is refused the chat's slot."""
+    queue(url, [("@a", "1")])
+    a, b = claims(url, 1, claim_seconds=1.0), claims(url, 2, claim_seconds=30.0)
+    assert [d.post_id for d in a.claim()] == ["1"]
+    time.sleep(1.3)  # A's claim lapses
+    assert [d.post_id for d in b.claim()] == ["1"]
+    refused = a.book("@a", 20.0)
+    assert not refused.booked and refused.wait > 20  # B's claim runs for most of 30 s
+    assert b.book("@a", 20.0).booked

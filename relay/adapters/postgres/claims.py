@@ -184,6 +184,8 @@ class PostgresClaims:
     def book(self, chat: str, hold: float) -> Slot:
         with self._transaction() as db:
             wait = self._locked_wait(db, chat)
+            if wait <= 0:
+                wait = self._taken_over(db, chat)
             if wait > 0:
                 self._remember({chat: wait})
                 return Slot(booked=False, wait=wait)
@@ -222,6 +224,19 @@ class PostgresClaims:
         return max(0.0, self._free_at.get(chat, 0.0) - self._monotonic())
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _taken_over(self, db: Connection, chat: str) -> float:
+        """Seconds another instance's live claim on `chat` still runs (0: none). An instance
+        whose claims lapsed (starved or paused longer than a claim) may still hold the
+        chat's deliveries in memory; once another claimed the chat, it must not send them
+        (the other does): the booking, under the chat's row lock, is the fence."""
+        row = db.execute(
+            "SELECT extract(epoch FROM max(claim_until) - now())::float8 AS left "
+            "FROM deliveries WHERE chat = %(chat)s AND status = 'pending' "
+            "AND claimed_by IS NOT NULL AND claimed_by <> %(me)s AND claim_until > now()",
+            {"chat": chat, "me": self._me},
+        ).fetchone()
+        return float(row["left"]) if row is not None and row["left"] is not None else 0.0
 
     def _set(self, chat: str, seconds: float) -> None:
         """The chat's next message goes `seconds` from now. It overwrites the booking's
