@@ -181,24 +181,22 @@ def test_a_board_only_one_instance_has_is_taken_whatever_its_share(url: str) -> 
     a, b = coordination(url), coordination(url)
     one, two = instance(1), instance(2)
     lease = 1.0
-    for leases, me in ((a, one), (b, two)):
-        leases.heartbeat(me, lease)
-    held_a = set(a.take_leases(one, ["b0", "b1"], lease))
-    held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+
+    def round_of_both() -> tuple[set[str], set[str]]:
+        for leases, me in ((a, one), (b, two)):
+            leases.heartbeat(me, lease)
+        held_a = set(a.take_leases(one, ["b0", "b1"], lease))
+        return held_a, set(b.take_leases(two, ["b1", "b2"], lease))
+
+    held_a, held_b = round_of_both()
     assert not held_a & held_b
     deadline = time.monotonic() + 10
     while held_a | held_b != {"b0", "b1", "b2"} and time.monotonic() < deadline:
         time.sleep(0.3)
-        for leases, me in ((a, one), (b, two)):
-            leases.heartbeat(me, lease)
-        held_a = set(a.take_leases(one, ["b0", "b1"], lease))
-        held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+        held_a, held_b = round_of_both()
     assert "b2" in held_b and "b0" in held_a and not held_a & held_b
     assert held_a | held_b == {"b0", "b1", "b2"}
     for _ in range(8):  # kept: an orphan is never given back to nobody
         time.sleep(0.3)
-        for leases, me in ((a, one), (b, two)):
-            leases.heartbeat(me, lease)
-        held_a = set(a.take_leases(one, ["b0", "b1"], lease))
-        held_b = set(b.take_leases(two, ["b1", "b2"], lease))
+        held_a, held_b = round_of_both()
         assert "b2" in held_b and "b0" in held_a and not held_a & held_b
