@@ -77,8 +77,11 @@ class PostgresBackend:
         import psycopg
 
         self.setting = url
-        self._data = data
         self._conn = psycopg.connect(url, autocommit=True)
+        # Where the server really keeps its data (as root, tests/pgserver.py runs it from a
+        # folder of its own under /tmp, not from the one it was given).
+        row = self._conn.execute("SHOW data_directory").fetchone()
+        self._data = Path(row[0]) if row else data
         self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
     def close(self) -> None:
