@@ -183,12 +183,14 @@ class ReadOnlyMarks(SqliteState):
 
     failing = True
 
-    def mark_sent(self, seq: int, now: datetime, message_id: int | None) -> None:
+    def mark_sent(
+        self, seq: int, now: datetime, message_id: int | None, sent_as: str = "text"
+    ) -> None:
         if self.failing:
             uri = f"file:{self.path}?mode=ro"
             with contextlib.closing(sqlite3.connect(uri, uri=True)) as readonly:
                 readonly.execute("UPDATE deliveries SET status = 'sent' WHERE seq = ?", (seq,))
-        super().mark_sent(seq, now, message_id)
+        super().mark_sent(seq, now, message_id, sent_as)
 
 
 class ReadOnlyRetries(SqliteState):

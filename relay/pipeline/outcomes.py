@@ -124,12 +124,7 @@ class Outcomes:
     async def _mark_sent(
         self, what: str, seq: int, sent_at: datetime, message_id: int, sent_as: str
     ) -> None:
-        # A plain text message is marked with mark_sent's first three arguments only: states
-        # written before `sent_as` existed (and tests' subclasses) keep working.
-        if sent_as == "text":
-            await self.state(what, self.store.mark_sent, seq, sent_at, message_id)
-        else:
-            await self.state(what, self.store.mark_sent, seq, sent_at, message_id, sent_as)
+        await self.state(what, self.store.mark_sent, seq, sent_at, message_id, sent_as)
 
     async def follow(self, delivery: Delivery, new_chat: str, board_id: str) -> None:
         """The chat became a supergroup: its pending deliveries go to the new id."""
