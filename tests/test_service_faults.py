@@ -48,6 +48,24 @@ def faketime_env(offset_file: Path) -> dict[str, str]:
     }
 
 
+def stepped_relay(
+    tmp_path: Path, sim: BoardSimulator, fakebot: Any, titles: list[str]
+) -> tuple[Any, Path, Running]:
+    """`relay run` under libfaketime (offset "+0" for now, in the returned file) on a board
+    "news" polled every second, with these posts, sending to the fake Bot API."""
+    board = sim.add_board("news", "rhymix")
+    for title in titles:
+        board.add_post(title, "x", "<p>본문</p>")
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text("+0\n")
+    path = write_config(
+        tmp_path,
+        [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
+        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    )
+    return board, offset_file, Running(path, env=faketime_env(offset_file))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["-3600", "+3600"])
 def test_polling_survives_a_real_wall_clock_step(
@@ -56,17 +74,9 @@ def test_polling_survives_a_real_wall_clock_step(
     """The relay runs under libfaketime with the monotonic clock left alone (as with an NTP
     step); its wall clock jumps an hour back or forward while it runs. Polls must go on at
     the board's interval, a post added after the step must reach the chat, and no storm."""
-    board = sim.add_board("news", "rhymix")
-    for i in range(3):
-        board.add_post(f"기존 {i}", "x", "<p>본문</p>")
-    offset_file = tmp_path / "faketime"
-    offset_file.write_text("+0\n")
-    path = write_config(
-        tmp_path,
-        [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
-        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
+    board, offset_file, running = stepped_relay(
+        tmp_path, sim, fakebot, ["기존 0", "기존 1", "기존 2"]
     )
-    running = Running(path, env=faketime_env(offset_file))
     try:
         wait_for(lambda: "running:" in running.log, what="start")
         wait_for(lambda: list_polls(board, 0.0) >= 2, what="the first polls")
@@ -292,16 +302,7 @@ def test_a_retry_pending_across_a_step_back_is_sent_on_time(
 ) -> None:
     """A send failed (a malformed answer: backoff 5 s), then the wall clock steps back an
     hour: the retry must still go about 5 s later, not an hour later."""
-    board = sim.add_board("news", "rhymix")
-    board.add_post("기존", "x", "<p>본문</p>")
-    offset_file = tmp_path / "faketime"
-    offset_file.write_text("+0\n")
-    path = write_config(
-        tmp_path,
-        [{"id": "news", "url": board.list_url, "chat": "@news", "interval": "1s"}],
-        telegram={"api_url": fakebot.api_url, "per_chat_interval": 0},
-    )
-    running = Running(path, env=faketime_env(offset_file))
+    board, offset_file, running = stepped_relay(tmp_path, sim, fakebot, ["기존"])
     try:
         wait_for(lambda: "board=news new=1" in running.log, what="the first poll")
         fakebot.fail_next(200, raw=b"[1]")
