@@ -226,7 +226,7 @@ def test_connections_the_server_dropped_are_replaced_without_a_failure(
     state.apply_poll("b", poll(1))
     with psycopg.connect(pg_url, autocommit=True) as admin:
         dropped = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             "WHERE application_name LIKE 'board-relay@%%' AND pid <> pg_backend_pid()"
         ).fetchone()
     assert dropped and dropped[0] >= 1
@@ -297,6 +297,64 @@ def test_a_poll_under_the_current_lease_is_recorded(state: PostgresState, pg_url
     unchanged = PollIntent(at=NOW + timedelta(minutes=1), stamp=True)
     assert state.apply_poll("b", unchanged, fence=lease()) == ()
     assert state.board_state("b").last_success == NOW + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [lease(token=2), lease(owner="other"), lease("gone")],
+    ids=["older", "other", "expired"],
+)
+def test_an_unchanged_poll_under_a_lease_no_longer_held_stamps_nothing(
+    state: PostgresState, pg_url: str, stale: Lease
+) -> None:
+    # An unchanged poll is one fenced statement, not the fenced transaction of a changed one.
+    lease_rows(pg_url)
+    state.apply_poll(stale.board_id, poll(1))
+    before = state.board_state(stale.board_id)
+    unchanged = PollIntent(at=NOW + timedelta(minutes=1), stamp=True)
+    with pytest.raises(LeaseLost, match=stale.board_id):
+        state.apply_poll(stale.board_id, unchanged, fence=stale)
+    assert state.board_state(stale.board_id) == before
+    state.refresh_boards([stale.board_id])
+    assert state.board_state(stale.board_id).last_success == NOW  # in the database too
+
+
+def test_an_unchanged_poll_of_a_board_without_a_row_makes_it(
+    state: PostgresState, pg_url: str
+) -> None:
+    lease_rows(pg_url)
+    state.apply_poll("b", PollIntent(at=NOW, stamp=True), fence=lease())
+    other = open_state(pg_url)
+    try:
+        assert other.board_state("b").last_success == NOW == state.board_state("b").last_success
+    finally:
+        other.close()
+
+
+def test_an_unchanged_poll_waiting_on_a_lease_taken_over_stamps_nothing(
+    state: PostgresState, pg_url: str
+) -> None:
+    lease_rows(pg_url)
+    state.apply_poll("b", poll(1), fence=lease())
+    caught: list[BaseException] = []
+
+    def stamp() -> None:
+        try:
+            state.apply_poll("b", PollIntent(NOW + timedelta(minutes=1), True), fence=lease())
+        except BaseException as e:
+            caught.append(e)
+
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        with other.transaction():  # another instance taking the lease over, not yet committed
+            other.execute("UPDATE leases SET owner = 'other', token = 4 WHERE board_id = 'b'")
+            waiting = threading.Thread(target=stamp)
+            waiting.start()
+            time.sleep(0.5)
+            assert waiting.is_alive()  # the stamp waits for the lease row
+        waiting.join(10)
+    assert [type(e) for e in caught] == [LeaseLost]
+    state.refresh_boards(["b"])
+    assert state.board_state("b").last_success == NOW
 
 
 def test_a_nul_from_a_page_is_stored_as_a_replacement_character(state: PostgresState) -> None:

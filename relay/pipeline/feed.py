@@ -101,7 +101,8 @@ async def write_feed(
     if rendered.json is not None:
         json_changed = await asyncio.to_thread(write_atomically, board.json_path, rendered.json)
         changed = json_changed or changed
-    await asyncio.to_thread(state.mark_feed_written, board.id)
+    if stored.feed_dirty:  # else already clear (a missing file, or one behind): no write
+        await asyncio.to_thread(state.mark_feed_written, board.id)
     if written is not None:  # the count read before the posts: a change since is written next
         written.wrote(stored)
     return changed

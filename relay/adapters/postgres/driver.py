@@ -70,6 +70,7 @@ class PostgresDriver(_Values, OverConnections[Connection]):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
+        self._pool = db
 
     def _dialect(self, sql: str) -> str:
         return dialect(sql)
@@ -79,3 +80,7 @@ class PostgresDriver(_Values, OverConnections[Connection]):
 
     def query_ids(self, sql: str, params: Sequence[Any], ids: Sequence[str]) -> list[RowLike]:
         return self.query(sql, [*params, list(ids)])
+
+    def write_returning(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
+        """One statement in its own transaction, and the rows it RETURNs."""
+        return list(self._pool.write_returning(dialect(sql), params))

@@ -3,14 +3,19 @@
 The poll state is read on every poll, from the event loop, so it must cost no database
 access: every row is loaded at open, and every write that touches a board refreshes its
 entry once its transaction has committed. A write that rolls back leaves the entry as it
-was, which is what the database still says. A database's own rules for a write (PostgreSQL's
+was, which is what the database still says.
+
+The table also remembers, per board, the change count at which none of the feed's posts
+lacked its article (`articles_complete`): posts only come in with a change of the count, so
+until it moves the poll need not ask the database again (`missing_articles`, one query per
+poll saved: most polls find an unchanged page). A database's own rules for a write (PostgreSQL's
 per-board lock and lease fence) are the `_hold` and `_check` hooks of its subclass.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from relay.adapters.rows import RowLike
@@ -23,8 +28,8 @@ _COUNTS = """(SELECT count(*) FROM posts p WHERE p.board_id = b.id) AS n_posts,
         AS n_pending,
     (SELECT count(*) FROM deliveries d WHERE d.board_id = b.id AND d.status = 'failed')
         AS n_failed"""
-_NO_COUNTS = "0 AS n_posts, 0 AS n_pending, 0 AS n_failed"
-ALL = f"SELECT b.*, {_NO_COUNTS} FROM boards b"
+NO_COUNTS = "0 AS n_posts, 0 AS n_pending, 0 AS n_failed"  # the columns `state` reads
+ALL = f"SELECT b.*, {NO_COUNTS} FROM boards b"
 SOME = f"{ALL} WHERE b.id IN ({{ids}})"
 _ONE = f"{ALL} WHERE b.id = ?"
 _TIMES = ("first_poll", "last_poll", "last_success", "last_new", "quiet_alarmed")
@@ -37,11 +42,23 @@ class BoardTable:
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._states: dict[str, BoardState] = {}
+        self._complete: dict[str, tuple[int, int]] = {}  # board: (feed_changes, feed_entries)
         self.reload()
 
     def reload(self) -> None:
         """Every row again (at open, and after a copy replaced the table's contents)."""
         self._states = {row["id"]: self.state(row) for row in self._driver.query(ALL)}
+        self._complete.clear()
+
+    def articles_complete(self, board_id: str, feed_entries: int) -> bool:
+        """Whether the feed's newest `feed_entries` posts were last found with every article
+        read (or given up), and the board's change count has not moved since."""
+        return self._complete.get(board_id) == (self.get(board_id).feed_changes, feed_entries)
+
+    def remember_complete(self, board_id: str, feed_changes: int, feed_entries: int) -> None:
+        """No article was missing at change count `feed_changes` (read BEFORE the query that
+        found none: a change committed meanwhile moves the count, and the memory lapses)."""
+        self._complete[board_id] = (feed_changes, feed_entries)
 
     def get(self, board_id: str) -> BoardState:
         return self._states.get(board_id) or BoardState(board_id)
@@ -79,6 +96,15 @@ class BoardTable:
                 rows = tx.query(_ONE, (board_id,))
             if rows:
                 self._states[board_id] = self.state(rows[0])
+
+    def update(
+        self, board_id: str, assignments: str, params: Sequence[object], fence: Lease | None = None
+    ) -> None:
+        """`UPDATE boards SET <assignments>` of this board alone (its row made if missing), as
+        one `write`: an unchanged poll's stamp, a failure, a mark. A database where a
+        transaction costs round trips does it in one statement (PostgreSQL's subclass)."""
+        with self.write(board_id, fence) as tx:
+            tx.execute(f"UPDATE boards SET {assignments} WHERE id = ?", (*params, board_id))
 
     def feed_version(self, board_id: str) -> str | None:
         """The board's feed version: its change counter, once it has a first poll. Read from
@@ -133,18 +159,14 @@ def record_success(tx: Tx, board_id: str, changes: PageChanges, stamp: object) -
     )
 
 
-def record_unchanged(tx: Tx, board_id: str, stamp: object) -> None:
-    """A 304 or an identical body: the poll succeeded and nothing else moves."""
-    tx.execute(
-        "UPDATE boards SET last_poll = ?, last_success = ?, failures = 0, "
-        "last_reason = '', last_error = '' WHERE id = ?",
-        (stamp, stamp, board_id),
-    )
+# A 304 or an identical body: the poll succeeded and nothing else moves (stamp, stamp).
+UNCHANGED = "last_poll = ?, last_success = ?, failures = 0, last_reason = '', last_error = ''"
 
 
 class SqlBoards:
     """The `BoardStates` part of a state (apply_poll is in `poll`)."""
 
+    _sql: Driver
     _boards: BoardTable
 
     def board_state(self, board_id: str) -> BoardState:
@@ -158,28 +180,22 @@ class SqlBoards:
     ) -> int:
         """Count a failed poll; fenced like `apply_poll` (a poll made under a lease since lost
         records no failure on the board another instance polls now)."""
-        with self._boards.write(board_id, fence) as tx:
-            tx.execute(
-                "UPDATE boards SET last_poll = ?, failures = failures + 1, last_reason = ?, "
-                "last_error = ? WHERE id = ?",
-                (tx.stored_time(at), reason, error, board_id),
-            )
+        self._boards.update(
+            board_id,
+            "last_poll = ?, failures = failures + 1, last_reason = ?, last_error = ?",
+            (self._sql.stored_time(at), reason, error),
+            fence,
+        )
         return self._boards.get(board_id).failures
 
     def set_alarmed(self, board_id: str, alarmed: bool) -> None:
-        with self._boards.write(board_id) as tx:
-            tx.execute("UPDATE boards SET alarmed = ? WHERE id = ?", (alarmed, board_id))
+        self._boards.update(board_id, "alarmed = ?", (alarmed,))
 
     def set_quiet_alarmed(self, board_id: str, since: datetime | None) -> None:
-        with self._boards.write(board_id) as tx:
-            tx.execute(
-                "UPDATE boards SET quiet_alarmed = ? WHERE id = ?",
-                (tx.stored_time(since), board_id),
-            )
+        self._boards.update(board_id, "quiet_alarmed = ?", (self._sql.stored_time(since),))
 
     def mark_feed_written(self, board_id: str) -> None:
-        with self._boards.write(board_id) as tx:
-            tx.execute("UPDATE boards SET feed_dirty = {false} WHERE id = ?", (board_id,))
+        self._boards.update(board_id, "feed_dirty = {false}", ())
 
     def feed_version(self, board_id: str) -> str | None:
         return self._boards.feed_version(board_id)

@@ -30,10 +30,10 @@ class SqlPolls:
             return ()  # an unchanged page, and the stored time is recent enough
         stamp = self._sql.stored_time(intent.at)
         changes = intent.changes
+        if changes is None:
+            self._boards.update(board_id, boards.UNCHANGED, (stamp, stamp), fence)
+            return ()
         with self._boards.write(board_id, fence) as tx:
-            if changes is None:
-                boards.record_unchanged(tx, board_id, stamp)
-                return ()
             new_ids = [n.post.id for n in changes.new]
             posts.insert_new(tx, board_id, changes.new, stamp)
             deliveries.apply_routes(tx, board_id, changes, stamp)

@@ -148,12 +148,17 @@ class SqlPosts:
         return [stored_post(self._sql, r) for r in self._sql.query(_NEWEST, (board_id, limit))]
 
     def missing_articles(self, board_id: str, feed_entries: int, limit: int) -> list[StoredPost]:
+        if self._boards.articles_complete(board_id, feed_entries):
+            return []  # none was missing, and no post came in since (see `BoardTable`)
+        changes = self._boards.get(board_id).feed_changes
         rows = self._sql.query(
             f"SELECT * FROM ({_NEWEST}) newest "
             "WHERE article_fetched = {false} AND article_tries < ? "
             "ORDER BY sort_key DESC, id DESC LIMIT ?",
             (board_id, feed_entries, ARTICLE_TRIES, limit),
         )
+        if not rows:
+            self._boards.remember_complete(board_id, changes, feed_entries)
         return [stored_post(self._sql, r) for r in rows]
 
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
