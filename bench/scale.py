@@ -165,6 +165,8 @@ def relay_main(argv: list[str]) -> int:
     # The bench counts polls from relay.pipeline.poll's line per poll; an unchanged poll logs it at
     # DEBUG (not worth a journal line in production), so let that one logger through.
     logging.getLogger("relay.pipeline.poll").setLevel(logging.DEBUG)
+    if os.environ.get("BENCH_RELAY_LOG"):  # see read_relay_log
+        logging.getLogger("relay").setLevel(logging.DEBUG)
     return main(["run", "-c", argv[0]])
 
 
@@ -241,7 +243,11 @@ _START = re.compile(r"@([\d.]+) sched=([\d.]+) job=(\S+)")
 
 
 def read_relay_log(stream: Any, log: RelayLog) -> None:
+    dump = open(os.environ["BENCH_RELAY_LOG"], "a") if os.environ.get("BENCH_RELAY_LOG") else None
     for raw in stream:
+        if dump:
+            dump.write(f"{time.monotonic():.3f} {raw}")
+            dump.flush()
         line = raw.rstrip("\n")
         now = time.monotonic()
         with log.lock:

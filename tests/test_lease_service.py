@@ -228,6 +228,38 @@ async def test_a_taken_board_keeps_its_schedule_from_the_stored_last_poll(rig: R
         service.schedule.shutdown()
 
 
+async def test_overdue_boards_taken_over_are_spread_not_polled_at_once(
+    tmp_path: Path, sim: BoardSimulator
+) -> None:
+    names = [f"late{i}" for i in range(20)] + ["recent"]
+    config = _config(tmp_path, sim, names)
+    state = SqliteState(config.state)
+    now = datetime.now(UTC)
+    for name in names:  # as the instances that held them left them, before an outage
+        ago = 10 if name == "recent" else 300
+        state.apply_poll(name, PollIntent(at=now - timedelta(seconds=ago), stamp=True))
+    leases = TableLeases(grant=set(names))
+    try:
+        async with Fetcher(user_agent="test", host_delay=0, timeout=10) as fetcher:
+            clock = Clock(wall=lambda: now, monotonic=lambda: 1000.0)
+            service = Service(
+                parts(config, state, fetcher, clock, coordination=leases, instance=ME)
+            )
+            service.start()
+            try:
+                await service.leases.round()
+                runs = {n: service.schedule.scheduler.get_job(n).next_run_time for n in names}
+            finally:
+                service.schedule.shutdown()
+    finally:
+        state.close()
+    late = sorted((runs[n] - now).total_seconds() for n in names if n != "recent")
+    assert late[0] >= -0.5 and late[-1] <= 21 * 0.1 + 0.5  # 0.1 s a board (FIRST_POLL_SPREAD)
+    assert late[-1] - late[0] > 0.5 and len(set(late)) > 10  # spread, not one burst
+    recent = (runs["recent"] - now).total_seconds()
+    assert 50 - 0.5 <= recent <= 50 + 21 * 0.1 + 0.5  # never before its stored schedule
+
+
 async def test_the_status_page_of_a_shared_state_lists_the_instances(rig: Rig) -> None:
     from relay.service.pages import StatusPages
 

@@ -224,6 +224,7 @@ class Service:
         and keep their schedule — the first poll one interval after the stored last poll."""
         await asyncio.to_thread(self.parts.state.refresh_boards, board_ids)
         now, steady = self.clock.wall(), self.clock.steady()
+        taken: list[tuple[Board, float]] = []
         for board_id in board_ids:
             board = self._boards.get(board_id)
             if board is None:
@@ -232,7 +233,8 @@ class Service:
             wait = 0.0 if last is None else (last - now).total_seconds() + board.interval
             self.spacing.forget(board_id)  # the stored time rules now, not our memory
             self._taken_at[board_id] = steady
-            self.schedule.add(board, min(board.interval, max(0.0, wait)))
+            taken.append((board, wait))
+        self.schedule.take_over(taken)
 
     # --- delivery worker ----------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -101,6 +101,23 @@ class Schedule:
         spread = FIRST_POLL_SPREAD * len(boards)
         for board in boards:
             self.add(board, self._rng.uniform(0, min(board.interval, spread)))
+
+    def take_over(self, boards: Sequence[tuple[Board, float]]) -> None:
+        """Jobs for boards taken over from another instance, each given the seconds until
+        its stored schedule's next poll (the last poll plus an interval; 0 or less: overdue).
+
+        No board is polled before that time (two instances never poll it less than an
+        interval apart), nor later than an interval from now (a dead instance's boards are
+        polled again within the lease plus an interval). Within those bounds each first
+        poll is spread as a start spreads them (FIRST_POLL_SPREAD a board taken): boards
+        whose stored times bunch up — every board after an outage longer than an interval,
+        or a host's boards polled one after another by `relay once` — would otherwise fire
+        together and queue behind their hosts' request spacing, holding the poll slots."""
+        spread = FIRST_POLL_SPREAD * len(boards)
+        for board, wait in boards:
+            earliest = min(board.interval, max(0.0, wait))
+            latest = min(board.interval, earliest + spread)
+            self.add(board, self._rng.uniform(earliest, latest))
 
     def add(self, board: Board, first_in: float) -> None:
         """Add or replace the board's job; its first fire comes `first_in` seconds from now."""
