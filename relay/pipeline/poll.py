@@ -35,6 +35,7 @@ from relay.core.source import FeedSources
 from relay.core.state import PollIntent, State
 from relay.pipeline.feed import WrittenFeeds, write_feed
 from relay.pipeline.feedread import read_board
+from relay.pipeline.gate import PollGate
 from relay.pipeline.read import read_articles, read_articles_tried
 
 log = logging.getLogger("relay.pipeline.poll")
@@ -91,12 +92,13 @@ async def poll_board(
 async def poll_boards(
     boards: Sequence[Board], poll: Callable[[Board], Awaitable[PollOutcome]], *, concurrency: int
 ) -> list[PollOutcome]:
-    """`poll` each board, at most `concurrency` at once (`relay once`: `poll` is `poll_board`
-    with the run's parts); one board's failure never stops the others."""
-    gate = asyncio.Semaphore(concurrency)
+    """`poll` each board, at most `concurrency` at once and one per host at a time
+    (`PollGate`; `relay once`: `poll` is `poll_board` with the run's parts); one board's
+    failure never stops the others."""
+    gate = PollGate(concurrency)
 
     async def one(board: Board) -> PollOutcome:
-        async with gate:
+        async with gate.admit(board.url):
             return await poll(board)
 
     return list(await asyncio.gather(*(one(b) for b in boards)))

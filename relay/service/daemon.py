@@ -38,6 +38,7 @@ from relay.core.report import describe_outcome
 from relay.core.solo import Solo
 from relay.core.status import BoardHealth, board_health
 from relay.pipeline.deliver import Deliverer
+from relay.pipeline.gate import PollGate
 from relay.pipeline.poll import poll_board
 from relay.service.alarms import Alarms
 from relay.service.leases import LeaseKeeper
@@ -102,8 +103,9 @@ class Service:
         self.wake_deliverer = asyncio.Event()
         self._inflight: set[asyncio.Task[PollOutcome]] = set()
         # Bounds the polls in flight: with 10,000 boards firing, an unbounded fan-out queues
-        # thousands of requests in httpx's pool, whose bookkeeping then eats the CPU.
-        self._gate = asyncio.Semaphore(parts.config.concurrency)
+        # thousands of requests in httpx's pool, whose bookkeeping then eats the CPU. One
+        # poll per host at a time (see `PollGate`).
+        self._gate = PollGate(parts.config.concurrency)
         self._boards = {b.id: b for b in parts.config.boards}
         # Health facts, on the monotonic clock (Clock.steady): /healthz must not query the
         # state per hit, and must not be fooled by a wall-clock step.
@@ -151,7 +153,7 @@ class Service:
             return  # another instance's board, or our leases could not be renewed in time
         if not self.spacing.admit(board):
             return
-        async with self._gate:
+        async with self._gate.admit(board.url):
             lease = self.leases.lease_for(board_id)  # again: the gate may have taken a while
             if self.stopping.is_set() or lease is None:
                 return
