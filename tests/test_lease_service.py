@@ -7,8 +7,10 @@ from another instance keeps its schedule; a clean stop releases; Solo holds ever
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +49,7 @@ class TableLeases:
     released: list[str] = field(default_factory=list)
     spares: list[tuple[str, ...]] = field(default_factory=list)
     shared: bool = True
+    hold: threading.Event | None = None  # take_leases waits for it: a round in flight
 
     def _check(self) -> None:
         if self.down:
@@ -63,6 +66,8 @@ class TableLeases:
         spare: Sequence[str] | None = None,
     ) -> dict[str, Lease]:
         self._check()
+        if self.hold is not None:
+            self.hold.wait(10)
         self.spares.append(tuple(spare or ()))
         at = datetime(2026, 1, 1, tzinfo=UTC)
         return {
@@ -275,6 +280,23 @@ async def test_a_board_being_polled_is_never_offered_as_spare(rig: Rig) -> None:
     service._polling.add("beta")
     await service.leases.round()
     assert rig.leases.spares[-1] == ("alpha",)
+
+
+async def test_a_poll_due_during_a_round_that_may_give_it_away_waits_for_the_round(
+    rig: Rig,
+) -> None:
+    service = rig.service
+    await service.leases.round()
+    rig.leases.hold = threading.Event()
+    in_flight = asyncio.create_task(service.leases.round())
+    await asyncio.sleep(0.05)  # the round is under way, alpha among the boards it may give
+    due = asyncio.create_task(service.poll_job("alpha"))
+    await asyncio.sleep(0.05)
+    assert rig.requests("alpha") == 0 and not due.done()  # not polled while it may be given
+    rig.leases.hold.set()
+    await in_flight
+    await asyncio.wait_for(due, 10)
+    assert rig.requests("alpha") >= 1  # the round kept it: polled now, not an interval later
 
 
 async def test_a_clean_stop_releases_the_leases(rig: Rig) -> None:

@@ -149,12 +149,12 @@ class Service:
         backoff = self.backoffs.get(board_id)
         if board is None or backoff is None or not backoff.due(self.clock.monotonic()):
             return
-        if self.leases.lease_for(board_id) is None:
+        if await self.leases.current_lease(board_id) is None:
             return  # another instance's board, or our leases could not be renewed in time
         if not self.spacing.admit(board):
             return
         async with self._gate.admit(board.url):
-            lease = self.leases.lease_for(board_id)  # again: the gate may have taken a while
+            lease = await self.leases.current_lease(board_id)  # again: the gate took a while
             if self.stopping.is_set() or lease is None:
                 return
             task = asyncio.create_task(

@@ -63,6 +63,8 @@ class LeaseKeeper:
         self._renewed: float | None = None  # monotonic time of the last round that succeeded
         self._started = monotonic()
         self._giving: frozenset[str] = frozenset()  # spare boards of the round in flight
+        self._settled = asyncio.Event()  # set while no round is in flight
+        self._settled.set()
         self.wake = asyncio.Event()
         self._turn = asyncio.Lock()  # one round or release at a time
         self._released = False  # after a clean stop's release, no round takes anything again
@@ -80,6 +82,14 @@ class LeaseKeeper:
         if board_id in self._giving or self._monotonic() >= self._valid_until:
             return None
         return lease
+
+    async def current_lease(self, board_id: str) -> Lease | None:
+        """`lease_for`, once a round in flight that may give the board away has ended: a
+        poll due meanwhile waits for it (a fraction of a second) rather than being skipped
+        until its next fire, an interval later."""
+        if board_id in self._giving:
+            await self._settled.wait()
+        return self.lease_for(board_id)
 
     def drop(self, lost: Lease) -> None:
         """The state said this lease is no longer ours (LeaseLost): stop polling the board —
@@ -111,18 +121,23 @@ class LeaseKeeper:
             started = self._monotonic()
             boards, spare = list(self._boards()), tuple(self._spare())
             self._giving = frozenset(spare)
+            self._settled.clear()
             try:
                 if self.shared:
                     leases = await self._in_thread(self._take, boards, spare)
                 else:
                     leases = self._take(boards, spare)
-            finally:
+            except BaseException:
                 self._giving = frozenset()
+                self._settled.set()
+                raise
         fresh = sorted(b for b, lease in leases.items() if self._is_new(b, lease))
         lost = sorted(self.held.keys() - leases.keys())
         self.held = leases
         self._valid_until = started + self.lease_seconds * (1 - MARGIN)
         self._renewed = started
+        self._giving = frozenset()  # only now: a waiting poll then sees what the round kept
+        self._settled.set()
         if self.shared and (fresh or lost):
             log.info(
                 "leases: %d held, took %s, gave up %s",
