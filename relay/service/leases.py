@@ -86,9 +86,12 @@ class LeaseKeeper:
     async def current_lease(self, board_id: str) -> Lease | None:
         """`lease_for`, once a round in flight that may give the board away has ended: a
         poll due meanwhile waits for it (a fraction of a second) rather than being skipped
-        until its next fire, an interval later."""
+        until its next fire, an interval later. A round that hangs (the database gone) is
+        waited for a third of a lease at most: the poll is then skipped, as before."""
         if board_id in self._giving:
-            await self._settled.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lease_seconds / ROUNDS_PER_LEASE):
+                    await self._settled.wait()
         return self.lease_for(board_id)
 
     def drop(self, lost: Lease) -> None:
