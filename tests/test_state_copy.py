@@ -101,12 +101,17 @@ def test_a_real_state_moves_to_postgres_and_back_without_announcing_anything(
         sqlite.close()
 
 
+def polled_sqlite_state(tmp_path: Path, sim: BoardSimulator) -> str:
+    """A SQLite state after one `relay once` of one board (dry run): its path."""
+    config = write_config(tmp_path, boards(sim)[1:], telegram={"dry_run": True})
+    assert run_relay("once", "-c", str(config)).returncode == 0
+    return str(tmp_path / "state.db")
+
+
 def test_a_target_that_holds_a_state_is_refused_unless_replace(
     tmp_path: Path, sim: BoardSimulator, pg_url: str
 ) -> None:
-    config = write_config(tmp_path, boards(sim)[1:], telegram={"dry_run": True})
-    assert run_relay("once", "-c", str(config)).returncode == 0
-    source = str(tmp_path / "state.db")
+    source = polled_sqlite_state(tmp_path, sim)
     assert run_relay("state", "copy", source, pg_url).returncode == 0
     again = run_relay("state", "copy", source, pg_url)
     assert again.returncode == 1
@@ -123,9 +128,7 @@ def test_a_copy_into_a_state_relays_are_running_on_is_refused(
     tmp_path: Path, sim: BoardSimulator, pg_url: str
 ) -> None:
     """Even with --replace: a running relay would go on from what it holds in memory."""
-    config = write_config(tmp_path, boards(sim)[1:], telegram={"dry_run": True})
-    assert run_relay("once", "-c", str(config)).returncode == 0
-    source = str(tmp_path / "state.db")
+    source = polled_sqlite_state(tmp_path, sim)
     opened = PostgresState(parse_postgres_url(pg_url))  # migrated: the instances table exists
     try:
         opened.database.query(

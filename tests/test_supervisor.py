@@ -22,26 +22,33 @@ def fast_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervision, "RESTART_CAP", 0.001)
 
 
-async def test_a_task_that_raises_is_logged_counted_and_restarted(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def run_dying(boss: Supervisor, error: Exception, *, deaths: int) -> int:
+    """Supervise a "deliveries" task that raises `error` `deaths` times, then lives: wait
+    until it lives, stop, and return how many times it ran."""
     runs: list[int] = []
-    restarted: list[str] = []
     done = asyncio.Event()
 
-    async def flaky() -> None:
+    async def task() -> None:
         runs.append(1)
-        if len(runs) < 3:
-            raise KeyError("odd answer")
+        if len(runs) <= deaths:
+            raise error
         done.set()
         await asyncio.Event().wait()
 
+    boss.start("deliveries", task)
+    await asyncio.wait_for(done.wait(), 5)
+    await boss.stop(1.0)
+    return len(runs)
+
+
+async def test_a_task_that_raises_is_logged_counted_and_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    restarted: list[str] = []
     boss = Supervisor(monotonic=asyncio.get_running_loop().time, on_restart=restarted.append)
     with caplog.at_level(logging.ERROR, logger="relay.supervisor"):
-        boss.start("deliveries", flaky)
-        await asyncio.wait_for(done.wait(), 5)
-    await boss.stop(1.0)
-    assert len(runs) == 3
+        runs = await run_dying(boss, KeyError("odd answer"), deaths=2)
+    assert runs == 3
     assert restarted == ["deliveries", "deliveries"]
     deaths = [r for r in caplog.records if "died" in r.getMessage()]
     assert len(deaths) == 2 and all(r.exc_info for r in deaths)
@@ -54,21 +61,10 @@ async def test_a_fault_relay_named_is_one_line_without_a_traceback(
 ) -> None:
     """The state's server down kills the delivery worker each pass: one line each, the
     message naming the state, not sixty lines of traceback."""
-    runs: list[int] = []
-    done = asyncio.Event()
-
-    async def outage() -> None:
-        runs.append(1)
-        if len(runs) < 2:
-            raise StateError("state postgresql://***@db/relay: cannot read: server went away")
-        done.set()
-        await asyncio.Event().wait()
-
     boss = Supervisor(monotonic=asyncio.get_running_loop().time)
+    outage = StateError("state postgresql://***@db/relay: cannot read: server went away")
     with caplog.at_level(logging.ERROR, logger="relay.supervisor"):
-        boss.start("deliveries", outage)
-        await asyncio.wait_for(done.wait(), 5)
-    await boss.stop(1.0)
+        await run_dying(boss, outage, deaths=1)
     [death] = [r for r in caplog.records if "died" in r.getMessage()]
     assert death.exc_info is None and "server went away" in death.getMessage()
 

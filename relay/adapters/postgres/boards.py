@@ -34,8 +34,9 @@ from relay.core.coordination import Lease
 class BoardTable(boards.BoardTable):
     """The shared table, with per-board locks and fencing."""
 
+    _driver: PostgresDriver
+
     def __init__(self, driver: PostgresDriver, location: str) -> None:
-        self._sql = driver  # the base class's `_driver`, as the PostgreSQL one
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._location = location
@@ -56,11 +57,11 @@ class BoardTable(boards.BoardTable):
         one = f"UPDATE boards SET {assignments} WHERE id = ?"
         with self._hold(board_id):
             if fence is None:
-                rows = self._sql.write_returning(f"{one}{_RETURNING}", (*params, board_id))
+                rows = self._driver.write_returning(f"{one}{_RETURNING}", (*params, board_id))
             else:
                 fenced = f"{_FENCE} {one} AND EXISTS (SELECT 1 FROM fence){_RETURNING}"
                 key = (board_id, fence.owner, fence.token)
-                rows = self._sql.write_returning(fenced, (*key, *params, board_id))
+                rows = self._driver.write_returning(fenced, (*key, *params, board_id))
             if rows:
                 self._states[board_id] = self.state(rows[0])
                 return

@@ -137,11 +137,13 @@ class Database:
 
     def write_returning(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """One statement in its own transaction (an UPDATE ... RETURNING); its rows."""
-        with self._classified("cannot write"), self._pool.connection() as conn:
-            return conn.execute(sql, args).fetchall()
+        return self._rows("cannot write", sql, args)
 
     def query(self, sql: str, args: Sequence[object] | dict[str, object] = ()) -> list[Row]:
-        with self._classified("cannot read"), self._pool.connection() as conn:
+        return self._rows("cannot read", sql, args)
+
+    def _rows(self, what: str, sql: str, args: Sequence[object] | dict[str, object]) -> list[Row]:
+        with self._classified(what), self._pool.connection() as conn:
             return conn.execute(sql, args).fetchall()
 
     @contextlib.contextmanager

@@ -68,9 +68,10 @@ class PostgresTx(_Values):
 class PostgresDriver(_Values, OverConnections[Connection]):
     """The pool's `Driver`."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
         super().__init__(db)
-        self._pool = db
 
     def _dialect(self, sql: str) -> str:
         return dialect(sql)
@@ -83,4 +84,4 @@ class PostgresDriver(_Values, OverConnections[Connection]):
 
     def write_returning(self, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
         """One statement in its own transaction, and the rows it RETURNs."""
-        return list(self._pool.write_returning(dialect(sql), params))
+        return list(self._db.write_returning(dialect(sql), params))
