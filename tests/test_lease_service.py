@@ -307,6 +307,21 @@ async def test_a_clean_stop_releases_the_leases(rig: Rig) -> None:
     assert await rig.service.leases.round() == []  # nothing taken back after the release
 
 
+async def test_a_clean_stop_during_a_round_keeps_nothing_the_round_took(rig: Rig) -> None:
+    service = rig.service
+    rig.leases.hold = threading.Event()
+    in_flight = asyncio.create_task(service.leases.round())  # would take alpha, fresh
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(service.leases.release())
+    await asyncio.sleep(0.05)
+    rig.leases.hold.set()
+    assert await in_flight == []
+    await stopping
+    assert service.leases.held == {} and service.leases.lease_for("alpha") is None
+    assert service.schedule.scheduler.get_job("alpha") is None  # not scheduled as taken
+    assert rig.leases.released == ["me-1"]
+
+
 async def test_a_state_one_process_owns_holds_every_board_from_the_start(
     tmp_path: Path, sim: BoardSimulator
 ) -> None:

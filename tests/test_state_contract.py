@@ -323,10 +323,13 @@ def test_missing_articles_are_tried_a_few_times_within_the_feed_only(state: Stat
 def test_a_board_found_complete_still_shows_the_articles_of_later_posts(state: State) -> None:
     # Post 1 has no article and the feed of one entry does not show it (2 is newer).
     state.apply_poll("b", poll(NewPost(post(1), False, False), new(2), chats=()))
+    assert not state.articles_complete("b", 1)  # not looked yet
     assert state.missing_articles("b", 1, 5) == []  # remembered: nothing to read again
+    assert state.articles_complete("b", 1) and not state.articles_complete("b", 2)
     assert state.missing_articles("b", 1, 5) == []
     assert [p.id for p in state.missing_articles("b", 2, 5)] == ["1"]  # a longer feed shows 1
     state.apply_poll("b", poll(new(3, article=False), chats=()))
+    assert not state.articles_complete("b", 1)
     assert [p.id for p in state.missing_articles("b", 1, 5)] == ["3"]  # came in since
     state.set_article("b", "3", Article("요약", "본문"))
     assert state.missing_articles("b", 1, 5) == []

@@ -260,6 +260,12 @@ class Posts(Protocol):
         and was tried fewer than ARTICLE_TRIES times."""
         ...
 
+    def articles_complete(self, board_id: str, feed_entries: int) -> bool:
+        """True only when `missing_articles` surely finds none: the last look found none and
+        no post came in since. Answered from memory, cheap enough for the event loop, so
+        that a poll of a complete board (most polls) costs no state call for it."""
+        ...
+
     def set_article(self, board_id: str, post_id: str, article: Article) -> None:
         """Store a late article; the feed then needs writing."""
         ...

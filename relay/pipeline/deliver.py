@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from relay.core.backoff import DELIVERY_BACKOFF, FLOOD_WAIT_CAP, BackoffPolicy
 from relay.core.claims import DeliveryClaims, OwnedQueue
@@ -49,8 +49,6 @@ log = logging.getLogger("relay.pipeline.deliver")
 
 PROGRESS_EVERY = 10.0  # seconds: a drain that waits logs its progress at most this often,
 # the first time once it has gone on (or faces a wait) for half of that
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from relay.core.decide import (
     with_excerpts,
 )
 from relay.core.errors import BoardFailure, FetchError, LayoutError, StateError
-from relay.core.models import PollOutcome
+from relay.core.models import PollOutcome, StoredPost
 from relay.core.records import projected
 from relay.core.source import FeedSources
 from relay.core.state import PollIntent, State
@@ -77,7 +77,9 @@ async def poll_board(
         wanted = [p for p in intent.articles_wanted if p.id not in listing.articles]
         intent = intent.with_articles(await read_articles(board, fetcher, wanted))
         intent = with_excerpts(intent, board.routes)
-        recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence=fence)
+        recorded: tuple[StoredPost, ...] = ()
+        if intent.stamp:  # else nothing to record (an unchanged page, stamped recently)
+            recorded = await asyncio.to_thread(state.apply_poll, board.id, intent, fence=fence)
         await retry_articles(board, fetcher, state)
         await write_feed(board, state, written=written)
     except LeaseLost:
@@ -109,7 +111,10 @@ def poll_settings(board: Board) -> PollSettings:
 
 
 async def retry_articles(board: Board, fetcher: Fetcher, state: State) -> None:
-    """Read again a few articles of the feed that could not be read before."""
+    """Read again a few articles of the feed that could not be read before (no state call
+    when the state's memory says none is missing: each thread hop costs ~0.1 ms of CPU)."""
+    if state.articles_complete(board.id, board.feed_entries):
+        return
     missing = await asyncio.to_thread(
         state.missing_articles, board.id, board.feed_entries, ARTICLE_RETRIES_PER_POLL
     )

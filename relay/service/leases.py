@@ -130,27 +130,26 @@ class LeaseKeeper:
                     leases = await self._in_thread(self._take, boards, spare)
                 else:
                     leases = self._take(boards, spare)
-            except BaseException:
+            finally:
                 self._giving = frozenset()
                 self._settled.set()
-                raise
-        fresh = sorted(b for b, lease in leases.items() if self._is_new(b, lease))
-        lost = sorted(self.held.keys() - leases.keys())
-        self.held = leases
-        self._valid_until = started + self.lease_seconds * (1 - MARGIN)
-        self._renewed = started
-        self._giving = frozenset()  # only now: a waiting poll then sees what the round kept
-        self._settled.set()
-        if self.shared and (fresh or lost):
-            log.info(
-                "leases: %d held, took %s, gave up %s",
-                len(leases),
-                " ".join(fresh) or "none",
-                " ".join(lost) or "none",
-            )
-        if fresh and self._on_taken is not None:
-            await self._on_taken(fresh)
-        return fresh
+            if self._released:  # a clean stop came during the call: it keeps nothing
+                return []
+            fresh = sorted(b for b, lease in leases.items() if self._is_new(b, lease))
+            lost = sorted(self.held.keys() - leases.keys())
+            self.held = leases
+            self._valid_until = started + self.lease_seconds * (1 - MARGIN)
+            self._renewed = started
+            if self.shared and (fresh or lost):
+                log.info(
+                    "leases: %d held, took %s, gave up %s",
+                    len(leases),
+                    " ".join(fresh) or "none",
+                    " ".join(lost) or "none",
+                )
+            if fresh and self._on_taken is not None:
+                await self._on_taken(fresh)
+            return fresh
 
     def _is_new(self, board_id: str, lease: Lease) -> bool:
         old = self.held.get(board_id)
@@ -181,10 +180,9 @@ class LeaseKeeper:
     async def release(self) -> None:
         """A clean stop: hand every board back so the other instances take them at once."""
         self._released = True
-        self.held = {}
+        self.held = {}  # at once: no poll starts while a round under way finishes
         self._valid_until = -math.inf
-        async with self._turn:  # a round under way ends first: it cannot take them back
-            self.held = {}
+        async with self._turn:  # a round under way ends first (and keeps nothing: released)
             try:
                 if self.shared:
                     await self._in_thread(self.coordination.release_leases, self.me)

@@ -101,7 +101,8 @@ async def _run(service: Service, config_path: Path, started: asyncio.Event | Non
     supervisor.start("scheduler", service.schedule.follow_clock_steps)
     supervisor.start("watchdog", _watchdog)
     supervisor.start("state", service.watch_state)
-    supervisor.start("leases", service.leases.keep_forever)
+    if service.leases.shared:  # a state one process owns holds every board from the start
+        supervisor.start("leases", service.leases.keep_forever)
     notify.ready()
     notify.status(f"polling {len(config.boards)} boards")
     log.info(

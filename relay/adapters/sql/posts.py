@@ -147,6 +147,9 @@ class SqlPosts:
     def feed_posts(self, board_id: str, limit: int) -> list[StoredPost]:
         return [stored_post(self._sql, r) for r in self._sql.query(_NEWEST, (board_id, limit))]
 
+    def articles_complete(self, board_id: str, feed_entries: int) -> bool:
+        return self._boards.articles_complete(board_id, feed_entries)
+
     def missing_articles(self, board_id: str, feed_entries: int, limit: int) -> list[StoredPost]:
         if self._boards.articles_complete(board_id, feed_entries):
             return []  # none was missing, and no post came in since (see `BoardTable`)
