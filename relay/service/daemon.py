@@ -151,11 +151,13 @@ class Service:
             return
         if await self.leases.current_lease(board_id) is None:
             return  # another instance's board, or our leases could not be renewed in time
+        # The start is recorded at the fire, as the trigger counts: recorded once the gate
+        # let the poll in, a fire after a wait there would make the next one look too soon.
+        if not self.spacing.admit(board):
+            return
         async with self._gate.admit(board.url):
             lease = await self.leases.current_lease(board_id)  # again: the gate took a while
             if self.stopping.is_set() or lease is None:
-                return
-            if not self.spacing.admit(board):  # records the start: only of a poll that starts
                 return
             task = asyncio.create_task(
                 poll_board(
